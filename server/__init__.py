@@ -1,0 +1,1 @@
+"""Backend for county veterans-affairs offices: annual confirmation and preferential cards."""

@@ -1,0 +1,109 @@
+"""The Sanic application factory: settings in, a wired app out (a blueprint per domain)."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from server import db
+from server.audit import service as audit_service
+from server.config import Settings
+from server.errors import register_error_handlers
+from server.kv import create_store
+from server.logging_setup import configure_logging, request_id_var
+from server.security.fields import configure_cipher
+
+log = logging.getLogger("server.access")
+
+APP_NAME = "vets_affairs"
+
+
+def create_app(settings: Settings | None = None) -> Sanic:
+    settings = settings or Settings()
+    settings.check_production_secrets()
+    configure_logging(json_logs=settings.log_json)
+    # Configured here as well as in the listener: request handlers and CLI tools both need it.
+    configure_cipher(settings.security.field_key.get_secret_value())
+
+    app = Sanic(APP_NAME)
+    app.config.REQUEST_MAX_SIZE = settings.uploads.max_request_bytes
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.OAS_UI_DEFAULT = "swagger"
+    app.config.OAS_URL_PREFIX = "/docs"
+    app.config.ACCESS_LOG = False
+    app.config.KEEP_ALIVE_TIMEOUT = 15
+    app.ext.openapi.describe(
+        "退役军人事务 年度确认与优待证 API",
+        version="0.1.0",
+        description="Annual confirmation of beneficiaries and preferential-card issuance: mini-program and staff APIs.",
+    )
+    app.ctx.settings = settings
+
+    register_error_handlers(app)
+    _register_middleware(app)
+    _register_listeners(app, settings)
+    _register_blueprints(app)
+    return app
+
+
+def create_app_from_environment() -> Sanic:
+    """Factory for Sanic worker processes: each builds its app from the same environment."""
+    return create_app(Settings())
+
+
+def _register_blueprints(app: Sanic) -> None:
+    from server.audit.routes import bp as audit_bp
+    from server.auth.routes import bp as auth_bp
+    from server.health import bp as health_bp
+    from server.org.routes import bp as org_bp
+    from server.registry.routes import bp as registry_bp
+
+    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp):
+        app.blueprint(bp)
+
+
+def _register_middleware(app: Sanic) -> None:
+    @app.on_request
+    async def assign_request_id(request: Request) -> None:
+        incoming = request.headers.get("x-request-id", "")
+        request.ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        request.ctx.started = time.perf_counter()
+        request_id_var.set(request.ctx.request_id)
+
+    @app.on_response
+    async def log_and_tag(request: Request, response: HTTPResponse) -> None:
+        request_id = getattr(request.ctx, "request_id", None)
+        if request_id:
+            response.headers["X-Request-ID"] = request_id
+        started = getattr(request.ctx, "started", None)
+        log.info(
+            "request",
+            extra={
+                "request_id": request_id,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            },
+        )
+
+
+def _register_listeners(app: Sanic, settings: Settings) -> None:
+    @app.before_server_start
+    async def start_services(app: Sanic) -> None:
+        settings.media_dir.mkdir(parents=True, exist_ok=True)
+        configure_cipher(settings.security.field_key.get_secret_value())
+        await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
+        await audit_service.ensure_audit_head()
+        app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
+
+    @app.after_server_stop
+    async def stop_services(app: Sanic) -> None:
+        kv = getattr(app.ctx, "kv", None)
+        if kv is not None:
+            await kv.close()
+        await db.close_orm()

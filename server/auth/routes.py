@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+
+from server.auth import service, sessions
+from server.auth.guard import SESSION_COOKIE, current_staff, staff_required
+from server.http.validation import api
+from server.security.passwords import MIN_PASSWORD_LENGTH
+
+bp = Blueprint("auth", url_prefix="/api/staff")
+
+
+class LoginBody(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class ChangePasswordBody(BaseModel):
+    old_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
+
+
+def _session_json(session: sessions.StaffSession) -> dict:
+    return {
+        "staff_id": session.staff_id,
+        "username": session.username,
+        "role": session.role,
+        "org_unit_id": session.org_unit_id,
+        "org_kind": session.org_kind,
+        "csrf_token": session.csrf_token,
+        "expires_at": session.expires_at,
+    }
+
+
+@bp.post("/login")
+@api(summary="Staff password login; returns a bearer token (also set as an HttpOnly cookie)", tag="auth", json=LoginBody)
+async def login(request: Request, body: LoginBody) -> HTTPResponse:
+    token, session = await service.login(
+        kv=request.app.ctx.kv,
+        security=request.app.ctx.settings.security,
+        username=body.username,
+        password=body.password,
+        request_id=request.ctx.request_id,
+    )
+    response = json({"token": token, "session": _session_json(session)})
+    response.add_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=not request.app.ctx.settings.is_development, max_age=request.app.ctx.settings.security.staff_session_ttl_seconds)
+    return response
+
+
+@bp.post("/logout")
+@api(summary="End the current staff session", tag="auth")
+@staff_required()
+async def logout(request: Request) -> HTTPResponse:
+    await sessions.end_session(request.app.ctx.kv, request.ctx.session_token)
+    response = json({"ok": True})
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@bp.get("/me")
+@api(summary="The logged-in staff member", tag="auth")
+async def me(request: Request) -> HTTPResponse:
+    session = await current_staff(request)
+    return json(_session_json(session))
+
+
+@bp.post("/password")
+@api(summary="Change one's own password", tag="auth", json=ChangePasswordBody)
+@staff_required()
+async def change_password(request: Request, body: ChangePasswordBody) -> HTTPResponse:
+    await service.change_password(staff_id=request.ctx.staff.staff_id, old_password=body.old_password, new_password=body.new_password, actor=request.ctx.actor)
+    return json({"ok": True})

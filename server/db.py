@@ -1,0 +1,67 @@
+"""Database set-up: one tortoise app holding every model module, and its built-in migrations."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as migrate_api
+
+MODEL_MODULES = [
+    "models.org",
+    "models.staff",
+    "models.registry",
+    "models.audit",
+]
+
+
+def tortoise_config(database_url: str, *, pool_max_size: int = 10) -> dict[str, Any]:
+    url = database_url
+    if url.startswith(("postgres://", "postgresql://", "asyncpg://")) and "maxsize=" not in url:
+        url += ("&" if "?" in url else "?") + f"maxsize={pool_max_size}"
+    return {
+        "connections": {"default": url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "migrations": "models.migrations",
+                "default_connection": "default",
+            }
+        },
+        "use_tz": True,
+        "timezone": "Asia/Shanghai",
+    }
+
+
+def ensure_sqlite_directory(database_url: str) -> None:
+    if database_url.startswith("sqlite://") and ":memory:" not in database_url:
+        Path(database_url.removeprefix("sqlite://")).parent.mkdir(parents=True, exist_ok=True)
+
+
+async def apply_migrations(database_url: str) -> None:
+    """Apply every checked-in migration (idempotent). Runs once, in the main process, before workers."""
+    ensure_sqlite_directory(database_url)
+    config = tortoise_config(database_url, pool_max_size=2)
+    await migrate_api(config=config)
+    await Tortoise.close_connections()
+
+
+async def init_orm(database_url: str, *, pool_max_size: int = 10) -> None:
+    ensure_sqlite_directory(database_url)
+    # Sanic handles requests in tasks that do not inherit the listener's context, hence the
+    # global fallback (the same choice tortoise's own Sanic integration makes).
+    await Tortoise.init(config=tortoise_config(database_url, pool_max_size=pool_max_size), _enable_global_fallback=True)
+
+
+async def close_orm() -> None:
+    await Tortoise.close_connections()
+
+
+def is_postgres() -> bool:
+    return connections.get("default").capabilities.dialect == "postgres"
+
+
+# For the `tortoise` command line (makemigrations, migrate, history): `tortoise makemigrations`.
+TORTOISE_ORM = tortoise_config(os.environ.get("VETS_DATABASE__URL", "sqlite://var/vets.sqlite3"))

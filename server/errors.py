@@ -1,0 +1,123 @@
+"""The one error shape of the API: ``{"error": {"code": "...", "message": "...", ...}}``.
+
+Services raise these (or domain errors mapped to them); routes never build error responses by hand.
+Messages are Chinese because they are shown to clerks and beneficiaries; codes are for machines.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.exceptions import SanicException
+from sanic.response import HTTPResponse, json
+
+log = logging.getLogger("server.errors")
+
+
+class ApiError(Exception):
+    status: int = 400
+    code: str = "bad_request"
+    message: str = "请求有误"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None, **details: Any) -> None:
+        self.message = message or self.message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.details = details
+        super().__init__(f"{self.code}: {self.message}")
+
+    def body(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            error["details"] = self.details
+        return {"error": error}
+
+
+class BadRequest(ApiError):
+    status, code, message = 400, "bad_request", "请求有误"
+
+
+class ValidationFailed(ApiError):
+    status, code, message = 422, "validation_failed", "提交的数据不符合要求"
+
+
+class Unauthorized(ApiError):
+    status, code, message = 401, "unauthorized", "请先登录"
+
+
+class Forbidden(ApiError):
+    status, code, message = 403, "forbidden", "无权进行此操作"
+
+
+class NotFound(ApiError):
+    status, code, message = 404, "not_found", "未找到"
+
+
+class Conflict(ApiError):
+    status, code, message = 409, "conflict", "与当前状态冲突"
+
+
+class TooManyRequests(ApiError):
+    status, code, message = 429, "rate_limited", "操作过于频繁，请稍后再试"
+
+
+class PayloadTooLarge(ApiError):
+    status, code, message = 413, "payload_too_large", "上传内容过大"
+
+
+class ServiceUnavailable(ApiError):
+    status, code, message = 503, "unavailable", "服务暂不可用"
+
+
+_SANIC_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "payload_too_large",
+    416: "range_not_satisfiable",
+    417: "expectation_failed",
+    503: "unavailable",
+}
+
+
+def error_response(status: int, code: str, message: str, request: Request | None = None, **details: Any) -> HTTPResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    headers = {}
+    if request is not None and getattr(request.ctx, "request_id", None):
+        headers["X-Request-ID"] = request.ctx.request_id
+    return json({"error": body}, status=status, headers=headers, ensure_ascii=False)
+
+
+def register_error_handlers(app: Sanic) -> None:
+    @app.exception(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> HTTPResponse:
+        return error_response(exc.status, exc.code, exc.message, request, **exc.details)
+
+    @app.exception(SanicException)
+    async def _sanic_error(request: Request, exc: SanicException) -> HTTPResponse:
+        status = getattr(exc, "status_code", 500) or 500
+        if status >= 500:
+            log.exception("server error", extra={"request_id": getattr(request.ctx, "request_id", None)})
+            return error_response(status, "server_error", "服务器内部错误", request)
+        message = str(exc) or "请求有误"
+        # sanic-ext validation failures arrive as 400 with the pydantic message.
+        code = _SANIC_CODES.get(status, "bad_request")
+        if status == 400 and "Invalid request body" in message:
+            return error_response(422, "validation_failed", "提交的数据不符合要求", request, reason=_short(message))
+        return error_response(status, code, message, request)
+
+    @app.exception(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        log.exception("unhandled error", extra={"request_id": getattr(request.ctx, "request_id", None)})
+        return error_response(500, "server_error", "服务器内部错误", request)
+
+
+def _short(text: str, limit: int = 500) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import asyncio
+
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json
+from tortoise import connections
+
+from server.http.validation import api
+
+bp = Blueprint("health")
+
+
+@bp.get("/healthz")
+@api(summary="Liveness: the process answers", tag="health")
+async def healthz(request: Request) -> HTTPResponse:
+    return json({"status": "ok"})
+
+
+@bp.get("/readyz")
+@api(summary="Readiness: database and key-value store reachable; 503 naming what failed", tag="health")
+async def readyz(request: Request) -> HTTPResponse:
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), timeout=3)
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means not ready; the reason is reported
+        checks["database"] = f"failed: {type(exc).__name__}"
+    store = "redis" if request.app.ctx.settings.redis.url else "memory"
+    try:
+        await asyncio.wait_for(request.app.ctx.kv.ping(), timeout=3)
+        checks[store] = "ok"
+    except Exception as exc:
+        checks[store] = f"failed: {type(exc).__name__}"
+    failed = [name for name, state in checks.items() if state != "ok"]
+    if failed:
+        return json({"error": {"code": "not_ready", "message": "依赖服务不可用：" + ", ".join(failed), "details": {"checks": checks, "failed": failed}}}, status=503, ensure_ascii=False)
+    return json({"status": "ready", "checks": checks})

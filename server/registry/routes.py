@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, file, json
+
+from models.registry import Category, PaymentStatus, PhotoKind
+from models.staff import Role
+from server import media
+from server.auth.guard import staff_required
+from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.http.validation import api
+from server.registry import importer, service
+
+bp = Blueprint("registry", url_prefix="/api/beneficiaries")
+
+
+class SearchQuery(BaseModel):
+    name: str | None = Field(default=None, max_length=64)
+    id_number: str | None = Field(default=None, max_length=18)
+    station_id: int | None = None
+    category: Category | None = None
+    status: PaymentStatus | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=20, ge=1, le=200)
+
+
+class CreateBody(BaseModel):
+    name: str = Field(min_length=1, max_length=64)
+    id_number: str = Field(min_length=18, max_length=18)
+    category: Category
+    station_id: int
+    village_id: int | None = None
+    address: str = Field(default="", max_length=200)
+    phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\- ]*$")
+    monthly_amount: Decimal = Field(default=Decimal("0"), ge=0, max_digits=10, decimal_places=2)
+    on_periodic_payment: bool = True
+    hardship: bool = False
+    hardship_note: str = Field(default="", max_length=1000)
+    lives_away: bool = False
+
+
+class UpdateBody(BaseModel):
+    version: int = Field(description="the version you read; a stale one is refused with version_conflict")
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    id_number: str | None = Field(default=None, min_length=18, max_length=18)
+    category: Category | None = None
+    station_id: int | None = None
+    village_id: int | None = None
+    address: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]*$")
+    monthly_amount: Decimal | None = Field(default=None, ge=0, max_digits=10, decimal_places=2)
+    on_periodic_payment: bool | None = None
+    hardship: bool | None = None
+    hardship_note: str | None = Field(default=None, max_length=1000)
+    lives_away: bool | None = None
+
+
+class StatusBody(BaseModel):
+    status: PaymentStatus
+    effective_date: date
+    reason: str = Field(min_length=2, max_length=200)
+    death_date: date | None = None
+
+
+def _upload(request: Request, field: str, limit: int) -> tuple[str, bytes]:
+    upload = request.files.get(field) if request.files else None
+    if upload is None:
+        raise BadRequest(f"缺少上传文件字段 {field}", code="missing_file")
+    if len(upload.body) > limit:
+        raise PayloadTooLarge(limit_bytes=limit)
+    if not upload.body:
+        raise BadRequest("上传的文件为空", code="empty_file")
+    return upload.name or "upload", upload.body
+
+
+@bp.get("/")
+@api(summary="Search beneficiaries in the caller's scope (paginated)", tag="registry", query=SearchQuery)
+@staff_required()
+async def search(request: Request, query: SearchQuery) -> HTTPResponse:
+    items, total = await service.search(scope=request.ctx.scope, **query.model_dump())
+    return json({"items": [service.beneficiary_json(b) for b in items], "total": total, "page": query.page, "page_size": query.page_size}, ensure_ascii=False)
+
+
+@bp.post("/")
+@api(summary="Register a beneficiary", tag="registry", json=CreateBody)
+@staff_required(write=True)
+async def create(request: Request, body: CreateBody) -> HTTPResponse:
+    b = await service.create_beneficiary(scope=request.ctx.scope, actor=request.ctx.actor, data=service.NewBeneficiary(**body.model_dump()))
+    return json(service.beneficiary_json(b), status=201, ensure_ascii=False)
+
+
+@bp.get("/<beneficiary_id:int>")
+@api(summary="One beneficiary (ID number masked), with payment-status history and photos", tag="registry")
+@staff_required()
+async def detail(request: Request, beneficiary_id: int) -> HTTPResponse:
+    b = await service.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
+    history = await service.status_history(beneficiary_id=b.id)
+    photos = await service.list_photos(beneficiary_id=b.id)
+    payload = service.beneficiary_json(b)
+    payload["status_history"] = [
+        {"from": h.from_status.value if h.from_status else None, "to": h.to_status.value, "effective_date": h.effective_date.isoformat(), "reason": h.reason, "at": h.created_at.isoformat()}
+        for h in history
+    ]
+    payload["photos"] = [service.photo_json(p) for p in photos]
+    return json(payload, ensure_ascii=False)
+
+
+@bp.patch("/<beneficiary_id:int>")
+@api(summary="Update a beneficiary (optimistic concurrency on version)", tag="registry", json=UpdateBody)
+@staff_required(write=True)
+async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTTPResponse:
+    changes = body.model_dump(exclude_unset=True)
+    version = changes.pop("version")
+    b = await service.update_beneficiary(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=beneficiary_id, changes=changes, expected_version=version)
+    return json(service.beneficiary_json(b), ensure_ascii=False)
+
+
+@bp.get("/<beneficiary_id:int>/id-number")
+@api(summary="The whole ID number, for roles that verify identity; every view is audited", tag="registry")
+@staff_required()
+async def reveal(request: Request, beneficiary_id: int) -> HTTPResponse:
+    number = await service.reveal_id_number(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=beneficiary_id)
+    return json({"id": beneficiary_id, "id_number": number})
+
+
+@bp.post("/<beneficiary_id:int>/payment-status")
+@api(summary="Change payment status directly (bureau), with history and audit", tag="registry", json=StatusBody)
+@staff_required(Role.BUREAU, write=True)
+async def change_status(request: Request, beneficiary_id: int, body: StatusBody) -> HTTPResponse:
+    b = await service.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
+    await request.ctx.scope.require_station_writable(b.station_id)
+    b = await service.change_payment_status(actor=request.ctx.actor, beneficiary=b, to_status=body.status, effective_date=body.effective_date, reason=body.reason, death_date=body.death_date)
+    return json(service.beneficiary_json(b), ensure_ascii=False)
+
+
+@bp.post("/<beneficiary_id:int>/photos")
+@api(summary="Upload a reference photo (ID-card chip photo or a station capture)", tag="registry", multipart={"file": "JPEG or PNG", "kind": "id_card | station_capture"})
+@staff_required(write=True)
+async def upload_photo(request: Request, beneficiary_id: int) -> HTTPResponse:
+    b = await service.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
+    await request.ctx.scope.require_station_writable(b.station_id)
+    _, data = _upload(request, "file", request.app.ctx.settings.uploads.max_image_bytes)
+    kind_text = (request.form.get("kind") if request.form else None) or PhotoKind.ID_CARD.value
+    try:
+        kind = PhotoKind(kind_text)
+    except ValueError as exc:
+        raise BadRequest("照片类型不正确", code="bad_photo_kind") from exc
+    photo, created = await service.add_photo(actor=request.ctx.actor, beneficiary=b, data=data, kind=kind, media_dir=request.app.ctx.settings.media_dir)
+    return json(service.photo_json(photo), status=201 if created else 200)
+
+
+@bp.get("/<beneficiary_id:int>/photos/<photo_id:int>")
+@api(summary="A reference photo's image (scoped like the person)", tag="registry")
+@staff_required()
+async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> HTTPResponse:
+    b = await service.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
+    photos = [p for p in await service.list_photos(beneficiary_id=b.id) if p.id == photo_id]
+    if not photos:
+        raise NotFound("照片不存在", code="photo_not_found")
+    return await file(media.resolve(request.app.ctx.settings.media_dir, photos[0].path), mime_type=photos[0].content_type, headers={"Cache-Control": "private, max-age=300"})
+
+
+@bp.post("/import")
+@api(summary="Import beneficiaries from CSV or XLSX; row by row with a per-row report", tag="registry", multipart={"file": ".csv or .xlsx"})
+@staff_required(write=True)
+async def import_registry(request: Request) -> HTTPResponse:
+    name, data = _upload(request, "file", request.app.ctx.settings.uploads.max_import_bytes)
+    report = await importer.import_registry(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data)
+    return json(report.to_dict(), ensure_ascii=False)
+
+
+@bp.post("/photos/import")
+@api(summary="Import ID-card photos from a zip of images named by ID number", tag="registry", multipart={"file": ".zip"})
+@staff_required(write=True)
+async def import_photos(request: Request) -> HTTPResponse:
+    name, data = _upload(request, "file", request.app.ctx.settings.uploads.max_import_bytes)
+    report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes)
+    return json(report.to_dict(), ensure_ascii=False)

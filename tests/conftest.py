@@ -1,0 +1,124 @@
+"""Test harness: the real app, served over real HTTP with its start-up listeners run once.
+
+Backends: SQLite (a temporary file) and the in-process key-value store by default; PostgreSQL and
+Redis when VETS_TEST_DATABASE_URL and VETS_TEST_REDIS_URL are set (CI sets both for its second run).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sanic import Sanic
+from tortoise import Tortoise, connections
+
+from server import db
+from server.app import create_app
+from server.config import Settings
+from server.security.fields import configure_cipher
+
+Sanic.test_mode = True
+
+TEST_DATABASE_URL = os.environ.get("VETS_TEST_DATABASE_URL")
+TEST_REDIS_URL = os.environ.get("VETS_TEST_REDIS_URL")
+REAL_SERVICES = bool(TEST_DATABASE_URL and TEST_REDIS_URL)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [f"vets backends: database={'postgres' if TEST_DATABASE_URL else 'sqlite'} kv={'redis' if TEST_REDIS_URL else 'memory'}"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _reset_postgres_schema(url: str) -> None:
+    import asyncpg
+
+    dsn = url.replace("postgres://", "postgresql://", 1).split("?")[0]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    base: Path = tmp_path_factory.mktemp("vets")
+    database_url = TEST_DATABASE_URL or f"sqlite://{base / 'test.sqlite3'}"
+    return Settings(
+        environment="test",
+        var_dir=base,
+        media_dir=base / "media",
+        log_json=False,
+        run_background_jobs=False,
+        database={"url": database_url, "pool_max_size": 10},
+        redis={"url": TEST_REDIS_URL, "key_prefix": f"vets-test-{uuid.uuid4().hex[:8]}:"},
+        security={"max_login_failures": 3, "lockout_seconds": 60},
+        wechat={"api_base_url": "http://127.0.0.1:9", "busy_retries": 1},
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(test_settings: Settings) -> AsyncIterator[Sanic]:
+    if TEST_DATABASE_URL:
+        await _reset_postgres_schema(TEST_DATABASE_URL)
+    configure_cipher(test_settings.security.field_key.get_secret_value())
+    # The checked-in migrations build the schema: the suite tests them on both databases.
+    await db.apply_migrations(test_settings.database.url)
+    application = create_app(test_settings)
+    server = await application.create_server(host="127.0.0.1", port=_free_port(), return_asyncio_server=True)
+    assert server is not None
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    application.ctx.test_base_url = "http://127.0.0.1:{}".format(server.server.sockets[0].getsockname()[1])
+    yield application
+    await server.before_stop()
+    server.close()
+    await server.wait_closed()
+    await server.after_stop()
+
+
+@pytest.fixture
+async def client(app: Sanic) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=app.ctx.test_base_url, timeout=30) as http:
+        yield http
+
+
+async def _truncate_all() -> None:
+    apps = Tortoise.apps
+    assert apps is not None
+    tables = [model._meta.db_table for model in apps.get_models_iterable()]
+    conn = connections.get("default")
+    if db.is_postgres():
+        await conn.execute_script("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE;")
+    else:
+        await conn.execute_script("PRAGMA foreign_keys = OFF;" + "".join(f'DELETE FROM "{t}";' for t in tables) + "PRAGMA foreign_keys = ON;")
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Each test starts from empty tables and an empty key-value store."""
+    if "app" not in request.fixturenames and "client" not in request.fixturenames:
+        yield
+        return
+    app: Sanic = request.getfixturevalue("app")
+    await _truncate_all()
+    from server.audit.service import ensure_audit_head
+
+    await ensure_audit_head()
+    kv = app.ctx.kv
+    if hasattr(kv, "flush_prefix"):
+        await kv.flush_prefix()
+    else:
+        await kv.close()
+    yield
