@@ -122,3 +122,17 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     else:
         await kv.close()
     yield
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In the real-services run, any skipped test fails the run: nothing may quietly not run."""
+    if os.environ.get("VETS_TEST_REQUIRE_REAL_SERVICES") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if not REAL_SERVICES:
+        print("\nVETS_TEST_REQUIRE_REAL_SERVICES=1 but VETS_TEST_DATABASE_URL / VETS_TEST_REDIS_URL are not both set")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif skipped:
+        print(f"\n{len(skipped)} test(s) skipped in the real-services run: " + ", ".join(r.nodeid for r in skipped))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
