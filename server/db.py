@@ -14,6 +14,8 @@ MODEL_MODULES = [
     "models.staff",
     "models.registry",
     "models.audit",
+    "models.wechat",
+    "models.confirmation",
 ]
 
 

@@ -1,0 +1,268 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from models.base import TimestampedModel
+from models.org import OrgUnit
+from models.registry import Beneficiary
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Campaign(TimestampedModel):
+    """A yearly annual-confirmation campaign of one county (district)."""
+
+    district: fields.ForeignKeyRelation[OrgUnit] = fields.ForeignKeyField("models.OrgUnit", related_name="campaigns", on_delete=fields.RESTRICT)
+    year = fields.IntField()
+    name = fields.CharField(max_length=100)
+    reference_date = fields.DateField()  # ages (and so home-visit quotas) are taken on this date
+    publicity_start = fields.DateField()
+    publicity_end = fields.DateField()
+    implementation_start = fields.DateField()
+    implementation_end = fields.DateField()
+    notice_start = fields.DateField()
+    notice_end = fields.DateField()
+    summary_start = fields.DateField()
+    summary_end = fields.DateField()
+    categories = fields.JSONField(default=list)
+    status = fields.CharEnumField(CampaignStatus, max_length=16, default=CampaignStatus.DRAFT)
+    opened_at = fields.DatetimeField(null=True)
+    created_by_staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "campaign"
+        unique_together = (("district", "year"),)
+
+
+class AgeBracket(StrEnum):
+    AGE_80_PLUS = "80_plus"
+    AGE_70_79 = "70_79"
+    UNDER_70 = "under_70"
+
+
+class ConfirmationStatus(StrEnum):
+    PENDING = "pending"
+    IN_REVIEW = "in_review"  # a self-service attempt awaits a clerk
+    CONFIRMED = "confirmed"
+    NOT_FOUND = "not_found"
+    DECEASED = "deceased"
+    MOVED = "moved"
+
+
+class ConfirmationMethod(StrEnum):
+    HOME_VISIT = "home_visit"
+    STATION = "station"
+    SELF_SERVICE = "self_service"
+
+
+class Confirmation(TimestampedModel):
+    """One person in one campaign: the state of their confirmation this year."""
+
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField("models.Campaign", related_name="confirmations", on_delete=fields.CASCADE)
+    beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="confirmations", on_delete=fields.CASCADE)
+    station_id = fields.IntField()  # the station at opening: reports group by it
+    age_bracket = fields.CharEnumField(AgeBracket, max_length=16)
+    status = fields.CharEnumField(ConfirmationStatus, max_length=16, default=ConfirmationStatus.PENDING)
+    method = fields.CharEnumField(ConfirmationMethod, max_length=16, null=True)
+    confirmed_at = fields.DatetimeField(null=True)
+    confirmed_by_staff_id = fields.IntField(null=True)
+    home_visited = fields.BooleanField(default=False)
+    reviewed = fields.BooleanField(default=False)  # confirmed by a clerk after a face-check review
+    failed_attempts = fields.IntField(default=0)
+    self_service_locked = fields.BooleanField(default=False)
+    recheck_status = fields.CharField(max_length=16, null=True)  # accepted / questioned (bureau 复核)
+    recheck_note = fields.CharField(max_length=300, default="")
+    rechecked_by_staff_id = fields.IntField(null=True)
+    rechecked_at = fields.DatetimeField(null=True)
+    last_reminded_at = fields.DatetimeField(null=True)
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "confirmation"
+        unique_together = (("campaign", "beneficiary"),)
+        indexes = (("campaign_id", "station_id", "status"),)
+
+
+class ConfirmationRecord(TimestampedModel):
+    """Each event on a confirmation, recorded as it happens (确认一对录入一对)."""
+
+    confirmation: fields.ForeignKeyRelation[Confirmation] = fields.ForeignKeyField("models.Confirmation", related_name="records", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=24)  # home_visit / station / self_service / review / recheck
+    outcome = fields.CharField(max_length=24)
+    staff_id = fields.IntField(null=True)
+    user_id = fields.IntField(null=True)
+    happened_at = fields.DatetimeField()
+    location = fields.CharField(max_length=200, default="")
+    latitude = fields.FloatField(null=True)
+    longitude = fields.FloatField(null=True)
+    notes = fields.TextField(default="")
+    photo_path = fields.CharField(max_length=255, null=True)
+    changes = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "confirmation_record"
+
+
+class FaceAttempt(TimestampedModel):
+    """One self-service face check: challenge, frames kept as evidence, scores and decision."""
+
+    confirmation: fields.ForeignKeyRelation[Confirmation] = fields.ForeignKeyField("models.Confirmation", related_name="face_attempts", on_delete=fields.CASCADE)
+    beneficiary_id = fields.IntField()
+    user_id = fields.IntField()
+    challenge = fields.JSONField(default=list)
+    decision = fields.CharField(max_length=16)  # pass / review / fail
+    reasons = fields.JSONField(default=list)
+    scores = fields.JSONField(default=dict)
+    frame_paths = fields.JSONField(default=list)
+    fingerprints = fields.JSONField(default=list)
+    embedding = fields.BinaryField(null=True)
+    evidence_purge_after = fields.DateField()
+    evidence_purged = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "face_attempt"
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class ReviewItem(TimestampedModel):
+    """A face check that did not pass, waiting for a station clerk to decide with the evidence."""
+
+    attempt: fields.ForeignKeyRelation[FaceAttempt] = fields.ForeignKeyField("models.FaceAttempt", related_name="review_items", on_delete=fields.CASCADE)
+    confirmation: fields.ForeignKeyRelation[Confirmation] = fields.ForeignKeyField("models.Confirmation", related_name="review_items", on_delete=fields.CASCADE)
+    station_id = fields.IntField()
+    status = fields.CharEnumField(ReviewStatus, max_length=16, default=ReviewStatus.OPEN)
+    due_date = fields.DateField()
+    decided_by_staff_id = fields.IntField(null=True)
+    decided_at = fields.DatetimeField(null=True)
+    reason = fields.CharField(max_length=300, default="")
+
+    class Meta:
+        table = "review_item"
+        indexes = (("station_id", "status"),)
+
+
+class PublicNotice(TimestampedModel):
+    """The public notice of the unconfirmed, per station or for the whole county (station NULL)."""
+
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField("models.Campaign", related_name="notices", on_delete=fields.CASCADE)
+    station_id = fields.IntField(null=True)
+    published_on = fields.DateField(null=True)
+    entries = fields.JSONField(default=list)
+    created_by_staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "public_notice"
+
+
+class SuspensionStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    WITHDRAWN = "withdrawn"
+
+
+class SuspensionProposal(TimestampedModel):
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField("models.Campaign", related_name="suspensions", on_delete=fields.CASCADE)
+    beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="suspension_proposals", on_delete=fields.CASCADE)
+    station_id = fields.IntField()
+    status = fields.CharEnumField(SuspensionStatus, max_length=16, default=SuspensionStatus.PROPOSED)
+    notice_published_on = fields.DateField()
+    approved_by_staff_id = fields.IntField(null=True)
+    approved_at = fields.DatetimeField(null=True)
+    effective_from = fields.DateField(null=True)
+
+    class Meta:
+        table = "suspension_proposal"
+        unique_together = (("campaign", "beneficiary"),)
+
+
+class Resumption(TimestampedModel):
+    beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="resumptions", on_delete=fields.CASCADE)
+    suspension: fields.ForeignKeyRelation[SuspensionProposal] = fields.ForeignKeyField("models.SuspensionProposal", related_name="resumptions", on_delete=fields.CASCADE)
+    suspended_from = fields.DateField()
+    resume_from = fields.DateField()
+    back_pay_months = fields.IntField()
+    status = fields.CharField(max_length=16, default="pending")  # pending / signed_off
+    signed_off_by_staff_id = fields.IntField(null=True)
+    signed_off_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "resumption"
+
+
+class DeathRecord(TimestampedModel):
+    """A death found by cross-checking civil-affairs, police or funeral data."""
+
+    beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="death_records", on_delete=fields.CASCADE)
+    death_date = fields.DateField()
+    source = fields.CharField(max_length=32)
+    import_sha256 = fields.CharField(max_length=64)
+    overpaid_months = fields.IntField(default=0)
+    overpayment_amount = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
+    recovered_amount = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
+    status = fields.CharField(max_length=16, default="none")  # none / outstanding / recovered
+
+    class Meta:
+        table = "death_record"
+        unique_together = (("beneficiary", "death_date"),)
+
+
+class OverpaymentRecovery(TimestampedModel):
+    death_record: fields.ForeignKeyRelation[DeathRecord] = fields.ForeignKeyField("models.DeathRecord", related_name="recoveries", on_delete=fields.CASCADE)
+    amount = fields.DecimalField(max_digits=12, decimal_places=2)
+    recovered_on = fields.DateField()
+    note = fields.CharField(max_length=200, default="")
+    staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "overpayment_recovery"
+
+
+class SpotCheck(TimestampedModel):
+    """A random sample of confirmed people drawn after implementation, the seed makes it re-drawable."""
+
+    campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField("models.Campaign", related_name="spot_checks", on_delete=fields.CASCADE)
+    seed = fields.CharField(max_length=64)
+    sample_size = fields.IntField()
+    population = fields.IntField()
+    drawn_by_staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "spot_check"
+
+
+class SpotCheckItem(TimestampedModel):
+    spot_check: fields.ForeignKeyRelation[SpotCheck] = fields.ForeignKeyField("models.SpotCheck", related_name="items", on_delete=fields.CASCADE)
+    confirmation: fields.ForeignKeyRelation[Confirmation] = fields.ForeignKeyField("models.Confirmation", related_name="spot_check_items", on_delete=fields.CASCADE)
+    station_id = fields.IntField()
+    result = fields.CharField(max_length=24, null=True)  # verified / discrepancy / not_reached
+    notes = fields.CharField(max_length=300, default="")
+    checked_by_staff_id = fields.IntField(null=True)
+    checked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "spot_check_item"
+
+
+class ReportSnapshot(TimestampedModel):
+    """A report as it was when generated (the Friday progress report, summaries)."""
+
+    kind = fields.CharField(max_length=32)  # weekly_progress / campaign_summary / card_monthly
+    scope_unit_id = fields.IntField()
+    period = fields.CharField(max_length=32)
+    data = fields.JSONField(default=dict)
+    xlsx_path = fields.CharField(max_length=255, null=True)
+
+    class Meta:
+        table = "report_snapshot"
+        unique_together = (("kind", "scope_unit_id", "period"),)

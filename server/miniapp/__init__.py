@@ -1,0 +1,1 @@
+"""The mini-program side: WeChat login, binding to a beneficiary, family proxies."""

@@ -1,0 +1,77 @@
+"""The notification outbox: rows written in the same transaction as the event that causes them.
+
+The worker (``server/notifications/worker.py``) sends them later; callers never talk to WeChat.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from models.wechat import Binding, BindingStatus, Notification, NotificationStatus, ProxyGrant, ProxyStatus
+from server.miniapp.acting import ProxyScope
+from server.notifications.templates import default_registry
+
+NO_WECHAT = "未绑定微信，请电话联系"
+
+
+def _jsonable(context: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(context, ensure_ascii=False, default=str))
+
+
+async def enqueue(
+    *,
+    user_id: int | None,
+    template_key: str,
+    context: dict[str, Any],
+    dedupe_key: str,
+    beneficiary_id: int | None = None,
+    station_id: int | None = None,
+) -> None:
+    """Queue one message. The same ``dedupe_key`` twice queues it once (an event replayed is not re-sent)."""
+    default_registry().get(template_key)  # an unknown template fails here, in the event's transaction
+    now = datetime.now(UTC)
+    row = Notification(
+        user_id=user_id,
+        beneficiary_id=beneficiary_id,
+        station_id=station_id,
+        template_key=template_key,
+        context=_jsonable(context),
+        dedupe_key=dedupe_key[:160],
+        status=NotificationStatus.PENDING if user_id is not None else NotificationStatus.NO_QUOTA,
+        last_error="" if user_id is not None else NO_WECHAT,
+        next_attempt_at=now,
+    )
+    # ON CONFLICT DO NOTHING: a duplicate must not abort the caller's transaction on PostgreSQL.
+    await Notification.bulk_create([row], ignore_conflicts=True)
+
+
+async def notify_beneficiary(
+    *,
+    beneficiary_id: int,
+    station_id: int | None,
+    template_key: str,
+    context: dict[str, Any],
+    dedupe_key: str,
+    proxy_scope: ProxyScope | None = None,
+    include_proxies: bool = True,
+) -> int:
+    """Queue the message for the person's own WeChat and their active proxies (optionally only those
+    holding ``proxy_scope``). With nobody to send to, one row is queued for staff to phone instead.
+    Returns how many rows were queued."""
+    recipients: list[int] = []
+    binding = await Binding.get_or_none(beneficiary_id=beneficiary_id, status=BindingStatus.ACTIVE)
+    if binding is not None:
+        recipients.append(binding.user_id)
+    if include_proxies:
+        for grant in await ProxyGrant.filter(beneficiary_id=beneficiary_id, status=ProxyStatus.ACTIVE):
+            if proxy_scope is None or proxy_scope.value in grant.scopes:
+                if grant.proxy_user_id not in recipients:
+                    recipients.append(grant.proxy_user_id)
+    if not recipients:
+        await enqueue(user_id=None, template_key=template_key, context=context, dedupe_key=f"{dedupe_key}:none", beneficiary_id=beneficiary_id, station_id=station_id)
+        return 1
+    for user_id in recipients:
+        await enqueue(user_id=user_id, template_key=template_key, context=context, dedupe_key=f"{dedupe_key}:u{user_id}", beneficiary_id=beneficiary_id, station_id=station_id)
+    return len(recipients)
