@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--password", default="demo-password-2026", help="password for every demo staff account")
     sub.add_parser("verify-audit", help="verify the audit hash chain")
+    sub.add_parser("worker", help="run the outbox sender and periodic jobs (a separate process in production)")
     return parser
 
 
@@ -93,6 +94,13 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(_with_orm(settings, verify_chain))
         print(json.dumps(report.to_dict(), ensure_ascii=False))
         return 0 if report.ok else 1
+    if command == "worker":
+        from server.background import run_worker_process
+        from server.logging_setup import configure_logging
+
+        configure_logging(json_logs=settings.log_json)
+        asyncio.run(run_worker_process(settings))
+        return 0
     if command == "seed-demo":
         from server.seed import seed_demo_county
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -11,11 +12,13 @@ from sanic.response import HTTPResponse
 
 from server import db
 from server.audit import service as audit_service
+from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
+from server.wechat import WeChatClient
 
 log = logging.getLogger("server.access")
 
@@ -59,10 +62,13 @@ def _register_blueprints(app: Sanic) -> None:
     from server.audit.routes import bp as audit_bp
     from server.auth.routes import bp as auth_bp
     from server.health import bp as health_bp
+    from server.miniapp.routes import bp as miniapp_bp
+    from server.miniapp.routes import staff_bp as miniapp_staff_bp
+    from server.notifications.routes import bp as notifications_bp
     from server.org.routes import bp as org_bp
     from server.registry.routes import bp as registry_bp
 
-    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp):
+    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp):
         app.blueprint(bp)
 
 
@@ -100,9 +106,28 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
         await audit_service.ensure_audit_head()
         app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
+        app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
+        app.ctx.background_stop = asyncio.Event()
+        app.ctx.background_task = None
+
+    @app.after_server_start
+    async def start_background(app: Sanic) -> None:
+        if settings.run_background_jobs:
+            app.ctx.background_task = asyncio.create_task(
+                background_loop(settings=settings, wechat=app.ctx.wechat, kv=app.ctx.kv, stop=app.ctx.background_stop)
+            )
+
+    @app.before_server_stop
+    async def stop_background(app: Sanic) -> None:
+        app.ctx.background_stop.set()
+        if app.ctx.background_task is not None:
+            await app.ctx.background_task
 
     @app.after_server_stop
     async def stop_services(app: Sanic) -> None:
+        wechat = getattr(app.ctx, "wechat", None)
+        if wechat is not None:
+            await wechat.aclose()
         kv = getattr(app.ctx, "kv", None)
         if kv is not None:
             await kv.close()

@@ -100,6 +100,16 @@ class WeChatSettings(BaseModel):
     busy_retries: int = 3
 
 
+class OutboxSettings(BaseModel):
+    # A claimed notification not finished within the lease is recovered by the next worker pass.
+    lease_seconds: float = 60.0
+    max_attempts: int = 8
+    backoff_base_seconds: float = 10.0
+    backoff_cap_seconds: float = 3600.0
+    poll_interval_seconds: float = 2.0
+    batch_size: int = 20
+
+
 class ConfirmationSettings(BaseModel):
     max_failed_attempts_per_day: int = 3
     max_failed_attempts_per_campaign: int = 8
@@ -145,6 +155,7 @@ class Settings(BaseSettings):
     uploads: UploadSettings = Field(default_factory=UploadSettings)
     face: FaceSettings = Field(default_factory=FaceSettings)
     wechat: WeChatSettings = Field(default_factory=WeChatSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     confirmation: ConfirmationSettings = Field(default_factory=ConfirmationSettings)
     cards: CardSettings = Field(default_factory=CardSettings)
 

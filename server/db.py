@@ -33,7 +33,9 @@ def tortoise_config(database_url: str, *, pool_max_size: int = 10) -> dict[str, 
             }
         },
         "use_tz": True,
-        "timezone": "Asia/Shanghai",
+        # UTC in the database: SQLite compares datetimes as text, so stored values and query
+        # parameters must share one offset. China time is applied when text is shown to people.
+        "timezone": "UTC",
     }
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -20,6 +20,8 @@ from tortoise import Tortoise, connections
 from server import db
 from server.app import create_app
 from server.config import Settings
+from server.notifications.templates import default_registry
+from server.wechat.standin import StandinControl, StandinServer, standin_server
 from server.security.fields import configure_cipher
 
 Sanic.test_mode = True
@@ -50,8 +52,27 @@ async def _reset_postgres_schema(url: str) -> None:
         await conn.close()
 
 
+TEMPLATE_IDS = {key: f"TPL-{key}" for key in default_registry().keys()}
+
+
 @pytest.fixture(scope="session")
-def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def wechat_standin_server() -> Iterator[StandinServer]:
+    """One local WeChat stand-in for the whole session; the app's WeChat client talks to it."""
+    with standin_server() as server:
+        yield server
+
+
+@pytest.fixture
+async def wechat_standin(wechat_standin_server: StandinServer) -> AsyncIterator[StandinControl]:
+    control = StandinControl(wechat_standin_server.base_url)
+    await control.reset()
+    await control.configure(template_ids=list(TEMPLATE_IDS.values()))
+    yield control
+    await control.aclose()
+
+
+@pytest.fixture(scope="session")
+def test_settings(tmp_path_factory: pytest.TempPathFactory, wechat_standin_server: StandinServer) -> Settings:
     base: Path = tmp_path_factory.mktemp("vets")
     database_url = TEST_DATABASE_URL or f"sqlite://{base / 'test.sqlite3'}"
     return Settings(
@@ -63,7 +84,13 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         database={"url": database_url, "pool_max_size": 10},
         redis={"url": TEST_REDIS_URL, "key_prefix": f"vets-test-{uuid.uuid4().hex[:8]}:"},
         security={"max_login_failures": 3, "lockout_seconds": 60},
-        wechat={"api_base_url": "http://127.0.0.1:9", "busy_retries": 1},
+        wechat={
+            "api_base_url": wechat_standin_server.base_url,
+            "app_id": wechat_standin_server.state.config.app_id,
+            "app_secret": wechat_standin_server.state.config.app_secret,
+            "busy_retries": 1,
+            "template_ids": TEMPLATE_IDS,
+        },
     )
 
 

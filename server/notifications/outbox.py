@@ -6,18 +6,27 @@ The worker (``server/notifications/worker.py``) sends them later; callers never 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models.wechat import Binding, BindingStatus, Notification, NotificationStatus, ProxyGrant, ProxyStatus
 from server.miniapp.acting import ProxyScope
-from server.notifications.templates import default_registry
+from server.notifications.templates import CHINA_TZ, default_registry
 
 NO_WECHAT = "未绑定微信，请电话联系"
 
 
+def _stored_value(value: Any) -> Any:
+    # Stored as the text the templates accept, in China time: rendering happens later, elsewhere.
+    if isinstance(value, datetime):
+        return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
 def _jsonable(context: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(json.dumps(context, ensure_ascii=False, default=str))
+    return json.loads(json.dumps(context, ensure_ascii=False, default=_stored_value))
 
 
 async def enqueue(

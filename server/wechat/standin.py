@@ -152,6 +152,8 @@ class StandinConfig:
     rate_limit_per_minute: int = CODE2SESSION_PER_USER_PER_MINUTE
     # Empty: any template id is accepted; otherwise unknown ids answer 40037.
     template_ids: list[str] = field(default_factory=list)
+    # Seconds to hold each subscribe-send answer after recording it: lets a test kill a sender mid-send.
+    send_delay_seconds: float = 0.0
 
 
 class StandinState:
@@ -355,6 +357,8 @@ class StandinState:
                 setattr(self.config, name, int(body[name]))
         if "template_ids" in body:
             self.config.template_ids = [str(t) for t in body["template_ids"]]
+        if "send_delay_seconds" in body:
+            self.config.send_delay_seconds = float(body["send_delay_seconds"])
         return dict(self.config.__dict__, app_secret="***")
 
 
@@ -416,6 +420,9 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 # Real WeChat labels the jscode2session JSON as text/plain.
                 content_type = "text/plain" if url.path == "/sns/jscode2session" else "application/json"
+            delay = state.config.send_delay_seconds if url.path == "/cgi-bin/message/subscribe/send" else 0.0
+        if delay > 0:
+            time.sleep(delay)  # outside the lock: the message is already recorded as received
         self._reply(status, answer, content_type=content_type)
 
     def _reply(self, status: int, answer: Any, *, content_type: str = "application/json") -> None:
@@ -578,7 +585,7 @@ class StandinControl:
         return answer["code"]
 
     async def configure(self, **settings: Any) -> dict[str, Any]:
-        """token_expires_in, code_ttl_seconds, rate_limit_per_minute, template_ids."""
+        """token_expires_in, code_ttl_seconds, rate_limit_per_minute, template_ids, send_delay_seconds."""
         return await self._post("/config", settings)
 
     async def advance_clock(self, seconds: float) -> None:

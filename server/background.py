@@ -1,0 +1,95 @@
+"""Background work: the outbox sender and periodic jobs.
+
+In development (one process) they run inside the server; in production a separate
+`python -m server worker` process runs them (docker-compose's `worker` service) and the web
+workers set VETS_RUN_BACKGROUND_JOBS=false. Running both is safe: notifications are claimed
+atomically and each periodic job runs under a key-value lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from server.config import Settings
+from server.kv import KeyValueStore, LockNotAcquired
+from server.notifications.worker import OutboxWorker
+from server.wechat import WeChatClient
+
+log = logging.getLogger("server.background")
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    interval_seconds: float
+    run: Callable[[datetime], Awaitable[object]]
+
+
+# Domains append their jobs here (see server/jobs.py); kept as data so the worker stays generic.
+def periodic_jobs() -> list[PeriodicJob]:
+    from server.jobs import JOBS
+
+    return JOBS
+
+
+async def run_due_jobs(*, kv: KeyValueStore, now: datetime | None = None) -> list[str]:
+    """Run each job whose interval has passed since its last run, once across all processes."""
+    now = now or datetime.now(UTC)
+    ran = []
+    for job in periodic_jobs():
+        last = await kv.get(f"job_last_run:{job.name}")
+        if last is not None and now.timestamp() - float(last) < job.interval_seconds:
+            continue
+        try:
+            async with kv.lock(f"job:{job.name}", timeout=600, wait=0.01):
+                last = await kv.get(f"job_last_run:{job.name}")
+                if last is not None and now.timestamp() - float(last) < job.interval_seconds:
+                    continue
+                await job.run(now)
+                await kv.set(f"job_last_run:{job.name}", str(now.timestamp()))
+                ran.append(job.name)
+        except LockNotAcquired:
+            continue
+        except Exception:
+            log.exception("periodic job failed", extra={"job": job.name})
+    return ran
+
+
+async def background_loop(*, settings: Settings, wechat: WeChatClient, kv: KeyValueStore, stop: asyncio.Event) -> None:
+    outbox = OutboxWorker(wechat=wechat, wechat_settings=settings.wechat, settings=settings.outbox)
+    outbox_task = asyncio.create_task(outbox.run_forever(stop))
+    while not stop.is_set():
+        await run_due_jobs(kv=kv)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=30)
+        except TimeoutError:
+            pass
+    await outbox_task
+
+
+async def run_worker_process(settings: Settings) -> None:
+    """`python -m server worker`: the background loop on its own, until SIGTERM/SIGINT."""
+    from server import db
+    from server.kv import create_store
+    from server.security.fields import configure_cipher
+
+    configure_cipher(settings.security.field_key.get_secret_value())
+    await db.init_orm(settings.database.url, pool_max_size=4)
+    kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
+    wechat = WeChatClient(settings.wechat, kv)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("background worker started")
+    try:
+        await background_loop(settings=settings, wechat=wechat, kv=kv, stop=stop)
+    finally:
+        await wechat.aclose()
+        await kv.close()
+        await db.close_orm()

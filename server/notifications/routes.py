@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, json, text
+
+from models.wechat import MiniUser, Notification
+from models.staff import Role
+from server.audit import service as audit
+from server.auth.guard import staff_required
+from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.http.validation import api
+from server.miniapp.guard import mini_user_required
+from server.notifications import quota
+from server.notifications.worker import UNSENT_STATUSES
+from server.wechat.push import InvalidPushSignature, MalformedPush, open_push, parse_subscribe_events, verify_echo
+
+bp = Blueprint("notifications", url_prefix="/api")
+
+
+class SubscriptionResults(BaseModel):
+    results: dict[str, Literal["accept", "reject", "ban", "filter"]] = Field(description="wx.requestSubscribeMessage result: {template id: accept|reject|ban|filter}")
+
+
+class UnsentQuery(BaseModel):
+    station_id: int | None = None
+    include_handled: bool = False
+
+
+class HandledBody(BaseModel):
+    note: str = Field(default="", max_length=200)
+
+
+@bp.post("/mp/subscriptions")
+@api(summary="Report wx.requestSubscribeMessage results; each accept allows one message", tag="mini-program", json=SubscriptionResults)
+@mini_user_required
+async def report_subscriptions(request: Request, body: SubscriptionResults) -> HTTPResponse:
+    remaining = await quota.record_client_results(kv=request.app.ctx.kv, user=request.ctx.mini_user, results=body.results, template_ids=request.app.ctx.settings.wechat.template_ids)
+    return json({"remaining": remaining})
+
+
+@bp.get("/mp/subscriptions")
+@api(summary="How many messages of each template may still be sent to me", tag="mini-program")
+@mini_user_required
+async def my_subscriptions(request: Request) -> HTTPResponse:
+    return json({"remaining": await quota.remaining_for(user_id=request.ctx.mini_user.id)})
+
+
+def _push_params(request: Request) -> dict[str, str]:
+    return {k: v[0] for k, v in request.args.items()}
+
+
+@bp.get("/wechat/push")
+@api(summary="WeChat message-push URL verification (echostr)", tag="wechat push")
+async def push_verify(request: Request) -> HTTPResponse:
+    args = _push_params(request)
+    settings = request.app.ctx.settings.wechat
+    try:
+        echo = verify_echo(token=settings.push_token.get_secret_value(), signature=args.get("signature", ""), timestamp=args.get("timestamp", ""), nonce=args.get("nonce", ""), echostr=args.get("echostr", ""))
+    except InvalidPushSignature as exc:
+        raise Forbidden("签名校验失败", code="bad_signature") from exc
+    return text(echo)
+
+
+@bp.post("/wechat/push")
+@api(summary="WeChat message push (plain or encrypted JSON): subscribe-message popup and change events update quotas", tag="wechat push")
+async def push_receive(request: Request) -> HTTPResponse:
+    settings = request.app.ctx.settings.wechat
+    try:
+        message = open_push(
+            body=request.body,
+            query=_push_params(request),
+            token=settings.push_token.get_secret_value(),
+            aes_key=settings.push_aes_key.get_secret_value() if settings.push_aes_key else None,
+            app_id=settings.app_id,
+        )
+    except InvalidPushSignature as exc:
+        raise Forbidden("签名校验失败", code="bad_signature") from exc
+    except MalformedPush as exc:
+        raise BadRequest("推送内容无法解析", code="malformed_push") from exc
+    keys = quota.template_keys_by_id(settings.template_ids)
+    for event in parse_subscribe_events(message):
+        user = await MiniUser.get_or_none(openid=event.openid)
+        key = keys.get(event.template_id)
+        if user is None or key is None:
+            continue
+        if event.event == "subscribe_msg_popup_event" and event.status in ("accept", "reject"):
+            await quota.record_result(kv=request.app.ctx.kv, user_id=user.id, template_key=key, result=event.status, source="push")
+        elif event.event == "subscribe_msg_change_event" and event.status == "reject":
+            await quota.record_result(kv=request.app.ctx.kv, user_id=user.id, template_key=key, result="ban", source="push")
+    return text("success")
+
+
+def _notification_json(n: Notification) -> dict:
+    return {
+        "id": n.id,
+        "beneficiary_id": n.beneficiary_id,
+        "station_id": n.station_id,
+        "template_key": n.template_key,
+        "status": n.status.value,
+        "reason": n.last_error,
+        "attempts": n.attempts,
+        "created_at": n.created_at.isoformat(),
+        "handled_at": n.handled_at.isoformat() if n.handled_at else None,
+    }
+
+
+@bp.get("/staff/notifications/unsent")
+@api(summary="Messages that could not go out (no permission, refused, failed, uncertain): phone these people instead", tag="notifications", query=UnsentQuery)
+@staff_required()
+async def unsent(request: Request, query: UnsentQuery) -> HTTPResponse:
+    rows = Notification.filter(status__in=UNSENT_STATUSES)
+    rows = await request.ctx.scope.filter_by_station(rows)
+    if query.station_id is not None:
+        rows = rows.filter(station_id=query.station_id)
+    if not query.include_handled:
+        rows = rows.filter(handled_at__isnull=True)
+    return json({"items": [_notification_json(n) for n in await rows.order_by("-id").limit(500)]}, ensure_ascii=False)
+
+
+@bp.post("/staff/notifications/<notification_id:int>/handled")
+@api(summary="Record that staff reached the person another way", tag="notifications", json=HandledBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def handled(request: Request, notification_id: int, body: HandledBody) -> HTTPResponse:
+    n = await Notification.get_or_none(id=notification_id)
+    if n is None or n.station_id is None:
+        raise NotFound("通知不存在", code="notification_not_found")
+    await request.ctx.scope.require_station_writable(n.station_id)
+    changed = await Notification.filter(id=n.id, handled_at__isnull=True).update(handled_at=datetime.now(UTC), handled_by_staff_id=request.ctx.staff.staff_id)
+    if not changed:
+        raise Conflict("已处理", code="already_handled")
+    await audit.record(actor=request.ctx.actor, action="notification.handled_offline", entity_type="notification", entity_id=n.id, details={"note": body.note})
+    return json({"ok": True})
