@@ -15,6 +15,7 @@ from server.audit import service as audit_service
 from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
+from server.face_service import start_face_engine
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
@@ -60,6 +61,8 @@ def create_app_from_environment() -> Sanic:
 
 def _register_blueprints(app: Sanic) -> None:
     from server.audit.routes import bp as audit_bp
+    from server.confirmation.routes import bp as confirmation_bp
+    from server.confirmation.routes import mp_bp as confirmation_mp_bp
     from server.auth.routes import bp as auth_bp
     from server.health import bp as health_bp
     from server.miniapp.routes import bp as miniapp_bp
@@ -68,7 +71,7 @@ def _register_blueprints(app: Sanic) -> None:
     from server.org.routes import bp as org_bp
     from server.registry.routes import bp as registry_bp
 
-    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp):
+    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp):
         app.blueprint(bp)
 
 
@@ -107,6 +110,8 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         await audit_service.ensure_audit_head()
         app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
+        # Models load once per worker, on the face executor, before the first request.
+        app.ctx.face = await start_face_engine(settings) if settings.face.enabled else None
         app.ctx.background_stop = asyncio.Event()
         app.ctx.background_task = None
 
@@ -125,6 +130,9 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
 
     @app.after_server_stop
     async def stop_services(app: Sanic) -> None:
+        face_engine = getattr(app.ctx, "face", None)
+        if face_engine is not None:
+            face_engine.close()
         wechat = getattr(app.ctx, "wechat", None)
         if wechat is not None:
             await wechat.aclose()

@@ -79,7 +79,8 @@ class FaceSettings(BaseModel):
     challenge_ttl_seconds: int = 180
     evidence_retention_days: int = 400
     max_reference_photos: int = 5
-    mirror_front_camera: bool = True
+    # Set when the mini-program sends mirrored selfie frames (turn left/right swap).
+    mirror_front_camera: bool = False
     threshold_pass: float | None = None
     threshold_fail: float | None = None
 

@@ -29,10 +29,14 @@ def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 
 
 def parse_json(request: Request, model: type[M]) -> M:
-    if not request.body:
+    return parse_json_text(request.body, model)
+
+
+def parse_json_text(raw: bytes | str | None, model: type[M]) -> M:
+    if not raw:
         raise BadRequest("请求体为空，需要JSON", code="empty_body")
     try:
-        data = jsonlib.loads(request.body)
+        data = jsonlib.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("请求体不是有效的JSON", code="invalid_json") from exc
     try:
@@ -81,13 +85,18 @@ def api(
     response: type[BaseModel] | None = None,
     multipart: dict[str, str] | None = None,
     description: str | None = None,
+    parse_body: bool = True,
 ) -> Callable[[Handler], Handler]:
-    """Validate the body/query into pydantic models (passed as ``body=``/``query=``) and document the route."""
+    """Validate the body/query into pydantic models (passed as ``body=``/``query=``) and document the route.
+
+    ``parse_body=False`` documents the JSON body but leaves parsing to the handler (routes that also
+    accept multipart with the JSON in a field).
+    """
 
     def decorator(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
-            if json is not None:
+            if json is not None and parse_body:
                 kwargs["body"] = parse_json(request, json)
             if query is not None:
                 kwargs["query"] = parse_query(request, query)

@@ -1,0 +1,141 @@
+"""Benchmark: face verification through the HTTP endpoint vs raw ONNX inference of the same frames.
+
+Prints per-challenge latency (p50/p95) and throughput at 1, 2, 4 and 8 concurrent requests through
+POST /api/mp/confirmation/attempts, side by side with the raw inference time (detection + landmarks
++ recognition) of the same frames measured in the same run. Target: endpoint ≤ 1.3 × raw.
+
+    python scripts/bench_face_http.py [--rounds 3]
+
+Runs the real app (SQLite in a temporary directory, in-process store) on a local port; the client
+shares the process (it only waits on sockets). Nothing touches the network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sanic import Sanic  # noqa: E402
+
+from face.bench import time_raw_inference  # noqa: E402
+from face.decode import decode_image  # noqa: E402
+from models.org import OrgKind, OrgUnit  # noqa: E402
+from models.registry import PhotoKind  # noqa: E402
+from models.wechat import Binding, MiniUser  # noqa: E402
+from server import db  # noqa: E402
+from server.actors import SYSTEM  # noqa: E402
+from server.app import create_app  # noqa: E402
+from server.config import Settings  # noqa: E402
+from server.miniapp import sessions  # noqa: E402
+from server.registry import service as registry  # noqa: E402
+from server.registry.id_numbers import make_id_number  # noqa: E402
+from server.security.fields import configure_cipher  # noqa: E402
+
+Sanic.test_mode = True
+CONCURRENCY = (1, 2, 4, 8)
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def _people(app: Sanic, count: int, id_photo: bytes, district: OrgUnit) -> list[tuple[int, str]]:
+    station = await OrgUnit.create(name=f"基准站{count}", code=f"BS{count}-{time.time_ns()}", kind=OrgKind.STATION, parent=district)
+    people = []
+    for i in range(count):
+        number = make_id_number("320723", date(1945, 1, 1 + i % 28), i, male=True)
+        person = await registry.insert_beneficiary(actor=SYSTEM, data=registry.NewBeneficiary(name=f"基准{i}", id_number=number, category="war_veteran", station_id=station.id))
+        await registry.add_photo(actor=SYSTEM, beneficiary=person, data=id_photo, kind=PhotoKind.ID_CARD, media_dir=app.ctx.settings.media_dir)
+        user = await MiniUser.create(openid=f"bench-{station.id}-{i}")
+        await Binding.create(user=user, beneficiary=person, active_beneficiary_id=person.id)
+        token, _ = await sessions.create_session(app.ctx.kv, user_id=user.id, ttl=3600)
+        people.append((person.id, token))
+    return people
+
+
+async def _one(client: httpx.AsyncClient, kit, person_id: int, token: str) -> tuple[float, str, int]:  # type: ignore[no-untyped-def]
+    headers = {"Authorization": f"Bearer {token}"}
+    challenge = (await client.post("/api/mp/confirmation/challenge", headers=headers, json={"beneficiary_id": person_id})).json()
+    frames = kit.frames_for(challenge["actions"])
+    files = [("frames", (f"{i}.jpg", f, "image/jpeg")) for i, f in enumerate(frames)]
+    start = time.perf_counter()
+    response = await client.post("/api/mp/confirmation/attempts", headers=headers, data={"nonce": challenge["nonce"]}, files=files)
+    elapsed = (time.perf_counter() - start) * 1000
+    return elapsed, response.json().get("decision", response.text), len(frames)
+
+
+async def main(rounds: int) -> None:
+    from tests.confirmation.helpers import face_kit, running_campaign
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(environment="test", var_dir=Path(tmp), media_dir=Path(tmp) / "media", log_json=False, run_background_jobs=False, database={"url": f"sqlite://{tmp}/bench.sqlite3"})
+        configure_cipher(settings.security.field_key.get_secret_value())
+        await db.apply_migrations(settings.database.url)
+        app = create_app(settings)
+        server = await app.create_server(host="127.0.0.1", port=_port(), return_asyncio_server=True, access_log=False)
+        await server.startup()
+        await server.before_start()
+        await server.after_start()
+        base = "http://127.0.0.1:{}".format(server.server.sockets[0].getsockname()[1])
+        kit = face_kit(app)
+        city = await OrgUnit.create(name="市", code="BCITY", kind=OrgKind.CITY)
+        district = await OrgUnit.create(name="基准县", code="BD", kind=OrgKind.DISTRICT, parent=city)
+        needed = sum(c * rounds for c in CONCURRENCY) + 2
+        await OrgUnit.create(name="占位站", code="BS-placeholder", kind=OrgKind.STATION, parent=district)
+        await running_campaign(district)
+        people = await _people(app, needed, kit.id_photo, district)
+        # The campaign was opened before these people existed: open their confirmations now.
+        from models.confirmation import Campaign, Confirmation
+        from server.confirmation.rules import age_bracket
+
+        campaign = await Campaign.get(district_id=district.id)
+        await Confirmation.bulk_create([Confirmation(campaign_id=campaign.id, beneficiary_id=pid, station_id=(await registry.Beneficiary.get(id=pid)).station_id, age_bracket=age_bracket(date(1945, 1, 1), campaign.reference_date)) for pid, _ in people])
+
+        sample_frames = kit.frames_for(["blink", "turn_left", "open_mouth"])
+        raw = time_raw_inference(app.ctx.face.analyzer, [decode_image(f) for f in sample_frames], repeats=5)
+        raw_challenge_ms = raw.mean_ms * len(sample_frames)
+        print(f"raw inference per frame: p50 {raw.p50_ms:.1f} ms, p95 {raw.p95_ms:.1f} ms, stages p50 {raw.to_dict()['stage_p50_ms']}")
+        print(f"raw inference per challenge ({len(sample_frames)} frames, sequential): {raw_challenge_ms:.1f} ms")
+        print(f"{'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} {'challenges/s':>13} {'frames/s':>9} {'p50/raw':>8}  decisions")
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client:
+            await _one(client, kit, *people.pop())  # warm-up
+            for concurrency in CONCURRENCY:
+                latencies: list[float] = []
+                decisions: dict[str, int] = {}
+                frames_total = 0
+                started = time.perf_counter()
+                for _ in range(rounds):
+                    batch = [people.pop() for _ in range(concurrency)]
+                    results = await asyncio.gather(*(_one(client, kit, pid, token) for pid, token in batch))
+                    for elapsed, decision, frames in results:
+                        latencies.append(elapsed)
+                        decisions[decision] = decisions.get(decision, 0) + 1
+                        frames_total += frames
+                wall = time.perf_counter() - started
+                p50 = statistics.median(latencies)
+                p95 = float(np.percentile(latencies, 95))
+                print(f"{concurrency:>11} {p50:>8.1f} {p95:>8.1f} {len(latencies) / wall:>13.2f} {frames_total / wall:>9.1f} {p50 / raw_challenge_ms:>8.2f}  {decisions}")
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    asyncio.run(main(parser.parse_args().rounds))

@@ -1,0 +1,1 @@
+"""Job 1: annual confirmation (优抚对象年度确认)."""

@@ -1,0 +1,189 @@
+"""Campaigns: a yearly confirmation per county; opening one creates a pending confirmation per person."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus
+from models.org import OrgKind, OrgUnit
+from models.registry import Beneficiary, Category, PaymentStatus
+from server.actors import Actor
+from server.audit import service as audit
+from server.auth.scope import Scope
+from server.confirmation import rules
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+
+
+@dataclass
+class CampaignDates:
+    reference_date: date
+    publicity_start: date
+    publicity_end: date
+    implementation_start: date
+    implementation_end: date
+    notice_start: date
+    notice_end: date
+    summary_start: date
+    summary_end: date
+
+
+def default_dates(year: int) -> CampaignDates:
+    """The 2021 document's calendar, moved to ``year``."""
+    return CampaignDates(
+        reference_date=date(year, 10, 16),
+        publicity_start=date(year, 10, 10),
+        publicity_end=date(year, 10, 15),
+        implementation_start=date(year, 10, 16),
+        implementation_end=date(year, 11, 30),
+        notice_start=date(year, 12, 1),
+        notice_end=date(year + 1, 1, 29),
+        summary_start=date(year, 12, 10),
+        summary_end=date(year, 12, 15),
+    )
+
+
+def _check_dates(d: CampaignDates) -> None:
+    ordered = [d.publicity_start, d.publicity_end, d.implementation_start, d.implementation_end, d.notice_start, d.notice_end]
+    if any(a > b for a, b in zip(ordered, ordered[1:], strict=False)):
+        raise ValidationFailed("各阶段日期须依次排列（宣传→实施→公告停发）", code="campaign_dates_out_of_order")
+    if d.summary_start > d.summary_end:
+        raise ValidationFailed("总结阶段开始日期晚于结束日期", code="campaign_dates_out_of_order")
+
+
+def campaign_json(c: Campaign, *, today: date | None = None) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "district_id": c.district_id,
+        "year": c.year,
+        "name": c.name,
+        "status": c.status.value,
+        "stage": rules.stage_on(c, today or date.today()).value,
+        "reference_date": c.reference_date.isoformat(),
+        "publicity": [c.publicity_start.isoformat(), c.publicity_end.isoformat()],
+        "implementation": [c.implementation_start.isoformat(), c.implementation_end.isoformat()],
+        "notice": [c.notice_start.isoformat(), c.notice_end.isoformat()],
+        "summary": [c.summary_start.isoformat(), c.summary_end.isoformat()],
+        "categories": c.categories,
+        "opened_at": c.opened_at.isoformat() if c.opened_at else None,
+    }
+
+
+async def _district_for(scope: Scope, district_id: int | None) -> OrgUnit:
+    if district_id is None:
+        if scope.org_kind != OrgKind.DISTRICT:
+            raise ValidationFailed("请指定区县", code="district_required")
+        district_id = scope.org_unit_id
+    district = await OrgUnit.get_or_none(id=district_id, kind=OrgKind.DISTRICT)
+    if district is None:
+        raise NotFound("区县不存在", code="district_not_found")
+    stations = await OrgUnit.filter(parent_id=district.id, kind=OrgKind.STATION).values_list("id", flat=True)
+    visible = await scope.station_ids()
+    if visible is not None and not set(stations) <= set(visible):
+        raise Forbidden("不能管理其他区县的年度确认", code="out_of_scope")
+    return district
+
+
+async def create_campaign(*, scope: Scope, actor: Actor, year: int, name: str | None, district_id: int | None, dates: CampaignDates | None, categories: list[Category] | None) -> Campaign:
+    scope.require_write()
+    district = await _district_for(scope, district_id)
+    dates = dates or default_dates(year)
+    _check_dates(dates)
+    chosen = [c.value for c in (categories or rules.PERIODIC_CATEGORIES)]
+    async with in_transaction():
+        try:
+            campaign = await Campaign.create(district=district, year=year, name=name or f"{year}年度优抚对象年度确认", categories=chosen, created_by_staff_id=int(actor.id or 0), **dates.__dict__)
+        except IntegrityError as exc:
+            raise Conflict("该区县本年度的年度确认已创建", code="campaign_exists") from exc
+        await audit.record(actor=actor, action="campaign.created", entity_type="campaign", entity_id=campaign.id, after=campaign_json(campaign))
+    return campaign
+
+
+async def get_campaign(*, scope: Scope, campaign_id: int) -> Campaign:
+    campaign = await Campaign.get_or_none(id=campaign_id)
+    if campaign is None:
+        raise NotFound("年度确认不存在", code="campaign_not_found")
+    if not scope.is_global:
+        stations = await OrgUnit.filter(parent_id=campaign.district_id, kind=OrgKind.STATION).values_list("id", flat=True)
+        visible = await scope.station_ids() or frozenset()
+        if not set(stations) & set(visible):
+            raise NotFound("年度确认不存在", code="campaign_not_found")
+    return campaign
+
+
+async def list_campaigns(*, scope: Scope) -> list[Campaign]:
+    campaigns = await Campaign.all().order_by("-year")
+    if scope.is_global:
+        return campaigns
+    visible = await scope.station_ids() or frozenset()
+    districts = set(await OrgUnit.filter(id__in=list(visible)).values_list("parent_id", flat=True))
+    return [c for c in campaigns if c.district_id in districts]
+
+
+async def open_campaign(*, scope: Scope, actor: Actor, campaign_id: int) -> dict[str, int]:
+    """Create a pending confirmation for every person in scope: periodic payments, listed categories."""
+    campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    await _district_for(scope, campaign.district_id)
+    stations = await OrgUnit.filter(parent_id=campaign.district_id, kind=OrgKind.STATION).values_list("id", flat=True)
+    async with in_transaction():
+        changed = await Campaign.filter(id=campaign.id, status=CampaignStatus.DRAFT).update(status=CampaignStatus.OPEN, opened_at=datetime.now(UTC))
+        if changed == 0:
+            raise Conflict("该年度确认已开启", code="campaign_already_open")
+        people = await Beneficiary.filter(
+            station_id__in=list(stations),
+            on_periodic_payment=True,
+            payment_status__in=[PaymentStatus.ACTIVE, PaymentStatus.SUSPENDED],
+            category__in=campaign.categories,
+        ).values("id", "station_id", "birth_date")
+        rows = [
+            Confirmation(campaign_id=campaign.id, beneficiary_id=p["id"], station_id=p["station_id"], age_bracket=rules.age_bracket(p["birth_date"], campaign.reference_date))
+            for p in people
+        ]
+        await Confirmation.bulk_create(rows, batch_size=1000)
+        await audit.record(actor=actor, action="campaign.opened", entity_type="campaign", entity_id=campaign.id, details={"people": len(rows)})
+    return {"created": len(rows)}
+
+
+async def current_confirmation(*, beneficiary_id: int) -> Confirmation | None:
+    return await Confirmation.filter(beneficiary_id=beneficiary_id, campaign__status=CampaignStatus.OPEN).order_by("-campaign__year").select_related("campaign").first()
+
+
+def confirmation_json(c: Confirmation, beneficiary: Beneficiary | None = None) -> dict[str, Any]:
+    data = {
+        "id": c.id,
+        "campaign_id": c.campaign_id,
+        "beneficiary_id": c.beneficiary_id,
+        "station_id": c.station_id,
+        "age_bracket": c.age_bracket.value,
+        "status": c.status.value,
+        "method": c.method.value if c.method else None,
+        "home_visited": c.home_visited,
+        "reviewed": c.reviewed,
+        "confirmed_at": c.confirmed_at.isoformat() if c.confirmed_at else None,
+        "failed_attempts": c.failed_attempts,
+        "self_service_locked": c.self_service_locked,
+        "recheck_status": c.recheck_status,
+        "recheck_note": c.recheck_note,
+        "version": c.version,
+    }
+    if beneficiary is not None:
+        data.update(name=beneficiary.name, id_number=beneficiary.id_number_masked, phone=beneficiary.phone, address=beneficiary.address)
+    return data
+
+
+async def list_confirmations(*, scope: Scope, campaign_id: int, station_id: int | None, status: ConfirmationStatus | None, age_bracket: str | None, page: int, page_size: int) -> tuple[list[Confirmation], int]:
+    await get_campaign(scope=scope, campaign_id=campaign_id)
+    query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign_id))
+    if station_id is not None:
+        query = query.filter(station_id=station_id)
+    if status is not None:
+        query = query.filter(status=status)
+    if age_bracket is not None:
+        query = query.filter(age_bracket=age_bracket)
+    total = await query.count()
+    items = await query.select_related("beneficiary").order_by("station_id", "id").offset((page - 1) * page_size).limit(page_size)
+    return items, total

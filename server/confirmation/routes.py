@@ -1,0 +1,296 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, file, json
+
+from models.confirmation import AgeBracket, ConfirmationStatus, ReviewStatus
+from models.registry import Category
+from models.staff import Role
+from server import media
+from server.auth.guard import staff_required
+from server.confirmation import campaigns, records, review, self_service
+from server.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
+from server.http.validation import api, parse_json, parse_json_text
+from server.miniapp.guard import mini_user_required
+
+bp = Blueprint("confirmation", url_prefix="/api")
+mp_bp = Blueprint("confirmation_mp", url_prefix="/api/mp/confirmation")
+
+
+class DatesBody(BaseModel):
+    reference_date: date
+    publicity_start: date
+    publicity_end: date
+    implementation_start: date
+    implementation_end: date
+    notice_start: date
+    notice_end: date
+    summary_start: date
+    summary_end: date
+
+
+class CampaignBody(BaseModel):
+    year: int = Field(ge=2020, le=2100)
+    name: str | None = Field(default=None, max_length=100)
+    district_id: int | None = None
+    dates: DatesBody | None = Field(default=None, description="omit for the standard calendar (publicity 10-10, implementation 10-16..11-30, notice 12-01..01-29)")
+    categories: list[Category] | None = None
+
+
+class ConfirmationsQuery(BaseModel):
+    station_id: int | None = None
+    status: ConfirmationStatus | None = None
+    age_bracket: AgeBracket | None = None
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=50, ge=1, le=500)
+
+
+class PersonUpdatesBody(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=64)
+    id_number: str | None = Field(default=None, min_length=18, max_length=18)
+    phone: str | None = Field(default=None, max_length=32, pattern=r"^[0-9+\- ]*$")
+    address: str | None = Field(default=None, max_length=200)
+    hardship: bool | None = None
+    hardship_note: str | None = Field(default=None, max_length=1000)
+
+
+class StationConfirmBody(BaseModel):
+    id_card_checked: bool = Field(description="the clerk checked the ID card in person")
+    notes: str = Field(default="", max_length=1000)
+    updates: PersonUpdatesBody = Field(default_factory=PersonUpdatesBody)
+
+    @model_validator(mode="after")
+    def _card_checked(self) -> "StationConfirmBody":
+        if not self.id_card_checked:
+            raise ValueError("id_card_checked must be true: the ID card is checked in person")
+        return self
+
+
+class HomeVisitBody(BaseModel):
+    outcome: Literal["confirmed", "not_found", "death_reported", "moved_away"]
+    visited_at: datetime
+    visitors: str = Field(min_length=1, max_length=100, description="who visited")
+    notes: str = Field(default="", max_length=1000)
+    location: str = Field(default="", max_length=200)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    death_date: date | None = None
+    updates: PersonUpdatesBody = Field(default_factory=PersonUpdatesBody)
+
+
+class RecheckBody(BaseModel):
+    accepted: bool
+    note: str = Field(default="", max_length=300)
+
+
+class ReviewQuery(BaseModel):
+    status: ReviewStatus | None = ReviewStatus.OPEN
+    overdue: bool = False
+    station_id: int | None = None
+
+
+class ReviewDecisionBody(BaseModel):
+    accept: bool
+    reason: str = Field(default="", max_length=300)
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> "ReviewDecisionBody":
+        if not self.accept and len(self.reason.strip()) < 2:
+            raise ValueError("a rejection needs a written reason")
+        return self
+
+
+class ChallengeBody(BaseModel):
+    beneficiary_id: int
+
+
+class StatusQuery(BaseModel):
+    beneficiary_id: int
+
+
+def _multipart_json(request: Request, model: type[BaseModel]) -> BaseModel:
+    """Record endpoints take JSON, or multipart with the JSON in a `data` field plus a `photo`."""
+    if request.content_type.startswith("multipart/form-data"):
+        raw = request.form.get("data") if request.form else None
+        if raw is None:
+            raise BadRequest("缺少 data 字段", code="missing_data")
+        return parse_json_text(raw, model)
+    return parse_json(request, model)
+
+
+def _photo(request: Request) -> bytes | None:
+    upload = request.files.get("photo") if request.files else None
+    if upload is None:
+        return None
+    if len(upload.body) > request.app.ctx.settings.uploads.max_image_bytes:
+        raise PayloadTooLarge("照片过大", code="image_too_large")
+    return upload.body
+
+
+def _updates(body: PersonUpdatesBody) -> records.PersonUpdates:
+    return records.PersonUpdates(**body.model_dump())
+
+
+@bp.post("/campaigns")
+@api(summary="Create a yearly confirmation campaign for a county (bureau)", tag="confirmation", json=CampaignBody)
+@staff_required(Role.BUREAU, write=True)
+async def create_campaign(request: Request, body: CampaignBody) -> HTTPResponse:
+    dates = campaigns.CampaignDates(**body.dates.model_dump()) if body.dates else None
+    campaign = await campaigns.create_campaign(scope=request.ctx.scope, actor=request.ctx.actor, year=body.year, name=body.name, district_id=body.district_id, dates=dates, categories=body.categories)
+    return json(campaigns.campaign_json(campaign), status=201, ensure_ascii=False)
+
+
+@bp.get("/campaigns")
+@api(summary="Campaigns in scope", tag="confirmation")
+@staff_required()
+async def list_campaigns(request: Request) -> HTTPResponse:
+    return json({"items": [campaigns.campaign_json(c) for c in await campaigns.list_campaigns(scope=request.ctx.scope)]}, ensure_ascii=False)
+
+
+@bp.get("/campaigns/<campaign_id:int>")
+@api(summary="One campaign with its current stage", tag="confirmation")
+@staff_required()
+async def get_campaign(request: Request, campaign_id: int) -> HTTPResponse:
+    return json(campaigns.campaign_json(await campaigns.get_campaign(scope=request.ctx.scope, campaign_id=campaign_id)), ensure_ascii=False)
+
+
+@bp.post("/campaigns/<campaign_id:int>/open")
+@api(summary="Open the campaign: a pending confirmation for everyone in scope", tag="confirmation")
+@staff_required(Role.BUREAU, write=True)
+async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
+    return json(await campaigns.open_campaign(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id))
+
+
+@bp.get("/campaigns/<campaign_id:int>/confirmations")
+@api(summary="Confirmations of a campaign in scope (filter by station, status, age bracket)", tag="confirmation", query=ConfirmationsQuery)
+@staff_required()
+async def list_confirmations(request: Request, campaign_id: int, query: ConfirmationsQuery) -> HTTPResponse:
+    items, total = await campaigns.list_confirmations(scope=request.ctx.scope, campaign_id=campaign_id, **query.model_dump())
+    return json({"items": [campaigns.confirmation_json(c, c.beneficiary) for c in items], "total": total, "page": query.page}, ensure_ascii=False)
+
+
+@bp.get("/campaigns/<campaign_id:int>/needs-contact")
+@api(summary="People self-service could not confirm (locked, failing, rejected): contact them", tag="confirmation")
+@staff_required()
+async def needs_contact(request: Request, campaign_id: int) -> HTTPResponse:
+    await campaigns.get_campaign(scope=request.ctx.scope, campaign_id=campaign_id)
+    rows = await review.needs_contact(scope=request.ctx.scope, campaign_id=campaign_id, max_failures_per_day=request.app.ctx.settings.confirmation.max_failed_attempts_per_day)
+    return json({"items": [campaigns.confirmation_json(c, c.beneficiary) for c in rows]}, ensure_ascii=False)
+
+
+@bp.get("/confirmations/<confirmation_id:int>")
+@api(summary="One confirmation with its record history", tag="confirmation")
+@staff_required()
+async def get_confirmation(request: Request, confirmation_id: int) -> HTTPResponse:
+    c = await records.get_confirmation(scope=request.ctx.scope, confirmation_id=confirmation_id)
+    return json({**campaigns.confirmation_json(c, c.beneficiary), "records": [records.record_json(r) for r in await records.history(confirmation_id=c.id)]}, ensure_ascii=False)
+
+
+@bp.post("/confirmations/<confirmation_id:int>/station")
+@api(summary="Record a confirmation at the station (ID card checked in person; optional photo becomes a reference)", tag="confirmation", json=StationConfirmBody, parse_body=False, description="JSON, or multipart with the JSON in `data` and an optional `photo`.")
+@staff_required(Role.STATION, Role.CENTRE, write=True)
+async def station_confirm(request: Request, confirmation_id: int) -> HTTPResponse:
+    parsed = _multipart_json(request, StationConfirmBody)
+    c = await records.record_station_confirmation(scope=request.ctx.scope, actor=request.ctx.actor, confirmation_id=confirmation_id, notes=parsed.notes, updates=_updates(parsed.updates), photo=_photo(request), media_dir=request.app.ctx.settings.media_dir)
+    return json(campaigns.confirmation_json(c), ensure_ascii=False)
+
+
+@bp.post("/confirmations/<confirmation_id:int>/home-visit")
+@api(summary="Record a home visit (confirmed / not found / death reported / moved away)", tag="confirmation", json=HomeVisitBody, parse_body=False, description="JSON, or multipart with the JSON in `data` and an optional `photo`.")
+@staff_required(Role.STATION, Role.CENTRE, write=True)
+async def home_visit(request: Request, confirmation_id: int) -> HTTPResponse:
+    parsed = _multipart_json(request, HomeVisitBody)
+    visit = records.HomeVisit(**{**parsed.model_dump(exclude={"updates"}), "updates": _updates(parsed.updates)})
+    c = await records.record_home_visit(scope=request.ctx.scope, actor=request.ctx.actor, confirmation_id=confirmation_id, visit=visit, photo=_photo(request), media_dir=request.app.ctx.settings.media_dir)
+    return json(campaigns.confirmation_json(c), ensure_ascii=False)
+
+
+@bp.post("/confirmations/<confirmation_id:int>/recheck")
+@api(summary="Bureau re-check (复核) of a recorded confirmation: accepted or questioned", tag="confirmation", json=RecheckBody)
+@staff_required(Role.BUREAU, write=True)
+async def recheck(request: Request, confirmation_id: int, body: RecheckBody) -> HTTPResponse:
+    c = await records.recheck(scope=request.ctx.scope, actor=request.ctx.actor, confirmation_id=confirmation_id, accepted=body.accepted, note=body.note)
+    return json(campaigns.confirmation_json(c), ensure_ascii=False)
+
+
+@bp.get("/review-items")
+@api(summary="The face-review queue in scope (overdue=true lists items past their due date, up the chain)", tag="confirmation", query=ReviewQuery)
+@staff_required()
+async def review_items(request: Request, query: ReviewQuery) -> HTTPResponse:
+    items = await review.list_items(scope=request.ctx.scope, status=query.status, overdue_only=query.overdue, station_id=query.station_id)
+    return json({"items": [review.item_summary(i) for i in items]}, ensure_ascii=False)
+
+
+@bp.get("/review-items/<item_id:int>")
+@api(summary="A review item with its evidence: frames, references, scores, reasons, attempt history", tag="confirmation")
+@staff_required()
+async def review_item(request: Request, item_id: int) -> HTTPResponse:
+    return json(await review.evidence(scope=request.ctx.scope, item_id=item_id), ensure_ascii=False)
+
+
+@bp.get("/review-items/<item_id:int>/frames/<index:int>")
+@api(summary="One submitted frame of a review item", tag="confirmation")
+@staff_required()
+async def review_frame(request: Request, item_id: int, index: int) -> HTTPResponse:
+    path = await review.frame_path(scope=request.ctx.scope, item_id=item_id, index=index)
+    location = media.resolve(request.app.ctx.settings.media_dir, path)
+    return await file(location, headers={"Cache-Control": "private, no-store"})
+
+
+@bp.post("/review-items/<item_id:int>/decision")
+@api(summary="Accept (confirmed, reviewed) or reject with a reason (the person is told to come in or wait for a visit)", tag="confirmation", json=ReviewDecisionBody)
+@staff_required(Role.STATION, Role.CENTRE, write=True)
+async def decide_review(request: Request, item_id: int, body: ReviewDecisionBody) -> HTTPResponse:
+    item = await review.decide(scope=request.ctx.scope, actor=request.ctx.actor, item_id=item_id, accept=body.accept, reason=body.reason)
+    return json({"id": item.id, "status": item.status.value})
+
+
+# ---- mini-program: self-service confirmation
+
+
+def _engine(request: Request):  # type: ignore[no-untyped-def]
+    engine = getattr(request.app.ctx, "face", None)
+    if engine is None:
+        raise ServiceUnavailable("人脸认证暂不可用，请到服务站办理", code="face_unavailable")
+    return engine
+
+
+@mp_bp.get("/status")
+@api(summary="This year's confirmation status for me or someone I act for", tag="mini-program confirmation", query=StatusQuery)
+@mini_user_required
+async def mp_status(request: Request, query: StatusQuery) -> HTTPResponse:
+    return json(await self_service.status_for(user=request.ctx.mini_user, beneficiary_id=query.beneficiary_id, request_id=request.ctx.request_id), ensure_ascii=False)
+
+
+@mp_bp.post("/challenge")
+@api(summary="Start a face check (the person only, never a proxy): 2-3 actions, a single-use nonce, a short TTL", tag="mini-program confirmation", json=ChallengeBody)
+@mini_user_required
+async def mp_challenge(request: Request, body: ChallengeBody) -> HTTPResponse:
+    _engine(request)
+    result = await self_service.issue_challenge(kv=request.app.ctx.kv, settings=request.app.ctx.settings, user=request.ctx.mini_user, beneficiary_id=body.beneficiary_id, request_id=request.ctx.request_id)
+    return json(result, status=201, ensure_ascii=False)
+
+
+@mp_bp.post("/attempts")
+@api(summary="Submit the challenge frames (3-10 JPEG/PNG, field `frames`, in capture order) with the nonce", tag="mini-program confirmation", multipart={"nonce": "from /challenge", "frames": "3-10 images, repeated field"})
+@mini_user_required
+async def mp_attempt(request: Request) -> HTTPResponse:
+    engine = _engine(request)
+    nonce = request.form.get("nonce") if request.form else None
+    if not nonce:
+        raise BadRequest("缺少认证请求编号", code="nonce_missing")
+    frames = [f.body for f in (request.files.getlist("frames") or [])] if request.files else []
+    outcome = await self_service.submit_attempt(kv=request.app.ctx.kv, settings=request.app.ctx.settings, engine=engine, user=request.ctx.mini_user, nonce=nonce, frames=frames, request_id=request.ctx.request_id)
+    return json(outcome.to_dict(), status=201, ensure_ascii=False)
+
+
+@mp_bp.get("/attempts/<attempt_id:int>")
+@api(summary="The result of one of my face checks", tag="mini-program confirmation")
+@mini_user_required
+async def mp_attempt_result(request: Request, attempt_id: int) -> HTTPResponse:
+    outcome = await self_service.get_attempt_for_user(user=request.ctx.mini_user, attempt_id=attempt_id)
+    return json(outcome.to_dict(), ensure_ascii=False)
