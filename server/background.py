@@ -27,7 +27,8 @@ log = logging.getLogger("server.background")
 class PeriodicJob:
     name: str
     interval_seconds: float
-    run: Callable[[datetime], Awaitable[object]]
+    # Called as run(now, settings); `now` is aware UTC.
+    run: Callable[[datetime, Settings], Awaitable[object]]
 
 
 # Domains append their jobs here (see server/jobs.py); kept as data so the worker stays generic.
@@ -37,7 +38,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     return JOBS
 
 
-async def run_due_jobs(*, kv: KeyValueStore, now: datetime | None = None) -> list[str]:
+async def run_due_jobs(*, kv: KeyValueStore, settings: Settings, now: datetime | None = None) -> list[str]:
     """Run each job whose interval has passed since its last run, once across all processes."""
     now = now or datetime.now(UTC)
     ran = []
@@ -50,7 +51,7 @@ async def run_due_jobs(*, kv: KeyValueStore, now: datetime | None = None) -> lis
                 last = await kv.get(f"job_last_run:{job.name}")
                 if last is not None and now.timestamp() - float(last) < job.interval_seconds:
                     continue
-                await job.run(now)
+                await job.run(now, settings)
                 await kv.set(f"job_last_run:{job.name}", str(now.timestamp()))
                 ran.append(job.name)
         except LockNotAcquired:
@@ -64,7 +65,7 @@ async def background_loop(*, settings: Settings, wechat: WeChatClient, kv: KeyVa
     outbox = OutboxWorker(wechat=wechat, wechat_settings=settings.wechat, settings=settings.outbox)
     outbox_task = asyncio.create_task(outbox.run_forever(stop))
     while not stop.is_set():
-        await run_due_jobs(kv=kv)
+        await run_due_jobs(kv=kv, settings=settings)
         try:
             await asyncio.wait_for(stop.wait(), timeout=30)
         except TimeoutError:
