@@ -15,7 +15,7 @@ def _compose() -> dict:
 
 def test_compose_services_and_healthchecks() -> None:
     services = _compose()["services"]
-    assert {"app", "postgres", "redis", "migrate"} <= set(services)
+    assert {"app", "postgres", "redis", "migrate", "worker"} <= set(services)
     for name in ("postgres", "redis", "app"):
         assert "healthcheck" in services[name], name
         assert services[name]["healthcheck"]["test"]
@@ -49,3 +49,11 @@ def test_dockerfile_runs_the_server_module() -> None:
     assert "pip install ." in text
     for folder in ("server", "models", "face", "mp_templates"):
         assert f"COPY {folder}" in text
+
+
+def test_background_work_runs_in_the_worker_service_only() -> None:
+    services = _compose()["services"]
+    assert services["worker"]["command"][-1] == "worker"
+    assert services["app"]["environment"]["VETS_RUN_BACKGROUND_JOBS"] == "false"
+    assert services["worker"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert services["worker"]["environment"]["VETS_REDIS__URL"].startswith("redis://")
