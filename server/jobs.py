@@ -19,6 +19,21 @@ async def purge_face_evidence(now: datetime, settings: Settings) -> None:
     await purge_expired_evidence(today=now.date(), media_dir=settings.media_dir)
 
 
+async def weekly_progress_reports(now: datetime, settings: Settings) -> None:
+    from server.confirmation.reports import generate_weekly_reports
+
+    await generate_weekly_reports(now=now, media_dir=settings.media_dir)
+
+
+async def confirmation_reminders(now: datetime, settings: Settings) -> None:
+    from server.confirmation.reminders import queue_confirmation_reminders
+
+    await queue_confirmation_reminders(now=now, interval_days=settings.confirmation.reminder_interval_days)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob(name="purge_face_evidence", interval_seconds=DAY, run=purge_face_evidence),
+    # Hourly: it only acts on Fridays (China time) and keeps one snapshot per ISO week.
+    PeriodicJob(name="weekly_progress_reports", interval_seconds=3600, run=weekly_progress_reports),
+    PeriodicJob(name="confirmation_reminders", interval_seconds=DAY, run=confirmation_reminders),
 ]

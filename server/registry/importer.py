@@ -76,21 +76,23 @@ class ImportReport:
         return {"filename": self.filename, "file_sha256": self.file_sha256, **self.counts(), "rows": [r.to_dict() for r in self.rows]}
 
 
-def read_table(filename: str, data: bytes) -> list[dict[str, str]]:
+def read_table(filename: str, data: bytes, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> list[dict[str, str]]:
+    """Rows of a CSV/XLSX as dicts keyed by our column names (header aliases mapped)."""
+    aliases = {**HEADERS, **(extra_headers or {})}
     lower = filename.lower()
     if lower.endswith(".xlsx"):
-        return _read_xlsx(data)
+        return _read_xlsx(data, aliases, required)
     if lower.endswith(".csv") or lower.endswith(".txt"):
-        return _read_csv(data)
+        return _read_csv(data, aliases, required)
     raise ImportFileError("只支持 .csv 和 .xlsx 文件", code="import_file_type")
 
 
-def _normalise_headers(raw_headers: list[Any]) -> list[str | None]:
-    return [HEADERS.get(str(h).strip().replace(" ", "")) if h is not None else None for h in raw_headers]
+def _normalise_headers(raw_headers: list[Any], aliases: dict[str, str]) -> list[str | None]:
+    return [aliases.get(str(h).strip().replace(" ", "")) if h is not None else None for h in raw_headers]
 
 
-def _rows_from(headers: list[str | None], rows: list[list[Any]]) -> list[dict[str, str]]:
-    missing = [h for h in REQUIRED if h not in headers]
+def _rows_from(headers: list[str | None], rows: list[list[Any]], required: tuple[str, ...]) -> list[dict[str, str]]:
+    missing = [h for h in required if h not in headers]
     if missing:
         raise ImportFileError("缺少必填列：" + "、".join(missing), code="import_missing_columns", missing=missing)
     out = []
@@ -103,7 +105,7 @@ def _rows_from(headers: list[str | None], rows: list[list[Any]]) -> list[dict[st
     return out
 
 
-def _read_csv(data: bytes) -> list[dict[str, str]]:
+def _read_csv(data: bytes, aliases: dict[str, str], required: tuple[str, ...]) -> list[dict[str, str]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -115,10 +117,10 @@ def _read_csv(data: bytes) -> list[dict[str, str]]:
     reader = list(csv.reader(io.StringIO(text)))
     if not reader:
         raise ImportFileError("文件为空", code="import_empty")
-    return _rows_from(_normalise_headers(reader[0]), reader[1:])
+    return _rows_from(_normalise_headers(reader[0], aliases), reader[1:], required)
 
 
-def _read_xlsx(data: bytes) -> list[dict[str, str]]:
+def _read_xlsx(data: bytes, aliases: dict[str, str], required: tuple[str, ...]) -> list[dict[str, str]]:
     from openpyxl import load_workbook
 
     try:
@@ -131,7 +133,7 @@ def _read_xlsx(data: bytes) -> list[dict[str, str]]:
     if not rows:
         raise ImportFileError("文件为空", code="import_empty")
     # Numbers typed into Excel as numbers lose the trailing X and precision; IDs must be text.
-    return _rows_from(_normalise_headers(rows[0]), rows[1:])
+    return _rows_from(_normalise_headers(rows[0], aliases), rows[1:], required)
 
 
 async def _station_lookup() -> tuple[dict[str, OrgUnit], dict[str, OrgUnit]]:

@@ -1,0 +1,268 @@
+"""Routes for the notice, suspension, death, spot-check and report parts of annual confirmation."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, file, html, json, raw
+
+from models.confirmation import ReportSnapshot, SuspensionStatus
+from models.staff import Role
+from server import media
+from server.auth.guard import staff_required
+from server.confirmation import deaths, notices, reports, spot_checks, suspensions
+from server.confirmation.campaigns import get_campaign
+from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.http.validation import api
+
+bp = Blueprint("confirmation_admin", url_prefix="/api")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class NoticeBody(BaseModel):
+    station_id: int | None = Field(default=None, description="omit for the county-wide notice (a station's staff always get their own station)")
+
+
+class PublishBody(BaseModel):
+    published_on: date
+
+
+class ProposeBody(BaseModel):
+    today: date | None = Field(default=None, description="defaults to today")
+
+
+class ApproveBody(BaseModel):
+    proposal_ids: list[int] = Field(min_length=1, max_length=2000)
+
+
+class ProposalQuery(BaseModel):
+    status: SuspensionStatus | None = None
+
+
+class ResumptionQuery(BaseModel):
+    status: str | None = Field(default=None, pattern="^(pending|signed_off)$")
+
+
+class RecoveryBody(BaseModel):
+    amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2)
+    recovered_on: date
+    note: str = Field(default="", max_length=200)
+
+
+class OverpaymentQuery(BaseModel):
+    outstanding_only: bool = True
+
+
+class SpotCheckBody(BaseModel):
+    size: int | None = Field(default=None, ge=1, le=10000)
+    percentage: float | None = Field(default=None, gt=0, le=100)
+    seed: str | None = Field(default=None, max_length=64, description="omit to generate one; it is recorded either way")
+
+
+class SpotResultBody(BaseModel):
+    result: str = Field(pattern="^(verified|discrepancy|not_reached)$")
+    notes: str = Field(default="", max_length=300)
+
+
+class VisitsQuery(BaseModel):
+    station_id: int | None = None
+
+
+def _xlsx(data: bytes, filename: str) -> HTTPResponse:
+    return raw(data, content_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+
+
+@bp.post("/campaigns/<campaign_id:int>/notices")
+@api(summary="Generate the public notice of the unconfirmed (station or county), names and ID numbers masked", tag="confirmation notices", json=NoticeBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def create_notice(request: Request, campaign_id: int, body: NoticeBody) -> HTTPResponse:
+    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id)
+    return json(notices.notice_json(notice), status=201, ensure_ascii=False)
+
+
+@bp.get("/notices/<notice_id:int>")
+@api(summary="A public notice as JSON", tag="confirmation notices")
+@staff_required()
+async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
+    return json(notices.notice_json(await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)), ensure_ascii=False)
+
+
+@bp.get("/notices/<notice_id:int>/xlsx")
+@api(summary="A public notice as XLSX", tag="confirmation notices")
+@staff_required()
+async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
+    notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    return _xlsx(notices.notice_xlsx(notice, f"{notice.campaign.name}未确认人员公告"), f"notice-{notice.id}.xlsx")
+
+
+@bp.get("/notices/<notice_id:int>/print")
+@api(summary="A public notice as a printable page (for village and station boards)", tag="confirmation notices")
+@staff_required()
+async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
+    notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    return html(notices.notice_html(notice, f"{notice.campaign.name}未确认人员公告"))
+
+
+@bp.post("/notices/<notice_id:int>/publish")
+@api(summary="Record the notice's publication date (the 60 days run from it); the listed people are notified", tag="confirmation notices", json=PublishBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def publish(request: Request, notice_id: int, body: PublishBody) -> HTTPResponse:
+    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, published_on=body.published_on)
+    return json(notices.notice_json(notice, with_entries=False))
+
+
+@bp.post("/campaigns/<campaign_id:int>/suspension-proposals")
+@api(summary="Propose suspension for everyone still unconfirmed 60 days after their notice (idempotent)", tag="confirmation suspensions", json=ProposeBody)
+@staff_required(Role.BUREAU, Role.CENTRE, write=True)
+async def propose(request: Request, campaign_id: int, body: ProposeBody) -> HTTPResponse:
+    created = await suspensions.propose_suspensions(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, today=body.today, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days)
+    return json({"created": created})
+
+
+@bp.get("/campaigns/<campaign_id:int>/suspension-proposals")
+@api(summary="Suspension proposals in scope", tag="confirmation suspensions", query=ProposalQuery)
+@staff_required()
+async def proposals(request: Request, campaign_id: int, query: ProposalQuery) -> HTTPResponse:
+    items = await suspensions.list_proposals(scope=request.ctx.scope, campaign_id=campaign_id, status=query.status)
+    return json({"items": [suspensions.proposal_json(p, p.beneficiary) for p in items]}, ensure_ascii=False)
+
+
+@bp.post("/suspension-proposals/approve")
+@api(summary="Bureau approves one or many proposals: payments suspended from the first day of next month", tag="confirmation suspensions", json=ApproveBody)
+@staff_required(Role.BUREAU, write=True)
+async def approve(request: Request, body: ApproveBody) -> HTTPResponse:
+    return json(await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=body.proposal_ids))
+
+
+@bp.get("/resumptions")
+@api(summary="Resumptions of payment after a suspended person confirmed", tag="confirmation suspensions", query=ResumptionQuery)
+@staff_required()
+async def resumptions(request: Request, query: ResumptionQuery) -> HTTPResponse:
+    return json({"items": [suspensions.resumption_json(r) for r in await suspensions.list_resumptions(scope=request.ctx.scope, status=query.status)]})
+
+
+@bp.post("/resumptions/<resumption_id:int>/sign-off")
+@api(summary="Bureau signs a resumption off: payments resume the following month, back pay noted", tag="confirmation suspensions")
+@staff_required(Role.BUREAU, write=True)
+async def sign_off(request: Request, resumption_id: int) -> HTTPResponse:
+    return json(suspensions.resumption_json(await suspensions.sign_off_resumption(scope=request.ctx.scope, actor=request.ctx.actor, resumption_id=resumption_id)))
+
+
+@bp.post("/deaths/import")
+@api(summary="Import deaths from civil-affairs, police or funeral data (CSV/XLSX: ID number, name, date of death, source)", tag="confirmation deaths", multipart={"file": ".csv or .xlsx"})
+@staff_required(Role.BUREAU, write=True)
+async def import_deaths(request: Request) -> HTTPResponse:
+    upload = request.files.get("file") if request.files else None
+    if upload is None or not upload.body:
+        raise BadRequest("缺少上传文件", code="missing_file")
+    if len(upload.body) > request.app.ctx.settings.uploads.max_import_bytes:
+        raise PayloadTooLarge()
+    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=upload.name or "deaths.csv", data=upload.body)
+    return json(report, ensure_ascii=False)
+
+
+@bp.get("/overpayments")
+@api(summary="Overpayments after deaths, tracked until recovered", tag="confirmation deaths", query=OverpaymentQuery)
+@staff_required()
+async def overpayments(request: Request, query: OverpaymentQuery) -> HTTPResponse:
+    return json({"items": [deaths.death_json(d) for d in await deaths.list_overpayments(scope=request.ctx.scope, outstanding_only=query.outstanding_only)]})
+
+
+@bp.post("/overpayments/<death_record_id:int>/recoveries")
+@api(summary="Record an amount recovered", tag="confirmation deaths", json=RecoveryBody)
+@staff_required(Role.BUREAU, write=True)
+async def recover(request: Request, death_record_id: int, body: RecoveryBody) -> HTTPResponse:
+    record = await deaths.record_recovery(scope=request.ctx.scope, actor=request.ctx.actor, death_record_id=death_record_id, **body.model_dump())
+    return json(deaths.death_json(record))
+
+
+@bp.post("/campaigns/<campaign_id:int>/spot-checks")
+@api(summary="Draw a random spot-check sample of confirmed people (size or percentage; the seed is recorded)", tag="confirmation spot checks", json=SpotCheckBody)
+@staff_required(Role.CENTRE, Role.BUREAU, write=True)
+async def draw(request: Request, campaign_id: int, body: SpotCheckBody) -> HTTPResponse:
+    check = await spot_checks.draw_spot_check(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, **body.model_dump())
+    return json({"id": check.id, "seed": check.seed, "sample_size": check.sample_size, "population": check.population}, status=201)
+
+
+@bp.get("/campaigns/<campaign_id:int>/spot-checks")
+@api(summary="Spot checks of a campaign, with a warning below two a year", tag="confirmation spot checks")
+@staff_required()
+async def spot_status(request: Request, campaign_id: int) -> HTTPResponse:
+    return json(await spot_checks.spot_check_status(scope=request.ctx.scope, campaign_id=campaign_id), ensure_ascii=False)
+
+
+@bp.get("/spot-checks/<spot_check_id:int>/items")
+@api(summary="The sampled people in scope and their results", tag="confirmation spot checks")
+@staff_required()
+async def spot_items(request: Request, spot_check_id: int) -> HTTPResponse:
+    items = await spot_checks.list_items(scope=request.ctx.scope, spot_check_id=spot_check_id)
+    return json({"items": [{"id": i.id, "confirmation_id": i.confirmation_id, "station_id": i.station_id, "name": i.confirmation.beneficiary.name, "id_number": i.confirmation.beneficiary.id_number_masked, "result": i.result, "notes": i.notes} for i in items]}, ensure_ascii=False)
+
+
+@bp.get("/spot-checks/<spot_check_id:int>/verify")
+@api(summary="Re-draw the sample from its recorded seed and compare", tag="confirmation spot checks")
+@staff_required()
+async def spot_verify(request: Request, spot_check_id: int) -> HTTPResponse:
+    return json(await spot_checks.verify_draw(scope=request.ctx.scope, spot_check_id=spot_check_id))
+
+
+@bp.post("/spot-check-items/<item_id:int>/result")
+@api(summary="Record one spot-check result", tag="confirmation spot checks", json=SpotResultBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def spot_result(request: Request, item_id: int, body: SpotResultBody) -> HTTPResponse:
+    item = await spot_checks.record_result(scope=request.ctx.scope, actor=request.ctx.actor, item_id=item_id, result=body.result, notes=body.notes)
+    return json({"id": item.id, "result": item.result})
+
+
+@bp.get("/campaigns/<campaign_id:int>/progress")
+@api(summary="Progress per station × age bracket × method with home-visit quota compliance (JSON)", tag="confirmation reports")
+@staff_required()
+async def progress(request: Request, campaign_id: int) -> HTTPResponse:
+    return json(await reports.progress(scope=request.ctx.scope, campaign_id=campaign_id), ensure_ascii=False)
+
+
+@bp.get("/campaigns/<campaign_id:int>/progress.xlsx")
+@api(summary="The same progress report as XLSX", tag="confirmation reports")
+@staff_required()
+async def progress_xlsx(request: Request, campaign_id: int) -> HTTPResponse:
+    report = await reports.progress(scope=request.ctx.scope, campaign_id=campaign_id)
+    return _xlsx(reports.progress_xlsx(report), f"progress-{campaign_id}.xlsx")
+
+
+@bp.get("/campaigns/<campaign_id:int>/visits-needed")
+@api(summary="Who still needs a home visit (brackets below quota; unconfirmed 80+ first)", tag="confirmation reports", query=VisitsQuery)
+@staff_required()
+async def visits_needed(request: Request, campaign_id: int, query: VisitsQuery) -> HTTPResponse:
+    return json({"items": await reports.visits_needed(scope=request.ctx.scope, campaign_id=campaign_id, station_id=query.station_id)}, ensure_ascii=False)
+
+
+@bp.get("/campaigns/<campaign_id:int>/summary")
+@api(summary="Campaign summary for the summary stage", tag="confirmation reports")
+@staff_required()
+async def summary(request: Request, campaign_id: int) -> HTTPResponse:
+    return json(await reports.summary(scope=request.ctx.scope, campaign_id=campaign_id), ensure_ascii=False)
+
+
+@bp.get("/campaigns/<campaign_id:int>/weekly-reports")
+@api(summary="Friday progress snapshots kept for this campaign's county", tag="confirmation reports")
+@staff_required()
+async def weekly(request: Request, campaign_id: int) -> HTTPResponse:
+    campaign = await get_campaign(scope=request.ctx.scope, campaign_id=campaign_id)
+    snapshots = await ReportSnapshot.filter(kind="weekly_progress", scope_unit_id=campaign.district_id).order_by("-period")
+    return json({"items": [{"id": s.id, "period": s.period, "created_at": s.created_at.isoformat(), "xlsx": f"/api/weekly-reports/{s.id}/xlsx"} for s in snapshots]})
+
+
+@bp.get("/weekly-reports/<snapshot_id:int>/xlsx")
+@api(summary="Download a Friday snapshot as XLSX", tag="confirmation reports")
+@staff_required(Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR)
+async def weekly_xlsx(request: Request, snapshot_id: int) -> HTTPResponse:
+    snapshot = await ReportSnapshot.get_or_none(id=snapshot_id, kind="weekly_progress")
+    if snapshot is None or snapshot.xlsx_path is None:
+        raise NotFound("报表不存在", code="report_not_found")
+    scope = request.ctx.scope
+    if not scope.is_global and scope.org_unit_id != snapshot.scope_unit_id and scope.org_kind.value != "city":
+        raise NotFound("报表不存在", code="report_not_found")
+    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"weekly-{snapshot.period}.xlsx")

@@ -1,0 +1,128 @@
+"""Public notice of the unconfirmed (公告): per station and for the county, names and IDs masked."""
+
+from __future__ import annotations
+
+import html
+import io
+from datetime import UTC, date, datetime
+from typing import Any
+
+from openpyxl import Workbook
+from tortoise.transactions import in_transaction
+
+from models.confirmation import Confirmation, ConfirmationStatus, PublicNotice
+from models.org import OrgUnit
+from server.actors import Actor
+from server.audit import service as audit
+from server.auth.scope import Scope
+from server.confirmation.campaigns import get_campaign
+from server.errors import Conflict, NotFound
+from server.notifications.outbox import notify_beneficiary
+from server.registry.categories import CATEGORY_LABELS
+
+UNCONFIRMED = [ConfirmationStatus.PENDING, ConfirmationStatus.IN_REVIEW, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]
+
+
+def mask_name(name: str) -> str:
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+async def unconfirmed(*, campaign_id: int, station_id: int | None) -> list[Confirmation]:
+    query = Confirmation.filter(campaign_id=campaign_id, status__in=UNCONFIRMED)
+    if station_id is not None:
+        query = query.filter(station_id=station_id)
+    return await query.select_related("beneficiary").order_by("station_id", "beneficiary__name", "id")
+
+
+async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, today: date | None = None) -> PublicNotice:
+    today = today or date.today()
+    campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    if station_id is None and scope.org_kind.value == "station":
+        station_id = scope.org_unit_id  # a station publishes its own list; district roles the county's
+    if station_id is not None:
+        await scope.require_station_writable(station_id)
+    else:
+        scope.require_write()
+    if today <= campaign.implementation_end:
+        raise Conflict("实施阶段结束后才能生成未确认人员公告", code="not_notice_stage")
+    stations = {u.id: u.name for u in await OrgUnit.filter(parent_id=campaign.district_id)}
+    entries = [
+        {"station": stations.get(c.station_id, ""), "name": mask_name(c.beneficiary.name), "id_number": c.beneficiary.id_number_masked, "category": CATEGORY_LABELS[c.beneficiary.category], "beneficiary_id": c.beneficiary_id}
+        for c in await unconfirmed(campaign_id=campaign.id, station_id=station_id)
+    ]
+    async with in_transaction():
+        notice = await PublicNotice.create(campaign=campaign, station_id=station_id, entries=entries, created_by_staff_id=int(actor.id or 0))
+        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "people": len(entries)})
+    return notice
+
+
+async def get_notice(*, scope: Scope, notice_id: int) -> PublicNotice:
+    notice = await PublicNotice.get_or_none(id=notice_id).select_related("campaign")
+    if notice is None:
+        raise NotFound("公告不存在", code="notice_not_found")
+    await get_campaign(scope=scope, campaign_id=notice.campaign_id)
+    if notice.station_id is not None:
+        await scope.require_station_visible(notice.station_id)
+    return notice
+
+
+async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, published_on: date) -> PublicNotice:
+    """Record the publication date (the 60 days run from it) and tell each listed person."""
+    notice = await get_notice(scope=scope, notice_id=notice_id)
+    if notice.station_id is not None:
+        await scope.require_station_writable(notice.station_id)
+    else:
+        scope.require_write()
+    async with in_transaction():
+        changed = await PublicNotice.filter(id=notice.id, published_on__isnull=True).update(published_on=published_on)
+        if not changed:
+            raise Conflict("公告已发布", code="notice_already_published")
+        await audit.record(actor=actor, action="notice.published", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "published_on": published_on.isoformat()})
+        people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries]).values("beneficiary_id", "station_id")
+        for person in people:
+            await notify_beneficiary(
+                beneficiary_id=person["beneficiary_id"],
+                station_id=person["station_id"],
+                template_key="notice_published",
+                context={"notice_id": notice.id, "title": f"{notice.campaign.name}未确认人员公告", "publisher": "县退役军人事务局", "published_on": published_on},
+                dedupe_key=f"notice:{notice.id}:{person['beneficiary_id']}",
+            )
+    return await PublicNotice.get(id=notice.id)
+
+
+def notice_json(notice: PublicNotice, *, with_entries: bool = True) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": notice.id, "campaign_id": notice.campaign_id, "station_id": notice.station_id, "published_on": notice.published_on.isoformat() if notice.published_on else None, "people": len(notice.entries), "created_at": notice.created_at.isoformat()}
+    if with_entries:
+        data["entries"] = [{k: v for k, v in e.items() if k != "beneficiary_id"} for e in notice.entries]
+    return data
+
+
+def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "未确认人员公告"
+    sheet.append([title])
+    sheet.append(["序号", "服务站", "姓名", "身份证号码", "优抚类别"])
+    for index, entry in enumerate(notice.entries, start=1):
+        sheet.append([index, entry["station"], entry["name"], entry["id_number"], entry["category"]])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def notice_html(notice: PublicNotice, title: str) -> str:
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{html.escape(e['station'])}</td><td>{html.escape(e['name'])}</td><td>{html.escape(e['id_number'])}</td><td>{html.escape(e['category'])}</td></tr>"
+        for i, e in enumerate(notice.entries, start=1)
+    )
+    published = notice.published_on.strftime("%Y年%m月%d日") if notice.published_on else datetime.now(UTC).strftime("%Y年%m月%d日")
+    return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>body{{font-family:"SimSun","Songti SC",serif;margin:2cm;}}h1{{text-align:center;font-size:22pt}}table{{border-collapse:collapse;width:100%;font-size:13pt}}td,th{{border:1px solid #000;padding:4px 8px;text-align:center}}p{{font-size:13pt;line-height:1.8}}@media print{{body{{margin:1cm}}}}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<p>根据优抚对象年度确认工作安排，以下人员尚未完成本年度确认。请本人或家属自公告之日起六十日内与所在镇（街道）退役军人服务站联系，逾期仍未确认的，将依规暂停发放抚恤补助金。</p>
+<table><thead><tr><th>序号</th><th>服务站</th><th>姓名</th><th>身份证号码</th><th>优抚类别</th></tr></thead><tbody>{rows}</tbody></table>
+<p style="text-align:right">县退役军人事务局<br>{published}</p></body></html>"""
