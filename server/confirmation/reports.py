@@ -80,19 +80,35 @@ async def progress(*, scope: Scope, campaign_id: int) -> dict[str, Any]:
 
 
 async def visits_needed(*, scope: Scope, campaign_id: int, station_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Who still needs a home visit where a bracket is below its quota: unconfirmed 80+ first."""
+    """Who still needs a home visit where a bracket is below its quota (80+ always): unconfirmed
+    first, 80+ first within each, then by station."""
     report = await progress(scope=scope, campaign_id=campaign_id)
-    short = {(r["station_id"], r["age_bracket"]) for r in report["rows"] if not r["home_visit_quota_met"] or r["age_bracket"] == AgeBracket.AGE_80_PLUS.value}
-    query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign_id, home_visited=False).exclude(status=ConfirmationStatus.DECEASED))
+    short = [(r["station_id"], r["age_bracket"]) for r in report["rows"] if not r["home_visit_quota_met"] or r["age_bracket"] == AgeBracket.AGE_80_PLUS.value]
     if station_id is not None:
-        query = query.filter(station_id=station_id)
-    candidates = await query.select_related("beneficiary").order_by("id")
-    order = {AgeBracket.AGE_80_PLUS: 0, AgeBracket.AGE_70_79: 1, AgeBracket.UNDER_70: 2}
-    picked = [c for c in candidates if (c.station_id, c.age_bracket.value) in short]
-    picked.sort(key=lambda c: (c.status == ConfirmationStatus.CONFIRMED, order[c.age_bracket], c.station_id, c.id))
+        short = [pair for pair in short if pair[0] == station_id]
+    picked: list[dict[str, Any]] = []
+    fields = ("id", "beneficiary_id", "station_id", "age_bracket", "status", "beneficiary__name", "beneficiary__id_number_masked", "beneficiary__address", "beneficiary__phone")
+    for unconfirmed in (True, False):
+        for bracket in (AgeBracket.AGE_80_PLUS, AgeBracket.AGE_70_79, AgeBracket.UNDER_70):
+            stations = [sid for sid, b in short if b == bracket.value]
+            if not stations or len(picked) >= limit:
+                continue
+            query = Confirmation.filter(campaign_id=campaign_id, home_visited=False, age_bracket=bracket, station_id__in=stations)
+            query = query.exclude(status__in=[ConfirmationStatus.DECEASED, ConfirmationStatus.CONFIRMED]) if unconfirmed else query.filter(status=ConfirmationStatus.CONFIRMED)
+            picked.extend(await query.order_by("station_id", "id").limit(limit - len(picked)).values(*fields))
     return [
-        {"confirmation_id": c.id, "beneficiary_id": c.beneficiary_id, "name": c.beneficiary.name, "id_number": c.beneficiary.id_number_masked, "station_id": c.station_id, "age_bracket": c.age_bracket.value, "status": c.status.value, "address": c.beneficiary.address, "phone": c.beneficiary.phone}
-        for c in picked[:limit]
+        {
+            "confirmation_id": row["id"],
+            "beneficiary_id": row["beneficiary_id"],
+            "name": row["beneficiary__name"],
+            "id_number": row["beneficiary__id_number_masked"],
+            "station_id": row["station_id"],
+            "age_bracket": AgeBracket(row["age_bracket"]).value,
+            "status": ConfirmationStatus(row["status"]).value,
+            "address": row["beneficiary__address"],
+            "phone": row["beneficiary__phone"],
+        }
+        for row in picked
     ]
 
 
