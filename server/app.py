@@ -19,6 +19,7 @@ from server.face_service import start_face_engine
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
+from server.workdays import load_overrides
 from server.wechat import WeChatClient
 
 log = logging.getLogger("server.access")
@@ -61,6 +62,8 @@ def create_app_from_environment() -> Sanic:
 
 def _register_blueprints(app: Sanic) -> None:
     from server.audit.routes import bp as audit_bp
+    from server.cards.routes import bp as cards_bp
+    from server.cards.routes import mp_bp as cards_mp_bp
     from server.confirmation.admin_routes import bp as confirmation_admin_bp
     from server.confirmation.routes import bp as confirmation_bp
     from server.confirmation.routes import mp_bp as confirmation_mp_bp
@@ -72,7 +75,7 @@ def _register_blueprints(app: Sanic) -> None:
     from server.org.routes import bp as org_bp
     from server.registry.routes import bp as registry_bp
 
-    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp):
+    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp, cards_bp, cards_mp_bp):
         app.blueprint(bp)
 
 
@@ -109,6 +112,7 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         configure_cipher(settings.security.field_key.get_secret_value())
         await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
         await audit_service.ensure_audit_head()
+        await load_overrides()
         app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
         # Models load once per worker, on the face executor, before the first request.

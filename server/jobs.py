@@ -31,7 +31,25 @@ async def confirmation_reminders(now: datetime, settings: Settings) -> None:
     await queue_confirmation_reminders(now=now, interval_days=settings.confirmation.reminder_interval_days)
 
 
+async def card_jobs(now: datetime, settings: Settings) -> None:
+    from server.cards.booking import queue_booking_reminders, release_no_shows
+    from server.workdays import load_overrides
+
+    await load_overrides()
+    await queue_booking_reminders(now=now, settings=settings)
+    await release_no_shows(now=now)
+
+
+async def card_monthly_statistics(now: datetime, settings: Settings) -> None:
+    from server.cards.stats import generate_monthly_statistics
+
+    await generate_monthly_statistics(now=now, media_dir=settings.media_dir)
+
+
 JOBS: list[PeriodicJob] = [
+    # Booking reminders (24 h ahead), releasing no-shows, refreshing the calendar overrides.
+    PeriodicJob(name="card_bookings", interval_seconds=300, run=card_jobs),
+    PeriodicJob(name="card_monthly_statistics", interval_seconds=6 * 3600, run=card_monthly_statistics),
     PeriodicJob(name="purge_face_evidence", interval_seconds=DAY, run=purge_face_evidence),
     # Hourly: it only acts on Fridays (China time) and keeps one snapshot per ISO week.
     PeriodicJob(name="weekly_progress_reports", interval_seconds=3600, run=weekly_progress_reports),

@@ -25,6 +25,13 @@ def set_overrides(overrides: dict[date, bool]) -> None:
     _overrides.update(overrides)
 
 
+async def load_overrides() -> None:
+    """Read the admin-maintained table (at start-up, after each change, and every few minutes)."""
+    from models.cards import CalendarOverride
+
+    set_overrides({row.day: row.is_working_day for row in await CalendarOverride.all()})
+
+
 def _package_years() -> tuple[int, int]:
     known = [d.year for d in chinese_calendar.holidays]
     return min(known), max(known)

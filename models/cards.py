@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from models.base import TimestampedModel
+from models.org import OrgUnit
+from models.registry import Beneficiary
+
+
+class CardKind(StrEnum):
+    VETERAN = "veteran"  # 退役军人优待证
+    OTHER_BENEFICIARY = "other_beneficiary"  # 其他优抚对象优待证
+
+
+class ApplicationStatus(StrEnum):
+    STATION_CHECK = "station_check"  # 受理及检查
+    CENTRE_VERIFICATION = "centre_verification"  # 核实
+    BUREAU_REVIEW = "bureau_review"  # 初审
+    CITY_REVIEW = "city_review"  # 审核
+    APPROVED = "approved"
+    RETURNED = "returned"  # back with the applicant to fix and resubmit
+    WITHDRAWN = "withdrawn"
+
+
+class CardApplication(TimestampedModel):
+    beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="card_applications", on_delete=fields.CASCADE)
+    station_id = fields.IntField()
+    card_kind = fields.CharEnumField(CardKind, max_length=24)
+    batch = fields.IntField()
+    channel = fields.CharField(max_length=16)  # online / on_site
+    applicant_user_id = fields.IntField(null=True)
+    proxy_user_id = fields.IntField(null=True)
+    created_by_staff_id = fields.IntField(null=True)
+    status = fields.CharEnumField(ApplicationStatus, max_length=24)
+    step_started_on = fields.DateField()
+    due_date = fields.DateField(null=True)
+    return_count = fields.IntField(default=0)
+    flagged = fields.BooleanField(default=False)
+    problem_note = fields.CharField(max_length=300, default="")
+    problem_report = fields.TextField(default="")
+    application_form_path = fields.CharField(max_length=255, null=True)
+    bank_form_path = fields.CharField(max_length=255, null=True)
+    # Set while the application is open, NULL once approved or withdrawn: the database keeps one
+    # open application per person and card kind.
+    open_key = fields.CharField(max_length=48, null=True, unique=True)
+    version = fields.IntField(default=1)
+
+    class Meta:
+        table = "card_application"
+        indexes = (("status", "due_date"), ("station_id", "status"))
+
+
+class CardReviewStep(TimestampedModel):
+    application: fields.ForeignKeyRelation[CardApplication] = fields.ForeignKeyField("models.CardApplication", related_name="steps", on_delete=fields.CASCADE)
+    from_status = fields.CharField(max_length=24, null=True)
+    to_status = fields.CharField(max_length=24)
+    action = fields.CharField(max_length=16)  # submit / pass / return / resubmit / withdraw
+    reason = fields.CharField(max_length=500, default="")
+    staff_id = fields.IntField(null=True)
+    user_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "card_review_step"
+
+
+class Shipment(TimestampedModel):
+    """A parcel of cards from the card maker, received (or refused) at the service centre."""
+
+    district: fields.ForeignKeyRelation[OrgUnit] = fields.ForeignKeyField("models.OrgUnit", related_name="card_shipments", on_delete=fields.RESTRICT)
+    tracking_number = fields.CharField(max_length=64, unique=True)
+    expected_count = fields.IntField()
+    counted_count = fields.IntField()
+    envelope_intact = fields.BooleanField()
+    cards_intact = fields.BooleanField()
+    status = fields.CharField(max_length=16)  # accepted / refused
+    damage_description = fields.TextField(default="")
+    damage_photos = fields.JSONField(default=list)
+    report_to = fields.CharField(max_length=64, default="")
+    received_by_staff_id = fields.IntField()
+
+    class Meta:
+        table = "card_shipment"
+
+
+class CardStatus(StrEnum):
+    AT_CENTRE = "at_centre"
+    AT_STATION = "at_station"  # collected by the station from the centre
+    DELIVERED = "delivered"
+
+
+class Card(TimestampedModel):
+    application: fields.OneToOneRelation[CardApplication] = fields.OneToOneField("models.CardApplication", related_name="card", on_delete=fields.CASCADE)
+    shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField("models.Shipment", related_name="cards", on_delete=fields.RESTRICT)
+    beneficiary_id = fields.IntField()
+    station_id = fields.IntField()
+    status = fields.CharEnumField(CardStatus, max_length=16, default=CardStatus.AT_CENTRE)
+    collected_at = fields.DatetimeField(null=True)
+    delivery_due = fields.DateField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    delivery_method = fields.CharField(max_length=24, null=True)  # active_delivery / group_issuance / agreed / pickup_appointment
+    received_by = fields.CharField(max_length=16, null=True)  # holder / proxy
+    receiver_user_id = fields.IntField(null=True)
+    delivered_by_staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "card"
+
+
+class PickupSlot(TimestampedModel):
+    station: fields.ForeignKeyRelation[OrgUnit] = fields.ForeignKeyField("models.OrgUnit", related_name="pickup_slots", on_delete=fields.RESTRICT)
+    day = fields.DateField()
+    start_time = fields.CharField(max_length=5)
+    end_time = fields.CharField(max_length=5)
+    capacity = fields.IntField()
+    booked = fields.IntField(default=0)
+
+    class Meta:
+        table = "pickup_slot"
+        unique_together = (("station", "day", "start_time"),)
+
+
+class BookingStatus(StrEnum):
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    NO_SHOW = "no_show"
+    CHECKED_IN = "checked_in"
+
+
+class Booking(TimestampedModel):
+    slot: fields.ForeignKeyRelation[PickupSlot] = fields.ForeignKeyField("models.PickupSlot", related_name="bookings", on_delete=fields.RESTRICT)
+    card: fields.ForeignKeyRelation[Card] = fields.ForeignKeyField("models.Card", related_name="bookings", on_delete=fields.CASCADE)
+    user_id = fields.IntField()
+    as_proxy = fields.BooleanField(default=False)
+    status = fields.CharEnumField(BookingStatus, max_length=16, default=BookingStatus.ACTIVE)
+    idempotency_key = fields.CharField(max_length=80)
+    # The card id while active, NULL afterwards: one active booking per card, enforced by the database.
+    active_card_id = fields.IntField(null=True, unique=True)
+    short_code = fields.CharField(max_length=8, unique=True)
+    reminder_queued = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "booking"
+        unique_together = (("user_id", "idempotency_key"),)
+
+
+class CalendarOverride(TimestampedModel):
+    """A working-day exception for a date the holiday package does not know yet."""
+
+    day = fields.DateField(unique=True)
+    is_working_day = fields.BooleanField()
+    note = fields.CharField(max_length=100, default="")
+
+    class Meta:
+        table = "calendar_override"

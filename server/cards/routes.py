@@ -1,0 +1,471 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse, html, json, raw
+
+from models.cards import ApplicationStatus, CalendarOverride, CardKind, CardStatus, PickupSlot
+from models.staff import Role
+from server.auth.guard import staff_required
+from server.cards import applications, booking, issuance, stats
+from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.http.validation import api
+from server.miniapp.acting import ProxyScope, acting_for
+from server.miniapp.guard import mini_user_required
+from server.registry.service import decrypt_id_number, get_beneficiary
+from server.registry.categories import CATEGORY_LABELS
+from server.workdays import add_working_days, load_overrides
+
+bp = Blueprint("cards", url_prefix="/api/cards")
+mp_bp = Blueprint("cards_mp", url_prefix="/api/mp/cards")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class OnSiteBody(BaseModel):
+    beneficiary_id: int
+    card_kind: CardKind
+
+
+class OnlineBody(BaseModel):
+    beneficiary_id: int
+    card_kind: CardKind
+
+
+class TransitionBody(BaseModel):
+    action: Literal["pass", "return"]
+    reason: str = Field(default="", max_length=500)
+    version: int | None = None
+
+
+class ResubmitBody(BaseModel):
+    note: str = Field(default="", max_length=300)
+
+
+class ListQuery(BaseModel):
+    status: ApplicationStatus | None = None
+    overdue: bool = False
+    problems: bool = False
+
+
+class ProblemBody(BaseModel):
+    flagged: bool
+    note: str = Field(default="", max_length=300)
+    report: str | None = Field(default=None, max_length=5000, description="the written report for problems not solved in the November clean-up")
+
+
+class CollectBody(BaseModel):
+    station_id: int
+    card_ids: list[int] = Field(min_length=1, max_length=2000)
+
+
+class DeliverBody(BaseModel):
+    method: Literal["active_delivery", "group_issuance", "agreed", "pickup_appointment"]
+    received_by: Literal["holder", "proxy"]
+    id_checked: bool
+
+
+class CardsQuery(BaseModel):
+    status: CardStatus | None = None
+    overdue: bool = False
+
+
+class SlotsBody(BaseModel):
+    station_id: int
+    start: date
+    days: int = Field(ge=1, le=60)
+    windows: list[tuple[str, str]] = Field(min_length=1, max_length=12, description='e.g. [["09:00","10:00"],["10:00","11:00"]]')
+    capacity: int = Field(ge=1, le=500)
+
+
+class SlotsQuery(BaseModel):
+    station_id: int | None = None
+    day: date | None = None
+
+
+class CheckInBody(BaseModel):
+    token: str | None = Field(default=None, max_length=200)
+    short_code: str | None = Field(default=None, max_length=16)
+
+
+class TodayQuery(BaseModel):
+    day: date | None = None
+
+
+class OverrideBody(BaseModel):
+    day: date
+    is_working_day: bool
+    note: str = Field(default="", max_length=100)
+
+
+class DeadlineQuery(BaseModel):
+    start: date
+    working_days: int = Field(ge=0, le=365)
+
+
+class BookBody(BaseModel):
+    card_id: int
+    slot_id: int
+
+
+class RescheduleBody(BaseModel):
+    slot_id: int
+
+
+class MpSlotsQuery(BaseModel):
+    card_id: int
+
+
+def _upload(request: Request, field: str) -> bytes:
+    upload = request.files.get(field) if request.files else None
+    if upload is None or not upload.body:
+        raise BadRequest(f"缺少上传文件 {field}", code="missing_file")
+    if len(upload.body) > request.app.ctx.settings.uploads.max_document_bytes:
+        raise PayloadTooLarge()
+    return upload.body
+
+
+# ---- applications (staff)
+
+
+@bp.post("/applications")
+@api(summary="On-site application entered by station staff", tag="cards", json=OnSiteBody)
+@staff_required(Role.STATION, write=True)
+async def on_site(request: Request, body: OnSiteBody) -> HTTPResponse:
+    person = await get_beneficiary(scope=request.ctx.scope, beneficiary_id=body.beneficiary_id)
+    await request.ctx.scope.require_station_writable(person.station_id)
+    application = await applications.create_application(actor=request.ctx.actor, settings=request.app.ctx.settings, beneficiary=person, card_kind=body.card_kind, channel="on_site", staff_id=request.ctx.staff.staff_id)
+    return json(applications.application_json(application), status=201, ensure_ascii=False)
+
+
+@bp.get("/applications")
+@api(summary="Applications in scope (by stage; overdue=true per level; problems=true for the November clean-up)", tag="cards", query=ListQuery)
+@staff_required()
+async def list_applications(request: Request, query: ListQuery) -> HTTPResponse:
+    items = await applications.list_applications(scope=request.ctx.scope, status=query.status, overdue_only=query.overdue, problems_only=query.problems)
+    return json({"items": [applications.application_json(a) for a in items]}, ensure_ascii=False)
+
+
+@bp.get("/applications/<application_id:int>")
+@api(summary="One application with its review history", tag="cards")
+@staff_required()
+async def get_application(request: Request, application_id: int) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    return json({**applications.application_json(application), "history": await applications.history(application_id=application.id)}, ensure_ascii=False)
+
+
+@bp.get("/applications/<application_id:int>/print")
+@api(summary="Printable, prefilled application form and bank debit-card confirmation for signing on site", tag="cards")
+@staff_required(Role.STATION)
+async def print_forms(request: Request, application_id: int) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    person = await get_beneficiary(scope=request.ctx.scope, beneficiary_id=application.beneficiary_id)
+    from server.cards.forms import render_forms
+
+    return html(render_forms(application=application, person=person, id_number=decrypt_id_number(person), category=CATEGORY_LABELS[person.category]))
+
+
+@bp.post("/applications/<application_id:int>/forms/<form:str>")
+@api(summary="Upload a signed form (application_form or bank_form) as image or PDF", tag="cards", multipart={"file": "JPEG, PNG or PDF"})
+@staff_required(Role.STATION, write=True)
+async def upload_form(request: Request, application_id: int, form: str) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    await request.ctx.scope.require_station_writable(application.station_id)
+    application = await applications.attach_form(actor=request.ctx.actor, application=application, form=form, data=_upload(request, "file"), media_dir=request.app.ctx.settings.media_dir)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@bp.post("/applications/<application_id:int>/transition")
+@api(summary="Pass the application up or return it one level down with a written reason (role per level)", tag="cards", json=TransitionBody)
+@staff_required(write=True)
+async def transition(request: Request, application_id: int, body: TransitionBody) -> HTTPResponse:
+    application = await applications.transition(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, application_id=application_id, action=body.action, reason=body.reason, expected_version=body.version)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@bp.post("/applications/<application_id:int>/resubmit")
+@api(summary="Station resubmits a returned application for the applicant (same record, history kept)", tag="cards", json=ResubmitBody)
+@staff_required(Role.STATION, write=True)
+async def staff_resubmit(request: Request, application_id: int, body: ResubmitBody) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    await request.ctx.scope.require_station_writable(application.station_id)
+    application = await applications.resubmit(actor=request.ctx.actor, settings=request.app.ctx.settings, application=application, note=body.note)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@bp.post("/applications/<application_id:int>/problem")
+@api(summary="Flag or clear a problem record, with an optional written report", tag="cards", json=ProblemBody)
+@staff_required(write=True)
+async def problem(request: Request, application_id: int, body: ProblemBody) -> HTTPResponse:
+    application = await applications.flag_problem(scope=request.ctx.scope, actor=request.ctx.actor, application_id=application_id, flagged=body.flagged, note=body.note, report=body.report)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+# ---- issuance
+
+
+@bp.post("/shipments")
+@api(summary="Receive a shipment at the service centre; a damaged one is refused and reported to the province centre", tag="cards issuance", multipart={"data": 'JSON: {"tracking_number", "expected_count", "counted_count", "envelope_intact", "cards_intact", "application_ids", "damage_description"}', "photos": "damage photos (repeated)"})
+@staff_required(Role.CENTRE, write=True)
+async def receive(request: Request) -> HTTPResponse:
+    import json as jsonlib
+
+    raw_data = request.form.get("data") if request.form else None
+    if raw_data is None:
+        raise BadRequest("缺少 data 字段", code="missing_data")
+    try:
+        data = jsonlib.loads(raw_data)
+    except ValueError as exc:
+        raise BadRequest("data 不是有效的JSON", code="invalid_json") from exc
+    photos = [f.body for f in (request.files.getlist("photos") or [])] if request.files else []
+    try:
+        shipment = await issuance.receive_shipment(
+            scope=request.ctx.scope,
+            actor=request.ctx.actor,
+            tracking_number=str(data["tracking_number"]),
+            expected_count=int(data["expected_count"]),
+            counted_count=int(data["counted_count"]),
+            envelope_intact=bool(data["envelope_intact"]),
+            cards_intact=bool(data["cards_intact"]),
+            application_ids=[int(x) for x in data.get("application_ids", [])],
+            damage_description=str(data.get("damage_description", "")),
+            damage_photos=photos,
+            media_dir=request.app.ctx.settings.media_dir,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadRequest("签收信息不完整", code="shipment_fields", missing=str(exc)) from exc
+    return json(issuance.shipment_json(shipment), status=201, ensure_ascii=False)
+
+
+@bp.get("/shipments/<shipment_id:int>")
+@api(summary="A shipment and its cards sorted per station", tag="cards issuance")
+@staff_required()
+async def shipment(request: Request, shipment_id: int) -> HTTPResponse:
+    return json(await issuance.sorted_by_station(scope=request.ctx.scope, shipment_id=shipment_id), ensure_ascii=False)
+
+
+@bp.post("/collections")
+@api(summary="A station collects its cards from the centre (the 10-working-day delivery clock starts)", tag="cards issuance", json=CollectBody)
+@staff_required(Role.STATION, Role.CENTRE, write=True)
+async def collect(request: Request, body: CollectBody) -> HTTPResponse:
+    cards = await issuance.collect_for_station(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, station_id=body.station_id, card_ids=body.card_ids)
+    return json({"items": [issuance.card_json(c) for c in cards]})
+
+
+@bp.get("/cards")
+@api(summary="Cards in scope (overdue=true: collected but not delivered within 10 working days)", tag="cards issuance", query=CardsQuery)
+@staff_required()
+async def cards(request: Request, query: CardsQuery) -> HTTPResponse:
+    return json({"items": [issuance.card_json(c) for c in await issuance.list_cards(scope=request.ctx.scope, status=query.status, overdue_only=query.overdue)]})
+
+
+@bp.post("/cards/<card_id:int>/deliver")
+@api(summary="Record delivery: method and who received it, after an ID check", tag="cards issuance", json=DeliverBody)
+@staff_required(Role.STATION, write=True)
+async def deliver(request: Request, card_id: int, body: DeliverBody) -> HTTPResponse:
+    card = await issuance.deliver(scope=request.ctx.scope, actor=request.ctx.actor, card_id=card_id, method=body.method, received_by=body.received_by, id_checked=body.id_checked)
+    return json(issuance.card_json(card))
+
+
+# ---- pickup slots and check-in
+
+
+@bp.post("/slots")
+@api(summary="Publish pickup slots for coming days (non-working days skipped)", tag="cards pickup", json=SlotsBody)
+@staff_required(Role.STATION, write=True)
+async def publish_slots(request: Request, body: SlotsBody) -> HTTPResponse:
+    slots = await booking.generate_slots(scope=request.ctx.scope, actor=request.ctx.actor, station_id=body.station_id, start=body.start, days=body.days, windows=body.windows, capacity=body.capacity)
+    return json({"items": [booking.slot_json(s) for s in slots]}, status=201)
+
+
+@bp.get("/slots")
+@api(summary="Pickup slots in scope", tag="cards pickup", query=SlotsQuery)
+@staff_required()
+async def list_slots(request: Request, query: SlotsQuery) -> HTTPResponse:
+    slots = await request.ctx.scope.filter_by_station(PickupSlot.all())
+    if query.station_id is not None:
+        slots = slots.filter(station_id=query.station_id)
+    if query.day is not None:
+        slots = slots.filter(day=query.day)
+    return json({"items": [booking.slot_json(s) for s in await slots.order_by("day", "start_time").limit(500)]})
+
+
+@bp.get("/bookings/today")
+@api(summary="Bookings of a day (default today) in scope", tag="cards pickup", query=TodayQuery)
+@staff_required()
+async def today_bookings(request: Request, query: TodayQuery) -> HTTPResponse:
+    items = await booking.todays_bookings(scope=request.ctx.scope, day=query.day or date.today())
+    return json({"items": [{**booking.booking_json(b), "slot": booking.slot_json(b.slot)} for b in items]})
+
+
+@bp.post("/check-in")
+@api(summary="Check in a pickup by QR token or typed short code: the card is marked delivered", tag="cards pickup", json=CheckInBody)
+@staff_required(Role.STATION, write=True)
+async def check_in(request: Request, body: CheckInBody) -> HTTPResponse:
+    result = await booking.check_in(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, token=body.token, short_code=body.short_code)
+    return json(booking.booking_json(result))
+
+
+# ---- statistics and calendar
+
+
+@bp.get("/statistics")
+@api(summary="Monthly statistics per station and district (JSON)", tag="cards statistics")
+@staff_required()
+async def statistics(request: Request) -> HTTPResponse:
+    return json(await stats.monthly_statistics(scope=request.ctx.scope), ensure_ascii=False)
+
+
+@bp.get("/statistics.xlsx")
+@api(summary="Monthly statistics as XLSX", tag="cards statistics")
+@staff_required()
+async def statistics_xlsx(request: Request) -> HTTPResponse:
+    report = await stats.monthly_statistics(scope=request.ctx.scope)
+    return raw(stats.statistics_xlsx(report), content_type=XLSX, headers={"Content-Disposition": f"attachment; filename=card-statistics-{report['period']}.xlsx"})
+
+
+@bp.get("/calendar/overrides")
+@api(summary="Working-day overrides for years the holiday package does not cover", tag="cards calendar")
+@staff_required()
+async def overrides(request: Request) -> HTTPResponse:
+    rows = await CalendarOverride.all().order_by("day")
+    return json({"items": [{"day": r.day.isoformat(), "is_working_day": r.is_working_day, "note": r.note} for r in rows]}, ensure_ascii=False)
+
+
+@bp.put("/calendar/overrides")
+@api(summary="Set a working-day override (admin)", tag="cards calendar", json=OverrideBody)
+@staff_required(Role.ADMIN, write=True)
+async def set_override(request: Request, body: OverrideBody) -> HTTPResponse:
+    from server.audit import service as audit
+
+    await CalendarOverride.update_or_create(defaults={"is_working_day": body.is_working_day, "note": body.note}, day=body.day)
+    await audit.record(actor=request.ctx.actor, action="calendar.override_set", entity_type="calendar", entity_id=body.day.isoformat(), after=body.model_dump(mode="json"))
+    await load_overrides()
+    return json({"ok": True})
+
+
+@bp.delete("/calendar/overrides/<day:str>")
+@api(summary="Remove a working-day override (admin)", tag="cards calendar")
+@staff_required(Role.ADMIN, write=True)
+async def delete_override(request: Request, day: str) -> HTTPResponse:
+    from server.audit import service as audit
+
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError as exc:
+        raise BadRequest("日期格式应为YYYY-MM-DD", code="bad_date") from exc
+    if not await CalendarOverride.filter(day=parsed).delete():
+        raise NotFound("没有该日期的设置", code="override_not_found")
+    await audit.record(actor=request.ctx.actor, action="calendar.override_deleted", entity_type="calendar", entity_id=day)
+    await load_overrides()
+    return json({"ok": True})
+
+
+@bp.get("/calendar/deadline")
+@api(summary="The date N working days after a start date (calendar_unknown outside known data)", tag="cards calendar", query=DeadlineQuery)
+@staff_required()
+async def deadline(request: Request, query: DeadlineQuery) -> HTTPResponse:
+    return json({"start": query.start.isoformat(), "working_days": query.working_days, "due": add_working_days(query.start, query.working_days).isoformat()})
+
+
+# ---- mini-program: online application, booking, QR
+
+
+@mp_bp.post("/applications")
+@api(summary="Apply online (the person, or a proxy with scope apply)", tag="mini-program cards", json=OnlineBody)
+@mini_user_required
+async def mp_apply(request: Request, body: OnlineBody) -> HTTPResponse:
+    acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=body.beneficiary_id, scope=ProxyScope.APPLY, request_id=request.ctx.request_id)
+    application = await applications.create_application(
+        actor=acting.actor,
+        settings=request.app.ctx.settings,
+        beneficiary=acting.beneficiary,
+        card_kind=body.card_kind,
+        channel="online",
+        applicant_user_id=None if acting.as_proxy else request.ctx.mini_user.id,
+        proxy_user_id=request.ctx.mini_user.id if acting.as_proxy else None,
+    )
+    return json(applications.application_json(application), status=201, ensure_ascii=False)
+
+
+async def _mp_application(request: Request, application_id: int):  # type: ignore[no-untyped-def]
+    from models.cards import CardApplication
+
+    application = await CardApplication.get_or_none(id=application_id)
+    if application is None:
+        raise NotFound("申请不存在", code="application_not_found")
+    acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=application.beneficiary_id, scope=ProxyScope.APPLY, request_id=request.ctx.request_id)
+    return application, acting
+
+
+@mp_bp.get("/applications/<application_id:int>")
+@api(summary="My application's progress and history", tag="mini-program cards")
+@mini_user_required
+async def mp_application(request: Request, application_id: int) -> HTTPResponse:
+    application, _ = await _mp_application(request, application_id)
+    return json({**applications.application_json(application), "history": await applications.history(application_id=application.id)}, ensure_ascii=False)
+
+
+@mp_bp.post("/applications/<application_id:int>/forms/<form:str>")
+@api(summary="Upload a signed form from the phone (image or PDF)", tag="mini-program cards", multipart={"file": "JPEG, PNG or PDF"})
+@mini_user_required
+async def mp_upload_form(request: Request, application_id: int, form: str) -> HTTPResponse:
+    application, acting = await _mp_application(request, application_id)
+    application = await applications.attach_form(actor=acting.actor, application=application, form=form, data=_upload(request, "file"), media_dir=request.app.ctx.settings.media_dir)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@mp_bp.post("/applications/<application_id:int>/resubmit")
+@api(summary="Resubmit a returned application after fixing it", tag="mini-program cards", json=ResubmitBody)
+@mini_user_required
+async def mp_resubmit(request: Request, application_id: int, body: ResubmitBody) -> HTTPResponse:
+    application, acting = await _mp_application(request, application_id)
+    application = await applications.resubmit(actor=acting.actor, settings=request.app.ctx.settings, application=application, note=body.note)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@mp_bp.get("/slots")
+@api(summary="Open pickup slots at the card's station", tag="mini-program cards", query=MpSlotsQuery)
+@mini_user_required
+async def mp_slots(request: Request, query: MpSlotsQuery) -> HTTPResponse:
+    card, _, _ = await booking._card_for(user=request.ctx.mini_user, card_id=query.card_id, request_id=request.ctx.request_id)
+    slots = await PickupSlot.filter(station_id=card.station_id, day__gte=date.today()).order_by("day", "start_time").limit(200)
+    return json({"items": [booking.slot_json(s) for s in slots if s.booked < s.capacity]})
+
+
+@mp_bp.post("/bookings")
+@api(summary="Book a pickup slot for a ready card (header Idempotency-Key makes retries safe)", tag="mini-program cards", json=BookBody)
+@mini_user_required
+async def mp_book(request: Request, body: BookBody) -> HTTPResponse:
+    key = request.headers.get("idempotency-key", "").strip()
+    if not key or len(key) > 80:
+        raise BadRequest("缺少 Idempotency-Key 请求头", code="idempotency_key_required")
+    result, created = await booking.book(settings=request.app.ctx.settings, user=request.ctx.mini_user, card_id=body.card_id, slot_id=body.slot_id, idempotency_key=key, request_id=request.ctx.request_id)
+    return json(booking.booking_json(result), status=201 if created else 200)
+
+
+@mp_bp.post("/bookings/<booking_id:int>/reschedule")
+@api(summary="Move a booking to another slot (before the cutoff)", tag="mini-program cards", json=RescheduleBody)
+@mini_user_required
+async def mp_reschedule(request: Request, booking_id: int, body: RescheduleBody) -> HTTPResponse:
+    result = await booking.reschedule(settings=request.app.ctx.settings, user=request.ctx.mini_user, booking_id=booking_id, slot_id=body.slot_id, request_id=request.ctx.request_id)
+    return json(booking.booking_json(result))
+
+
+@mp_bp.post("/bookings/<booking_id:int>/cancel")
+@api(summary="Cancel a booking (before the cutoff)", tag="mini-program cards")
+@mini_user_required
+async def mp_cancel(request: Request, booking_id: int) -> HTTPResponse:
+    result = await booking.cancel(settings=request.app.ctx.settings, user=request.ctx.mini_user, booking_id=booking_id, request_id=request.ctx.request_id)
+    return json(booking.booking_json(result))
+
+
+@mp_bp.get("/bookings/<booking_id:int>/qr")
+@api(summary="A signed, expiring QR token (and short code) to show at the station", tag="mini-program cards")
+@mini_user_required
+async def mp_qr(request: Request, booking_id: int) -> HTTPResponse:
+    return json(await booking.qr_for_user(settings=request.app.ctx.settings, user=request.ctx.mini_user, booking_id=booking_id, request_id=request.ctx.request_id))
+
+
