@@ -58,6 +58,16 @@ def store(media_dir: Path, data: bytes, *, category: str, allowed: set[str]) -> 
     return StoredFile(path=relative.as_posix(), sha256=digest, content_type=content_type, size_bytes=len(data))
 
 
+def store_report(media_dir: Path, data: bytes) -> str:
+    """Keep a generated XLSX report (a zip, so not taken by ``store``'s sniffed types); returns its path."""
+    digest = hashlib.sha256(data).hexdigest()
+    relative = Path("reports") / f"{digest}.xlsx"
+    target = media_dir / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    return relative.as_posix()
+
+
 def resolve(media_dir: Path, relative: str) -> Path:
     path = (media_dir / relative).resolve()
     if media_dir.resolve() not in path.parents:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections import defaultdict
 from datetime import date, datetime
@@ -15,6 +14,7 @@ from models.cards import ApplicationStatus, Card, CardApplication, CardStatus
 from models.confirmation import ReportSnapshot
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
+from server import media
 from server.auth.scope import Scope
 from server.cards import rules
 from server.notifications.templates import CHINA_TZ
@@ -76,9 +76,6 @@ async def generate_monthly_statistics(*, now: datetime, media_dir: Path) -> list
         if await ReportSnapshot.filter(kind="card_monthly", scope_unit_id=district.id, period=period).exists():
             continue
         report = await monthly_statistics(scope=Scope(role=Role.BUREAU, org_unit_id=district.id, org_kind=OrgKind.DISTRICT), today=today)
-        data = statistics_xlsx(report)
-        relative = Path("reports") / f"{hashlib.sha256(data).hexdigest()}.xlsx"
-        (media_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-        (media_dir / relative).write_bytes(data)
-        made.append(await ReportSnapshot.create(kind="card_monthly", scope_unit_id=district.id, period=period, data=report, xlsx_path=relative.as_posix()))
+        stored = media.store_report(media_dir, statistics_xlsx(report))
+        made.append(await ReportSnapshot.create(kind="card_monthly", scope_unit_id=district.id, period=period, data=report, xlsx_path=stored))
     return made

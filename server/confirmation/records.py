@@ -14,7 +14,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from models.confirmation import Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
-from models.registry import Beneficiary, PaymentStatus, PhotoKind
+from models.registry import Beneficiary, PhotoKind
 from server import media
 from server.actors import Actor
 from server.audit import service as audit

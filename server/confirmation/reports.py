@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections import defaultdict
 from datetime import date, datetime
@@ -27,6 +26,7 @@ from models.confirmation import (
 )
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
+from server import media
 from server.auth.scope import Scope
 from server.confirmation import rules
 from server.confirmation.campaigns import get_campaign
@@ -159,19 +159,9 @@ async def generate_weekly_reports(*, now: datetime, media_dir: Path, force: bool
             continue
         scope = Scope(role=Role.ADMIN, org_unit_id=campaign.district_id, org_kind=OrgKind.DISTRICT)
         report = await progress(scope=scope, campaign_id=campaign.id)
-        stored = _store_xlsx(media_dir, progress_xlsx(report))
+        stored = media.store_report(media_dir, progress_xlsx(report))
         made.append(await ReportSnapshot.create(kind="weekly_progress", scope_unit_id=campaign.district_id, period=period, data=report, xlsx_path=stored))
     return made
-
-
-def _store_xlsx(media_dir: Path, data: bytes) -> str:
-    # XLSX is a zip: media.store only takes sniffed images/PDF, so reports get their own folder.
-    digest = hashlib.sha256(data).hexdigest()
-    relative = Path("reports") / f"{digest}.xlsx"
-    target = media_dir / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    return relative.as_posix()
 
 
 async def summary(*, scope: Scope, campaign_id: int) -> dict[str, Any]:

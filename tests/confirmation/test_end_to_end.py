@@ -13,7 +13,7 @@ from sanic import Sanic
 
 from models.confirmation import AgeBracket, Confirmation, ConfirmationStatus, DeathRecord
 from models.registry import Beneficiary, PaymentStatus, PhotoKind
-from models.staff import Role, Staff
+from models.staff import Staff
 from server.actors import SYSTEM
 from server.confirmation import rules
 from server.confirmation.reports import generate_weekly_reports

@@ -48,7 +48,6 @@ async def test_one_accept_is_one_send_and_dedupe_key_queues_once(app: Sanic, wec
 
 
 async def test_client_report_and_push_count_one_popup_once(client: httpx.AsyncClient, wechat_standin: StandinControl, app: Sanic) -> None:
-    from wechatpy.utils import check_signature  # noqa: F401  (the push route verifies with it)
     import hashlib
 
     headers = await mini_login(client, wechat_standin, "o-pushed")
