@@ -185,3 +185,17 @@ async def test_monthly_statistics_xlsx_matches_json(client: httpx.AsyncClient, a
     first_of_month = datetime.now(UTC).replace(day=3)
     assert len(await generate_monthly_statistics(now=first_of_month, media_dir=app.ctx.settings.media_dir)) == 1
     assert await generate_monthly_statistics(now=first_of_month, media_dir=app.ctx.settings.media_dir) == []
+
+
+async def test_slot_generator_skips_non_working_days(client: httpx.AsyncClient) -> None:
+    county = await make_county()
+    station = await staff_headers(client, role=Role.STATION, unit=county.station_a)
+    body = {"station_id": county.station_a.id, "start": "2025-09-28", "days": 15, "windows": [["09:00", "10:00"], ["14:00", "15:00"]], "capacity": 10}
+    created = await client.post("/api/cards/slots", headers=station, json=body)
+    assert created.status_code == 201, created.text
+    days = sorted({s["day"] for s in created.json()["items"]})
+    # National Day 2025: Oct 1-8 off; Sunday Sep 28 and Saturday Oct 11 are make-up working days.
+    assert days == ["2025-09-28", "2025-09-29", "2025-09-30", "2025-10-09", "2025-10-10", "2025-10-11"]
+    assert len(created.json()["items"]) == 12
+    other = await staff_headers(client, role=Role.STATION, unit=county.station_b)
+    assert (await client.post("/api/cards/slots", headers=other, json=body)).status_code == 403
