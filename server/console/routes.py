@@ -196,7 +196,22 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
     progress = await reports.progress(scope=scope, campaign_id=campaign_id)
     proposals = await suspensions.list_proposals(scope=scope, campaign_id=campaign_id, status=SuspensionStatus.PROPOSED)
     summary = await reports.summary(scope=scope, campaign_id=campaign_id)
-    return render(request, "campaign.html", campaign=campaigns.campaign_json(item), progress=progress, proposals=[suspensions.proposal_json(p, p.beneficiary) for p in proposals], summary=summary, can_approve=scope.role in (Role.BUREAU, Role.ADMIN))
+    from models.confirmation import PublicNotice
+    from server.confirmation import deaths, notices, spot_checks
+
+    notice_rows = [n for n in await PublicNotice.filter(campaign_id=campaign_id).order_by("-id") if n.station_id is None or await scope.contains_station(n.station_id)]
+    return render(
+        request,
+        "campaign.html",
+        campaign=campaigns.campaign_json(item),
+        progress=progress,
+        proposals=[suspensions.proposal_json(p, p.beneficiary) for p in proposals],
+        summary=summary,
+        can_approve=scope.role in (Role.BUREAU, Role.ADMIN),
+        notices=[notices.notice_json(n, with_entries=False) for n in notice_rows],
+        spot=await spot_checks.spot_check_status(scope=scope, campaign_id=campaign_id),
+        overpayments=[deaths.death_json(d) for d in await deaths.list_overpayments(scope=scope, outstanding_only=False)],
+    )
 
 
 @bp.post("/suspensions/approve")
@@ -216,7 +231,11 @@ async def approve_suspensions(request: Request) -> HTTPResponse:
 async def cards(request: Request) -> HTTPResponse:
     status = request.args.get("status")
     items = await card_applications.list_applications(scope=request.ctx.scope, status=ApplicationStatus(status) if status else None, overdue_only=False, problems_only=False)
-    return render(request, "cards.html", items=[card_applications.application_json(a) for a in items], filter_status=status, statuses=[(s.value, card_applications.rules.STATUS_LABELS[s]) for s in ApplicationStatus])
+    from models.cards import Shipment
+    from server.cards import issuance
+
+    shipments = [issuance.shipment_json(x) for x in await Shipment.all().order_by("-id").limit(50)] if request.ctx.scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN) else []
+    return render(request, "cards.html", shipments=shipments, items=[card_applications.application_json(a) for a in items], filter_status=status, statuses=[(s.value, card_applications.rules.STATUS_LABELS[s]) for s in ApplicationStatus])
 
 
 @bp.post("/cards/<application_id:int>/transition")

@@ -130,3 +130,29 @@ async def test_console_posts_need_the_csrf_token_and_respect_scoping(client: htt
     other = await make_beneficiary(station=county.station_b)
     page = await client.get(f"/console/beneficiaries/{other.id}", headers=cookie)
     assert page.status_code == 404 and "无权查看" in page.text
+
+
+async def test_campaign_and_card_pages_render_their_lists(client: httpx.AsyncClient, app: Sanic) -> None:
+    from models.cards import Shipment
+    from models.confirmation import DeathRecord
+
+    county = await make_county()
+    person = await make_beneficiary(station=county.station_a, name="周德福")
+    today = date.today()
+    scope = Scope(role=Role.ADMIN, org_unit_id=county.district.id, org_kind=OrgKind.DISTRICT)
+    campaign = await campaigns.create_campaign(scope=scope, actor=SYSTEM, year=today.year, name=None, district_id=county.district.id, dates=None, categories=None)
+    await campaigns.open_campaign(scope=scope, actor=SYSTEM, campaign_id=campaign.id)
+    await PublicNotice.create(campaign=campaign, station_id=None, entries=[], published_on=today)
+    await DeathRecord.create(beneficiary=person, death_date=today, source="funeral", import_sha256="x", overpaid_months=2, overpayment_amount="1600.00", status="outstanding")
+    await Shipment.create(district=county.district, tracking_number="SF-page", expected_count=3, counted_count=2, envelope_intact=False, cards_intact=True, status="refused", damage_description="破损", report_to="省退役军人服务中心", received_by_staff_id=0)
+    bureau = await make_staff(role=Role.BUREAU, unit=county.district)
+    login = await client.post("/console/login", data={"username": bureau.username, "password": PASSWORD})
+    cookie = {"Cookie": f"vets_session={login.cookies['vets_session']}"}
+    page = await client.get(f"/console/campaigns/{campaign.id}", headers=cookie)
+    assert page.status_code == 200
+    assert "全县" in page.text and "1600.00" in page.text and "殡葬" in page.text and "本年度尚未抽查" in page.text
+    cards_page = await client.get("/console/cards", headers=cookie)
+    assert cards_page.status_code == 200 and "SF-page" in cards_page.text and "拒收" in cards_page.text
+    for path in ("/console/", "/console/reviews", "/console/beneficiaries?q=周", f"/console/beneficiaries/{person.id}", "/console/campaigns", "/console/pickups", "/console/reports"):
+        response = await client.get(path, headers=cookie)
+        assert response.status_code == 200, path
