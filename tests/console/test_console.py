@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -61,8 +62,9 @@ async def test_decide_a_failed_face_check_from_the_keyboard(page, client: httpx.
     await page.wait_for_selector("img[alt='身份证照片']")
     assert "与身份证照片不一致" in await page.inner_text("main")
     await page.screenshot(path=shot("review-queue"), full_page=True)
-    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(shot("review-queue"), DOCS_SCREENSHOTS / "review-queue.png")
+    if os.environ.get("VETS_UPDATE_SCREENSHOTS") == "1":  # refresh the README's picture deliberately
+        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot("review-queue"), DOCS_SCREENSHOTS / "review-queue.png")
     await page.keyboard.press("r")
     await page.keyboard.type("人脸与身份证不符，请到站办理")
     await page.keyboard.press("Enter")
