@@ -39,11 +39,7 @@ async def main(attempts: int, capacity: int) -> None:
         settings = Settings(database={"url": url, "pool_max_size": 20})
         configure_cipher(settings.security.field_key.get_secret_value())
         if url.startswith("postgres"):
-            import asyncpg
-
-            conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-            await conn.close()
+            await db.reset_postgres_schema(url)
         await db.apply_migrations(url)
         await db.init_orm(url, pool_max_size=20)
         try:

@@ -55,11 +55,7 @@ async def main() -> None:
         settings = Settings(database={"url": url})
         configure_cipher(settings.security.field_key.get_secret_value())
         if url.startswith("postgres"):
-            import asyncpg
-
-            conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1))
-            await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-            await conn.close()
+            await db.reset_postgres_schema(url)
         await db.apply_migrations(url)
         await db.init_orm(url)
         try:

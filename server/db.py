@@ -64,6 +64,18 @@ async def close_orm() -> None:
     await Tortoise.close_connections()
 
 
+async def reset_postgres_schema(database_url: str) -> None:
+    """Drop and recreate the public schema: for tests and benchmarks on a throwaway database only."""
+    import asyncpg
+
+    dsn = database_url.replace("postgres://", "postgresql://", 1).split("?")[0]
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
 def is_postgres() -> bool:
     return connections.get("default").capabilities.dialect == "postgres"
 

@@ -41,17 +41,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def _reset_postgres_schema(url: str) -> None:
-    import asyncpg
-
-    dsn = url.replace("postgres://", "postgresql://", 1).split("?")[0]
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
-    finally:
-        await conn.close()
-
-
 TEMPLATE_IDS = {key: f"TPL-{key}" for key in default_registry().keys()}
 
 
@@ -97,7 +86,7 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, wechat_standin_serve
 @pytest.fixture(scope="session")
 async def app(test_settings: Settings) -> AsyncIterator[Sanic]:
     if TEST_DATABASE_URL:
-        await _reset_postgres_schema(TEST_DATABASE_URL)
+        await db.reset_postgres_schema(TEST_DATABASE_URL)
     configure_cipher(test_settings.security.field_key.get_secret_value())
     # The checked-in migrations build the schema: the suite tests them on both databases.
     await db.apply_migrations(test_settings.database.url)

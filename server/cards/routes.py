@@ -11,7 +11,8 @@ from models.cards import ApplicationStatus, CalendarOverride, CardKind, CardStat
 from models.staff import Role
 from server.auth.guard import staff_required
 from server.cards import applications, booking, issuance, stats
-from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.errors import BadRequest, NotFound
+from server.http.uploads import required_upload
 from server.http.validation import api
 from server.miniapp.acting import ProxyScope, acting_for
 from server.miniapp.guard import mini_user_required
@@ -118,15 +119,6 @@ class MpSlotsQuery(BaseModel):
     card_id: int
 
 
-def _upload(request: Request, field: str) -> bytes:
-    upload = request.files.get(field) if request.files else None
-    if upload is None or not upload.body:
-        raise BadRequest(f"缺少上传文件 {field}", code="missing_file")
-    if len(upload.body) > request.app.ctx.settings.uploads.max_document_bytes:
-        raise PayloadTooLarge()
-    return upload.body
-
-
 # ---- applications (staff)
 
 
@@ -173,7 +165,7 @@ async def print_forms(request: Request, application_id: int) -> HTTPResponse:
 async def upload_form(request: Request, application_id: int, form: str) -> HTTPResponse:
     application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
     await request.ctx.scope.require_station_writable(application.station_id)
-    application = await applications.attach_form(actor=request.ctx.actor, application=application, form=form, data=_upload(request, "file"), media_dir=request.app.ctx.settings.media_dir)
+    application = await applications.attach_form(actor=request.ctx.actor, application=application, form=form, data=required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_document_bytes)[1], media_dir=request.app.ctx.settings.media_dir)
     return json(applications.application_json(application), ensure_ascii=False)
 
 
@@ -413,7 +405,7 @@ async def mp_application(request: Request, application_id: int) -> HTTPResponse:
 @mini_user_required
 async def mp_upload_form(request: Request, application_id: int, form: str) -> HTTPResponse:
     application, acting = await _mp_application(request, application_id)
-    application = await applications.attach_form(actor=acting.actor, application=application, form=form, data=_upload(request, "file"), media_dir=request.app.ctx.settings.media_dir)
+    application = await applications.attach_form(actor=acting.actor, application=application, form=form, data=required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_document_bytes)[1], media_dir=request.app.ctx.settings.media_dir)
     return json(applications.application_json(application), ensure_ascii=False)
 
 

@@ -15,7 +15,8 @@ from server import media
 from server.auth.guard import staff_required
 from server.confirmation import deaths, notices, reports, spot_checks, suspensions
 from server.confirmation.campaigns import get_campaign
-from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.errors import NotFound
+from server.http.uploads import required_upload
 from server.http.validation import api
 
 bp = Blueprint("confirmation_admin", url_prefix="/api")
@@ -155,12 +156,8 @@ async def sign_off(request: Request, resumption_id: int) -> HTTPResponse:
 @api(summary="Import deaths from civil-affairs, police or funeral data (CSV/XLSX: ID number, name, date of death, source)", tag="confirmation deaths", multipart={"file": ".csv or .xlsx"})
 @staff_required(Role.BUREAU, write=True)
 async def import_deaths(request: Request) -> HTTPResponse:
-    upload = request.files.get("file") if request.files else None
-    if upload is None or not upload.body:
-        raise BadRequest("缺少上传文件", code="missing_file")
-    if len(upload.body) > request.app.ctx.settings.uploads.max_import_bytes:
-        raise PayloadTooLarge()
-    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=upload.name or "deaths.csv", data=upload.body)
+    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
+    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data)
     return json(report, ensure_ascii=False)
 
 

@@ -21,23 +21,11 @@ bp = Blueprint("confirmation", url_prefix="/api")
 mp_bp = Blueprint("confirmation_mp", url_prefix="/api/mp/confirmation")
 
 
-class DatesBody(BaseModel):
-    reference_date: date
-    publicity_start: date
-    publicity_end: date
-    implementation_start: date
-    implementation_end: date
-    notice_start: date
-    notice_end: date
-    summary_start: date
-    summary_end: date
-
-
 class CampaignBody(BaseModel):
     year: int = Field(ge=2020, le=2100)
     name: str | None = Field(default=None, max_length=100)
     district_id: int | None = None
-    dates: DatesBody | None = Field(default=None, description="omit for the standard calendar (publicity 10-10, implementation 10-16..11-30, notice 12-01..01-29)")
+    dates: campaigns.CampaignDates | None = Field(default=None, description="omit for the standard calendar (publicity 10-10, implementation 10-16..11-30, notice 12-01..01-29)")
     categories: list[Category] | None = None
 
 
@@ -139,8 +127,7 @@ def _updates(body: PersonUpdatesBody) -> records.PersonUpdates:
 @api(summary="Create a yearly confirmation campaign for a county (bureau)", tag="confirmation", json=CampaignBody)
 @staff_required(Role.BUREAU, write=True)
 async def create_campaign(request: Request, body: CampaignBody) -> HTTPResponse:
-    dates = campaigns.CampaignDates(**body.dates.model_dump()) if body.dates else None
-    campaign = await campaigns.create_campaign(scope=request.ctx.scope, actor=request.ctx.actor, year=body.year, name=body.name, district_id=body.district_id, dates=dates, categories=body.categories)
+    campaign = await campaigns.create_campaign(scope=request.ctx.scope, actor=request.ctx.actor, year=body.year, name=body.name, district_id=body.district_id, dates=body.dates, categories=body.categories)
     return json(campaigns.campaign_json(campaign), status=201, ensure_ascii=False)
 
 

@@ -7,7 +7,8 @@ from sanic.response import HTTPResponse, json
 from models.wechat import ProxyStatus, TransferStatus
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.errors import ApiError, BadRequest, PayloadTooLarge
+from server.errors import ApiError, BadRequest
+from server.http.uploads import required_upload
 from server.http.validation import api
 from server.miniapp import proxies, service, sessions
 from server.miniapp.acting import ProxyScope
@@ -167,10 +168,9 @@ async def staff_list_proxies(request: Request, query: ProxyListQuery) -> HTTPRes
 async def staff_approve_proxy(request: Request, grant_id: int) -> HTTPResponse:
     upload = request.files.get("document") if request.files else None
     if upload is None or not upload.body:
-        raise BadRequest("请上传授权委托书", code="document_required")
-    if len(upload.body) > request.app.ctx.settings.uploads.max_document_bytes:
-        raise PayloadTooLarge()
-    grant = await proxies.approve_by_station(scope=request.ctx.scope, actor=request.ctx.actor, grant_id=grant_id, document=upload.body, media_dir=request.app.ctx.settings.media_dir)
+        raise BadRequest("请上传授权委托书", code="document_required")  # the code the mini-program shows as a prompt
+    _, document = required_upload(request, "document", limit=request.app.ctx.settings.uploads.max_document_bytes)
+    grant = await proxies.approve_by_station(scope=request.ctx.scope, actor=request.ctx.actor, grant_id=grant_id, document=document, media_dir=request.app.ctx.settings.media_dir)
     return json(proxies.proxy_json(grant), ensure_ascii=False)
 
 

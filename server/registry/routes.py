@@ -11,7 +11,8 @@ from models.registry import Category, PaymentStatus, PhotoKind
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
-from server.errors import BadRequest, NotFound, PayloadTooLarge
+from server.errors import BadRequest, NotFound
+from server.http.uploads import required_upload
 from server.http.validation import api
 from server.registry import importer, service
 
@@ -64,17 +65,6 @@ class StatusBody(BaseModel):
     effective_date: date
     reason: str = Field(min_length=2, max_length=200)
     death_date: date | None = None
-
-
-def _upload(request: Request, field: str, limit: int) -> tuple[str, bytes]:
-    upload = request.files.get(field) if request.files else None
-    if upload is None:
-        raise BadRequest(f"缺少上传文件字段 {field}", code="missing_file")
-    if len(upload.body) > limit:
-        raise PayloadTooLarge(limit_bytes=limit)
-    if not upload.body:
-        raise BadRequest("上传的文件为空", code="empty_file")
-    return upload.name or "upload", upload.body
 
 
 @bp.get("/")
@@ -143,7 +133,7 @@ async def change_status(request: Request, beneficiary_id: int, body: StatusBody)
 async def upload_photo(request: Request, beneficiary_id: int) -> HTTPResponse:
     b = await service.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
     await request.ctx.scope.require_station_writable(b.station_id)
-    _, data = _upload(request, "file", request.app.ctx.settings.uploads.max_image_bytes)
+    _, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_image_bytes)
     kind_text = (request.form.get("kind") if request.form else None) or PhotoKind.ID_CARD.value
     try:
         kind = PhotoKind(kind_text)
@@ -168,7 +158,7 @@ async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> H
 @api(summary="Import beneficiaries from CSV or XLSX; row by row with a per-row report", tag="registry", multipart={"file": ".csv or .xlsx"})
 @staff_required(write=True)
 async def import_registry(request: Request) -> HTTPResponse:
-    name, data = _upload(request, "file", request.app.ctx.settings.uploads.max_import_bytes)
+    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
     report = await importer.import_registry(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data)
     return json(report.to_dict(), ensure_ascii=False)
 
@@ -177,6 +167,6 @@ async def import_registry(request: Request) -> HTTPResponse:
 @api(summary="Import ID-card photos from a zip of images named by ID number", tag="registry", multipart={"file": ".zip"})
 @staff_required(write=True)
 async def import_photos(request: Request) -> HTTPResponse:
-    name, data = _upload(request, "file", request.app.ctx.settings.uploads.max_import_bytes)
+    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
     report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes)
     return json(report.to_dict(), ensure_ascii=False)
