@@ -9,12 +9,11 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, json, raw
 
-from models.confirmation import ReportSnapshot, SuspensionStatus
+from models.confirmation import SuspensionStatus
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
 from server.confirmation import deaths, notices, reports, spot_checks, suspensions
-from server.confirmation.campaigns import get_campaign
 from server.errors import NotFound
 from server.http.uploads import required_upload
 from server.http.validation import api
@@ -31,12 +30,12 @@ class PublishBody(BaseModel):
     published_on: date
 
 
-class ProposeBody(BaseModel):
-    today: date | None = Field(default=None, description="defaults to today")
-
-
 class ApproveBody(BaseModel):
     proposal_ids: list[int] = Field(min_length=1, max_length=2000)
+
+
+class WithdrawBody(BaseModel):
+    reason: str = Field(min_length=1, max_length=200)
 
 
 class ProposalQuery(BaseModel):
@@ -84,6 +83,14 @@ async def create_notice(request: Request, campaign_id: int, body: NoticeBody) ->
     return json(notices.notice_json(notice), status=201, ensure_ascii=False)
 
 
+@bp.get("/campaigns/<campaign_id:int>/notices")
+@api(summary="The public notices of a campaign (county and the stations in scope), without entries", tag="confirmation notices")
+@staff_required()
+async def list_notices(request: Request, campaign_id: int) -> HTTPResponse:
+    items = await notices.list_notices(scope=request.ctx.scope, campaign_id=campaign_id)
+    return json({"items": [notices.notice_json(n, with_entries=False) for n in items]})
+
+
 @bp.get("/notices/<notice_id:int>")
 @api(summary="A public notice as JSON", tag="confirmation notices")
 @staff_required()
@@ -96,7 +103,8 @@ async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
 @staff_required()
 async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
-    return _xlsx(notices.notice_xlsx(notice, f"{notice.campaign.name}未确认人员公告"), f"notice-{notice.id}.xlsx")
+    title, _ = await notices.notice_heading(notice)
+    return _xlsx(notices.notice_xlsx(notice, title), f"notice-{notice.id}.xlsx")
 
 
 @bp.get("/notices/<notice_id:int>/print")
@@ -104,7 +112,8 @@ async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
 @staff_required()
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
-    return html(notices.notice_html(notice, f"{notice.campaign.name}未确认人员公告"))
+    title, publisher = await notices.notice_heading(notice)
+    return html(notices.notice_html(notice, title, publisher))
 
 
 @bp.post("/notices/<notice_id:int>/publish")
@@ -116,10 +125,10 @@ async def publish(request: Request, notice_id: int, body: PublishBody) -> HTTPRe
 
 
 @bp.post("/campaigns/<campaign_id:int>/suspension-proposals")
-@api(summary="Propose suspension for everyone still unconfirmed 60 days after their notice (idempotent)", tag="confirmation suspensions", json=ProposeBody)
+@api(summary="Propose suspension for everyone still unconfirmed 60 days after their notice was published (idempotent; withdraws proposals of people who confirmed since)", tag="confirmation suspensions")
 @staff_required(Role.BUREAU, Role.CENTRE, write=True)
-async def propose(request: Request, campaign_id: int, body: ProposeBody) -> HTTPResponse:
-    created = await suspensions.propose_suspensions(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, today=body.today, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days)
+async def propose(request: Request, campaign_id: int) -> HTTPResponse:
+    created = await suspensions.propose_suspensions(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days)
     return json({"created": created})
 
 
@@ -128,7 +137,8 @@ async def propose(request: Request, campaign_id: int, body: ProposeBody) -> HTTP
 @staff_required()
 async def proposals(request: Request, campaign_id: int, query: ProposalQuery) -> HTTPResponse:
     items = await suspensions.list_proposals(scope=request.ctx.scope, campaign_id=campaign_id, status=query.status)
-    return json({"items": [suspensions.proposal_json(p, p.beneficiary) for p in items]}, ensure_ascii=False)
+    statuses = await suspensions.confirmation_statuses(campaign_id=campaign_id, beneficiary_ids=[p.beneficiary_id for p in items])
+    return json({"items": [suspensions.proposal_json(p, p.beneficiary, confirmation_status=statuses.get(p.beneficiary_id)) for p in items]}, ensure_ascii=False)
 
 
 @bp.post("/suspension-proposals/approve")
@@ -138,18 +148,27 @@ async def approve(request: Request, body: ApproveBody) -> HTTPResponse:
     return json(await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=body.proposal_ids))
 
 
+@bp.post("/suspension-proposals/<proposal_id:int>/withdraw")
+@api(summary="Bureau withdraws an open suspension proposal with a reason", tag="confirmation suspensions", json=WithdrawBody)
+@staff_required(Role.BUREAU, write=True)
+async def withdraw(request: Request, proposal_id: int, body: WithdrawBody) -> HTTPResponse:
+    proposal = await suspensions.withdraw(scope=request.ctx.scope, actor=request.ctx.actor, proposal_id=proposal_id, reason=body.reason)
+    return json(suspensions.proposal_json(proposal, proposal.beneficiary), ensure_ascii=False)
+
+
 @bp.get("/resumptions")
 @api(summary="Resumptions of payment after a suspended person confirmed", tag="confirmation suspensions", query=ResumptionQuery)
 @staff_required()
 async def resumptions(request: Request, query: ResumptionQuery) -> HTTPResponse:
-    return json({"items": [suspensions.resumption_json(r) for r in await suspensions.list_resumptions(scope=request.ctx.scope, status=query.status)]})
+    return json({"items": [suspensions.resumption_json(r, r.beneficiary) for r in await suspensions.list_resumptions(scope=request.ctx.scope, status=query.status)]}, ensure_ascii=False)
 
 
 @bp.post("/resumptions/<resumption_id:int>/sign-off")
 @api(summary="Bureau signs a resumption off: payments resume the following month, back pay noted", tag="confirmation suspensions")
 @staff_required(Role.BUREAU, write=True)
 async def sign_off(request: Request, resumption_id: int) -> HTTPResponse:
-    return json(suspensions.resumption_json(await suspensions.sign_off_resumption(scope=request.ctx.scope, actor=request.ctx.actor, resumption_id=resumption_id)))
+    resumption = await suspensions.sign_off_resumption(scope=request.ctx.scope, actor=request.ctx.actor, resumption_id=resumption_id)
+    return json(suspensions.resumption_json(resumption, resumption.beneficiary), ensure_ascii=False)
 
 
 @bp.post("/deaths/import")
@@ -165,7 +184,14 @@ async def import_deaths(request: Request) -> HTTPResponse:
 @api(summary="Overpayments after deaths, tracked until recovered", tag="confirmation deaths", query=OverpaymentQuery)
 @staff_required()
 async def overpayments(request: Request, query: OverpaymentQuery) -> HTTPResponse:
-    return json({"items": [deaths.death_json(d) for d in await deaths.list_overpayments(scope=request.ctx.scope, outstanding_only=query.outstanding_only)]})
+    return json({"items": [deaths.death_json(d, d.beneficiary) for d in await deaths.list_overpayments(scope=request.ctx.scope, outstanding_only=query.outstanding_only)]}, ensure_ascii=False)
+
+
+@bp.get("/overpayments/<death_record_id:int>/recoveries")
+@api(summary="The amounts recovered so far for one overpayment, with their dates", tag="confirmation deaths")
+@staff_required()
+async def recoveries(request: Request, death_record_id: int) -> HTTPResponse:
+    return json({"items": [deaths.recovery_json(r) for r in await deaths.list_recoveries(scope=request.ctx.scope, death_record_id=death_record_id)]}, ensure_ascii=False)
 
 
 @bp.post("/overpayments/<death_record_id:int>/recoveries")
@@ -173,7 +199,7 @@ async def overpayments(request: Request, query: OverpaymentQuery) -> HTTPRespons
 @staff_required(Role.BUREAU, write=True)
 async def recover(request: Request, death_record_id: int, body: RecoveryBody) -> HTTPResponse:
     record = await deaths.record_recovery(scope=request.ctx.scope, actor=request.ctx.actor, death_record_id=death_record_id, **body.model_dump())
-    return json(deaths.death_json(record))
+    return json(deaths.death_json(record, record.beneficiary), ensure_ascii=False)
 
 
 @bp.post("/campaigns/<campaign_id:int>/spot-checks")
@@ -230,10 +256,10 @@ async def progress_xlsx(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>/visits-needed")
-@api(summary="Who still needs a home visit (brackets below quota; unconfirmed 80+ first)", tag="confirmation reports", query=VisitsQuery)
+@api(summary="Home-visit quota per station and bracket, and who still needs a visit (cells below quota; unconfirmed 80+ first)", tag="confirmation reports", query=VisitsQuery)
 @staff_required()
 async def visits_needed(request: Request, campaign_id: int, query: VisitsQuery) -> HTTPResponse:
-    return json({"items": await reports.visits_needed(scope=request.ctx.scope, campaign_id=campaign_id, station_id=query.station_id)}, ensure_ascii=False)
+    return json(await reports.quota_view(scope=request.ctx.scope, campaign_id=campaign_id, station_id=query.station_id), ensure_ascii=False)
 
 
 @bp.get("/campaigns/<campaign_id:int>/summary")
@@ -247,19 +273,23 @@ async def summary(request: Request, campaign_id: int) -> HTTPResponse:
 @api(summary="Friday progress snapshots kept for this campaign's county", tag="confirmation reports")
 @staff_required()
 async def weekly(request: Request, campaign_id: int) -> HTTPResponse:
-    campaign = await get_campaign(scope=request.ctx.scope, campaign_id=campaign_id)
-    snapshots = await ReportSnapshot.filter(kind="weekly_progress", scope_unit_id=campaign.district_id).order_by("-period")
-    return json({"items": [{"id": s.id, "period": s.period, "created_at": s.created_at.isoformat(), "xlsx": f"/api/weekly-reports/{s.id}/xlsx"} for s in snapshots]})
+    snapshots = await reports.list_snapshots(scope=request.ctx.scope, campaign_id=campaign_id)
+    return json({"items": [reports.snapshot_json(s) for s in snapshots]})
+
+
+@bp.get("/weekly-reports/<snapshot_id:int>")
+@api(summary="A Friday snapshot as JSON (the progress report as it was that week)", tag="confirmation reports")
+@staff_required()
+async def weekly_json(request: Request, snapshot_id: int) -> HTTPResponse:
+    snapshot = await reports.get_snapshot(scope=request.ctx.scope, snapshot_id=snapshot_id)
+    return json(reports.snapshot_json(snapshot, with_data=True), ensure_ascii=False)
 
 
 @bp.get("/weekly-reports/<snapshot_id:int>/xlsx")
 @api(summary="Download a Friday snapshot as XLSX", tag="confirmation reports")
-@staff_required(Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR)
+@staff_required()
 async def weekly_xlsx(request: Request, snapshot_id: int) -> HTTPResponse:
-    snapshot = await ReportSnapshot.get_or_none(id=snapshot_id, kind="weekly_progress")
-    if snapshot is None or snapshot.xlsx_path is None:
-        raise NotFound("报表不存在", code="report_not_found")
-    scope = request.ctx.scope
-    if not scope.is_global and scope.org_unit_id != snapshot.scope_unit_id and scope.org_kind.value != "city":
+    snapshot = await reports.get_snapshot(scope=request.ctx.scope, snapshot_id=snapshot_id)
+    if snapshot.xlsx_path is None:
         raise NotFound("报表不存在", code="report_not_found")
     return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"weekly-{snapshot.period}.xlsx")

@@ -1,123 +1,214 @@
 """Deaths found by cross-checking civil-affairs, police and funeral data, and the overpayments they cause.
 
-Overpayment rule: payments are monthly and the month of death is still due; every month after it up
-to and including the month of recording was paid in error while the status was active, so the
-overpayment is monthly amount × those months. It is tracked until recovered.
+Overpayment rule (死亡人员多发部分必须追回): payments are monthly and the month of death is still due.
+Every later month — from the month after the death up to and including the month the death is
+recorded — counts as overpaid if the payment status in force on the first day of that month was
+``active`` (taken from the payment-status history, so months already suspended are not counted).
+Overpayment = monthly amount × those months. It is tracked, with each recovered amount and its date,
+until the recovered total reaches it.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus, DeathRecord, OverpaymentRecovery
-from models.registry import Beneficiary, PaymentStatus
+from models.registry import Beneficiary, ImportBatch, PaymentStatus, PaymentStatusChange
+from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.confirmation import rules
 from server.errors import Conflict, NotFound, ValidationFailed
+from server.notifications.templates import CHINA_TZ
 from server.registry import service as registry
 from server.registry.id_numbers import InvalidIdNumber, parse_id_number
-from server.registry.importer import ImportFileError, read_table
+from server.registry.importer import read_table
 
-SOURCES = {"civil_affairs": "civil_affairs", "民政": "civil_affairs", "police": "police", "公安": "police", "funeral": "funeral", "殡葬": "funeral", "household": "police", "户籍": "police"}
-DEATH_HEADERS = {"死亡日期": "death_date", "death_date": "death_date", "来源": "source", "source": "source"}
+SOURCES = {
+    "civil_affairs": "civil_affairs", "民政": "civil_affairs",
+    "police": "police", "公安": "police", "household": "police", "户籍": "police",
+    "funeral": "funeral", "殡葬": "funeral",
+}
+DEATH_HEADERS = {"死亡日期": "death_date", "死亡时间": "death_date", "death_date": "death_date", "来源": "source", "数据来源": "source", "source": "source"}
+OUTSTANDING, RECOVERED, NONE = "outstanding", "recovered", "none"
+
+
+def china_today() -> date:
+    return datetime.now(UTC).astimezone(CHINA_TZ).date()
+
+
+def _month_start(year: int, month: int) -> date:
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def months_paid_after_death(*, death_date: date, today: date, history: list[tuple[date, PaymentStatus | None, PaymentStatus]], current: PaymentStatus) -> int:
+    """Months after the death month up to and including ``today``'s month whose first day had the
+    status ``active``. ``history`` is (effective_date, from, to) in the order the changes were made."""
+    months = rules.months_between(death_date, today)
+    if months <= 0:
+        return 0
+    ordered = sorted(history, key=lambda h: h[0])
+    if ordered:
+        first_from, first_to = ordered[0][1], ordered[0][2]
+        initial = first_from if first_from is not None else first_to  # the registration row is neutral
+    else:
+        initial = current
+    paid = 0
+    for k in range(1, months + 1):
+        first_day = _month_start(death_date.year, death_date.month + k)
+        status = initial
+        for effective, from_status, to_status in ordered:
+            if effective <= first_day and from_status is not None:
+                status = to_status
+        paid += status == PaymentStatus.ACTIVE
+    return paid
 
 
 def overpaid_months(*, death_date: date, recorded_on: date, was_active: bool) -> int:
-    if not was_active:
-        return 0
-    return max(0, rules.months_between(death_date, recorded_on))
+    """The rule without history: every month after the death month, if payments were active."""
+    return max(0, rules.months_between(death_date, recorded_on)) if was_active else 0
 
 
-async def record_death(*, actor: Actor, beneficiary: Beneficiary, death_date: date, source: str, import_sha256: str, today: date | None = None) -> tuple[DeathRecord, bool]:
-    """Mark deceased with the date and compute the overpayment; the same death twice changes nothing."""
-    today = today or date.today()
-    existing = await DeathRecord.get_or_none(beneficiary_id=beneficiary.id, death_date=death_date)
+async def _months_overpaid(beneficiary: Beneficiary, death_date: date, today: date) -> int:
+    rows = await PaymentStatusChange.filter(beneficiary_id=beneficiary.id).order_by("id").values_list("effective_date", "from_status", "to_status")
+    history = [(eff, PaymentStatus(f) if f else None, PaymentStatus(t)) for eff, f, t in rows]
+    return months_paid_after_death(death_date=death_date, today=today, history=history, current=beneficiary.payment_status)
+
+
+async def record_death(*, actor: Actor, beneficiary: Beneficiary, death_date: date, source: str, import_sha256: str, today: date | None = None) -> DeathRecord:
+    """Mark the person deceased (effective the death date), their open-campaign confirmations DECEASED,
+    and compute the overpayment. The same person and date twice changes nothing."""
+    record, _ = await record_death_once(actor=actor, beneficiary=beneficiary, death_date=death_date, source=source, import_sha256=import_sha256, today=today)
+    return record
+
+
+async def record_death_once(*, actor: Actor, beneficiary: Beneficiary, death_date: date, source: str, import_sha256: str, today: date | None = None) -> tuple[DeathRecord, bool]:
+    """As ``record_death``, also telling whether this call recorded it (False: it was already)."""
+    today = today or china_today()
+    existing = await DeathRecord.filter(beneficiary_id=beneficiary.id).order_by("id").first()
     if existing is not None:
-        return existing, False
+        if existing.death_date == death_date:
+            return existing, False
+        raise Conflict(f"该对象已登记死亡日期 {existing.death_date.isoformat()}，与本次不一致，请核实", code="death_date_differs", recorded=existing.death_date.isoformat())
     if death_date > today:
         raise ValidationFailed("死亡日期不能晚于今天", code="death_date_in_future")
-    months = overpaid_months(death_date=death_date, recorded_on=today, was_active=beneficiary.payment_status == PaymentStatus.ACTIVE)
+    beneficiary = await Beneficiary.get(id=beneficiary.id)  # the current payment status, not a stale copy
+    months = await _months_overpaid(beneficiary, death_date, today)
     amount = (Decimal(beneficiary.monthly_amount) * months).quantize(Decimal("0.01"))
-    async with in_transaction():
-        record = await DeathRecord.create(
-            beneficiary_id=beneficiary.id,
-            death_date=death_date,
-            source=source,
-            import_sha256=import_sha256,
-            overpaid_months=months,
-            overpayment_amount=amount,
-            status="outstanding" if amount > 0 else "none",
-        )
-        await registry.change_payment_status(actor=actor, beneficiary=beneficiary, to_status=PaymentStatus.DECEASED, effective_date=death_date, reason=f"死亡（{source}）", death_date=death_date)
-        open_campaigns = await Campaign.filter(status=CampaignStatus.OPEN).values_list("id", flat=True)
-        await Confirmation.filter(beneficiary_id=beneficiary.id, campaign_id__in=list(open_campaigns)).update(status=ConfirmationStatus.DECEASED)
-        await audit.record(actor=actor, action="death.recorded", entity_type="beneficiary", entity_id=beneficiary.id, details={"death_date": death_date.isoformat(), "source": source, "overpaid_months": months, "overpayment": str(amount)})
+    try:
+        async with in_transaction():
+            record = await DeathRecord.create(
+                beneficiary_id=beneficiary.id,
+                death_date=death_date,
+                source=source,
+                import_sha256=import_sha256,
+                overpaid_months=months,
+                overpayment_amount=amount,
+                status=OUTSTANDING if amount > 0 else NONE,
+            )
+            await registry.change_payment_status(actor=actor, beneficiary=beneficiary, to_status=PaymentStatus.DECEASED, effective_date=death_date, reason=f"死亡（{source}）", death_date=death_date)
+            open_campaigns = await Campaign.filter(status=CampaignStatus.OPEN).values_list("id", flat=True)
+            await Confirmation.filter(beneficiary_id=beneficiary.id, campaign_id__in=list(open_campaigns)).exclude(status=ConfirmationStatus.DECEASED).update(status=ConfirmationStatus.DECEASED, version=F("version") + 1)
+            await audit.record(
+                actor=actor,
+                action="death.recorded",
+                entity_type="beneficiary",
+                entity_id=beneficiary.id,
+                details={"death_record_id": record.id, "death_date": death_date.isoformat(), "source": source, "import_sha256": import_sha256, "overpaid_months": months, "monthly_amount": str(beneficiary.monthly_amount), "overpayment": str(amount)},
+            )
+    except IntegrityError:
+        # Another request recorded the same death at the same moment: theirs stands.
+        return await DeathRecord.get(beneficiary_id=beneficiary.id, death_date=death_date), False
     return record, True
 
 
 def _parse_date(text: str) -> date | None:
-    text = text.strip().split(" ")[0].replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").replace("日", "")
+    text = text.strip().split(" ")[0].split("T")[0].replace("/", "-").replace(".", "-").replace("年", "-").replace("月", "-").replace("日", "")
+    if text.isdigit() and len(text) == 8:
+        text = f"{text[:4]}-{text[4:6]}-{text[6:]}"
     try:
         return date.fromisoformat("-".join(part.zfill(2) for part in text.split("-")))
     except ValueError:
         return None
 
 
+def _same_name(a: str, b: str) -> bool:
+    return "".join(a.split()) == "".join(b.split())
+
+
 async def import_deaths(*, scope: Scope, actor: Actor, filename: str, data: bytes, today: date | None = None) -> dict[str, Any]:
-    """Row by row; matches by ID number (and name); unmatched rows are reported; re-import changes nothing."""
+    """Row by row: each row matched by ID number (lookup hash) and checked against the name. Rows are
+    reported as recorded / already_recorded / unmatched / rejected / conflict; re-importing the same
+    file records nothing new."""
+    scope.require_role(Role.BUREAU)
     scope.require_write()
     digest = hashlib.sha256(data).hexdigest()
-    try:
-        table = read_table(filename, data, extra_headers=DEATH_HEADERS, required=("id_number", "name", "death_date"))
-    except ImportFileError:
-        raise
+    table = read_table(filename, data, extra_headers=DEATH_HEADERS, required=("id_number", "name", "death_date"))
     rows: list[dict[str, Any]] = []
-    counts = {"recorded": 0, "already_recorded": 0, "unmatched": 0, "rejected": 0}
-    for index, raw in enumerate(table, start=2):
+    counts = {"recorded": 0, "already_recorded": 0, "unmatched": 0, "rejected": 0, "conflict": 0}
+
+    def done(outcome: dict[str, Any], status: str, reason: str | None = None, message: str | None = None) -> None:
+        outcome["status"] = status
+        if reason:
+            outcome["reason"] = reason
+        if message:
+            outcome["message"] = message
+        counts[status] += 1
+        rows.append(outcome)
+
+    for index, raw in enumerate(table, start=2):  # row 1 is the header
         if not any(raw.values()):
             continue
         outcome: dict[str, Any] = {"row": index}
         try:
             parsed = parse_id_number(raw.get("id_number", ""))
         except InvalidIdNumber as exc:
-            outcome.update(status="rejected", reason="bad_id_number", message=exc.message)
-            counts["rejected"] += 1
-            rows.append(outcome)
+            done(outcome, "rejected", "bad_id_number", exc.message)
             continue
         outcome["id_number_masked"] = parsed.masked
         death_date = _parse_date(raw.get("death_date", ""))
-        source = SOURCES.get(raw.get("source", "").strip(), "civil_affairs" if not raw.get("source") else None)
+        if death_date is None:
+            done(outcome, "rejected", "bad_date", f"死亡日期格式不正确：{raw.get('death_date', '')}")
+            continue
+        raw_source = raw.get("source", "").strip()
+        source = SOURCES.get(raw_source.lower()) if raw_source else "civil_affairs"
+        if source is None:
+            done(outcome, "rejected", "unknown_source", f"未知的数据来源：{raw_source}（民政/公安/殡葬）")
+            continue
         person = await registry.find_by_id_number(parsed.value)
-        if death_date is None or source is None:
-            outcome.update(status="rejected", reason="bad_date" if death_date is None else "unknown_source")
-            counts["rejected"] += 1
-        elif person is None or person.name.strip() != raw.get("name", "").strip() or not await scope.contains_station(person.station_id):
-            outcome.update(status="unmatched", reason="no_such_person" if person is None else "name_mismatch" if person.name.strip() != raw.get("name", "").strip() else "out_of_scope")
-            counts["unmatched"] += 1
-        else:
-            try:
-                record, created = await record_death(actor=actor, beneficiary=person, death_date=death_date, source=source, import_sha256=digest, today=today)
-            except ValidationFailed as exc:
-                outcome.update(status="rejected", reason=exc.code)
-                counts["rejected"] += 1
-            else:
-                status = "recorded" if created else "already_recorded"
-                outcome.update(status=status, beneficiary_id=person.id, overpayment=str(record.overpayment_amount), overpaid_months=record.overpaid_months)
-                counts[status] += 1
-        rows.append(outcome)
+        if person is None or not await scope.contains_station(person.station_id):
+            # Out of scope reads exactly like absent: another county's people are not revealed.
+            done(outcome, "unmatched", "no_such_person", "未找到该身份证号码对应的优抚对象")
+            continue
+        if not _same_name(person.name, raw.get("name", "")):
+            done(outcome, "unmatched", "name_mismatch", "姓名与登记信息不一致，请核实")
+            continue
+        outcome["beneficiary_id"] = person.id
+        try:
+            record, created = await record_death_once(actor=actor, beneficiary=person, death_date=death_date, source=source, import_sha256=digest, today=today)
+        except Conflict as exc:
+            done(outcome, "conflict", exc.code, exc.message)
+            continue
+        except ValidationFailed as exc:
+            done(outcome, "rejected", exc.code, exc.message)
+            continue
+        outcome.update(death_record_id=record.id, overpaid_months=record.overpaid_months, overpayment=str(record.overpayment_amount))
+        done(outcome, "recorded" if created else "already_recorded")
+    await ImportBatch.create(kind="deaths", file_sha256=digest, filename=filename[:200], staff_id=int(actor.id) if actor.id else None, total_rows=len(rows), imported=counts["recorded"], unchanged=counts["already_recorded"], rejected=len(rows) - counts["recorded"] - counts["already_recorded"], report=rows)
     await audit.record(actor=actor, action="deaths.imported", entity_type="import_batch", entity_id=digest[:16], details={"filename": filename, **counts})
-    return {"filename": filename, "file_sha256": digest, **counts, "rows": rows}
+    return {"filename": filename, "file_sha256": digest, "total": len(rows), **counts, "rows": rows}
 
 
-def death_json(record: DeathRecord) -> dict[str, Any]:
-    return {
+def death_json(record: DeathRecord, beneficiary: Beneficiary | None = None) -> dict[str, Any]:
+    data = {
         "id": record.id,
         "beneficiary_id": record.beneficiary_id,
         "death_date": record.death_date.isoformat(),
@@ -127,31 +218,59 @@ def death_json(record: DeathRecord) -> dict[str, Any]:
         "recovered_amount": str(record.recovered_amount),
         "outstanding_amount": str(Decimal(record.overpayment_amount) - Decimal(record.recovered_amount)),
         "status": record.status,
+        "recorded_at": record.created_at.isoformat(),
     }
+    if beneficiary is not None:
+        data.update(name=beneficiary.name, id_number=beneficiary.id_number_masked, station_id=beneficiary.station_id, monthly_amount=str(beneficiary.monthly_amount))
+    return data
 
 
 async def list_overpayments(*, scope: Scope, outstanding_only: bool) -> list[DeathRecord]:
     query = await scope.filter_by_station(DeathRecord.all(), "beneficiary__station_id")
     if outstanding_only:
-        query = query.filter(status="outstanding")
-    return await query.order_by("id")
+        query = query.filter(status=OUTSTANDING)
+    return await query.select_related("beneficiary").order_by("id")
 
 
-async def record_recovery(*, scope: Scope, actor: Actor, death_record_id: int, amount: Decimal, recovered_on: date, note: str) -> DeathRecord:
+async def list_recoveries(*, scope: Scope, death_record_id: int) -> list[OverpaymentRecovery]:
     record = await DeathRecord.get_or_none(id=death_record_id).select_related("beneficiary")
     if record is None:
         raise NotFound("死亡记录不存在", code="death_record_not_found")
+    await scope.require_station_visible(record.beneficiary.station_id)
+    return await OverpaymentRecovery.filter(death_record_id=record.id).order_by("recovered_on", "id")
+
+
+def recovery_json(r: OverpaymentRecovery) -> dict[str, Any]:
+    return {"id": r.id, "amount": str(r.amount), "recovered_on": r.recovered_on.isoformat(), "note": r.note, "staff_id": r.staff_id}
+
+
+async def record_recovery(*, scope: Scope, actor: Actor, death_record_id: int, amount: Decimal, recovered_on: date, note: str) -> DeathRecord:
+    """One amount recovered on a date; the record is ``recovered`` once the total reaches the overpayment."""
+    scope.require_role(Role.BUREAU)
+    record = await DeathRecord.get_or_none(id=death_record_id).select_related("beneficiary")
+    if record is None:
+        raise NotFound("死亡记录不存在", code="death_record_not_found")
+    await scope.require_station_visible(record.beneficiary.station_id)
     await scope.require_station_writable(record.beneficiary.station_id)
-    if record.status != "outstanding":
-        raise Conflict("该笔多发金额无需追回或已追回", code="nothing_outstanding")
-    outstanding = Decimal(record.overpayment_amount) - Decimal(record.recovered_amount)
-    if amount <= 0 or amount > outstanding:
-        raise ValidationFailed(f"追回金额须大于0且不超过未追回金额 {outstanding}", code="bad_recovery_amount")
+    if recovered_on < record.death_date or recovered_on > china_today():
+        raise ValidationFailed("追回日期须在死亡日期之后且不晚于今天", code="bad_recovery_date")
     async with in_transaction():
-        await OverpaymentRecovery.create(death_record_id=record.id, amount=amount, recovered_on=recovered_on, note=note, staff_id=int(actor.id or 0))
-        recovered = Decimal(record.recovered_amount) + amount
-        await DeathRecord.filter(id=record.id).update(recovered_amount=recovered, status="recovered" if recovered >= Decimal(record.overpayment_amount) else "outstanding")
-        await audit.record(actor=actor, action="overpayment.recovered", entity_type="beneficiary", entity_id=record.beneficiary_id, details={"death_record_id": record.id, "amount": str(amount), "recovered_on": recovered_on.isoformat()})
-    return await DeathRecord.get(id=record.id)
-
-
+        # Lock the row (PostgreSQL) so two clerks recording at once cannot both pass the ceiling.
+        locked = await DeathRecord.select_for_update().get(id=record.id)
+        if locked.status != OUTSTANDING:
+            raise Conflict("该笔多发金额无需追回或已追回", code="nothing_outstanding")
+        outstanding = Decimal(locked.overpayment_amount) - Decimal(locked.recovered_amount)
+        if amount <= 0 or amount > outstanding:
+            raise ValidationFailed(f"追回金额须大于0且不超过未追回金额 {outstanding}", code="bad_recovery_amount", outstanding=str(outstanding))
+        recovery = await OverpaymentRecovery.create(death_record_id=locked.id, amount=amount, recovered_on=recovered_on, note=note, staff_id=int(actor.id or 0))
+        recovered = Decimal(locked.recovered_amount) + amount
+        status = RECOVERED if recovered >= Decimal(locked.overpayment_amount) else OUTSTANDING
+        await DeathRecord.filter(id=locked.id).update(recovered_amount=recovered, status=status)
+        await audit.record(
+            actor=actor,
+            action="overpayment.recovered",
+            entity_type="beneficiary",
+            entity_id=record.beneficiary_id,
+            details={"death_record_id": record.id, "recovery_id": recovery.id, "amount": str(amount), "recovered_on": recovered_on.isoformat(), "recovered_total": str(recovered), "status": status},
+        )
+    return await DeathRecord.get(id=record.id).select_related("beneficiary")

@@ -10,20 +10,29 @@ from typing import Any
 from openpyxl import Workbook
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Confirmation, ConfirmationStatus, PublicNotice
+from models.confirmation import Campaign, Confirmation, ConfirmationStatus, PublicNotice
 from models.org import OrgUnit
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.confirmation.campaigns import get_campaign
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, NotFound, ValidationFailed
 from server.notifications.outbox import notify_beneficiary
+from server.notifications.templates import CHINA_TZ
 from server.registry.categories import CATEGORY_LABELS
 
+# Everyone not yet confirmed and not deceased is listed in the notice (a pending face-check review too).
 UNCONFIRMED = [ConfirmationStatus.PENDING, ConfirmationStatus.IN_REVIEW, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]
+STATUS_TEXT = {"pending": "未确认", "in_review": "自助确认待核验", "not_found": "未联系上", "moved": "已迁出待核实"}
+
+
+def china_today() -> date:
+    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 def mask_name(name: str) -> str:
+    """For public display: 张建国 → 张*国, 李四 → 李*, 欧阳小明 → 欧**明."""
+    name = name.strip()
     if len(name) <= 1:
         return name
     if len(name) == 2:
@@ -39,7 +48,9 @@ async def unconfirmed(*, campaign_id: int, station_id: int | None) -> list[Confi
 
 
 async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, today: date | None = None) -> PublicNotice:
-    today = today or date.today()
+    """The notice of everyone still unconfirmed, for one station or (``station_id`` None) the county.
+    Names and ID numbers are masked; the entries are frozen in the notice when it is generated."""
+    today = today or china_today()
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     if station_id is None and scope.org_kind.value == "station":
         station_id = scope.org_unit_id  # a station publishes its own list; district roles the county's
@@ -50,14 +61,22 @@ async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, stati
     if today <= campaign.implementation_end:
         raise Conflict("实施阶段结束后才能生成未确认人员公告", code="not_notice_stage")
     stations = {u.id: u.name for u in await OrgUnit.filter(parent_id=campaign.district_id)}
+    if station_id is not None and station_id not in stations:
+        raise NotFound("服务站不属于该区县", code="station_not_found")
     entries = [
-        {"station": stations.get(c.station_id, ""), "name": mask_name(c.beneficiary.name), "id_number": c.beneficiary.id_number_masked, "category": CATEGORY_LABELS[c.beneficiary.category], "beneficiary_id": c.beneficiary_id}
+        {"station": stations.get(c.station_id, ""), "name": mask_name(c.beneficiary.name), "id_number": c.beneficiary.id_number_masked, "category": CATEGORY_LABELS[c.beneficiary.category], "beneficiary_id": c.beneficiary_id, "station_id": c.station_id}
         for c in await unconfirmed(campaign_id=campaign.id, station_id=station_id)
     ]
     async with in_transaction():
         notice = await PublicNotice.create(campaign=campaign, station_id=station_id, entries=entries, created_by_staff_id=int(actor.id or 0))
         await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "people": len(entries)})
     return notice
+
+
+async def list_notices(*, scope: Scope, campaign_id: int) -> list[PublicNotice]:
+    await get_campaign(scope=scope, campaign_id=campaign_id)
+    items = await PublicNotice.filter(campaign_id=campaign_id).order_by("-id")
+    return [n for n in items if n.station_id is None or await scope.contains_station(n.station_id)]
 
 
 async def get_notice(*, scope: Scope, notice_id: int) -> PublicNotice:
@@ -77,19 +96,24 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, publishe
         await scope.require_station_writable(notice.station_id)
     else:
         scope.require_write()
+    if published_on <= notice.campaign.implementation_end or published_on > china_today():
+        raise ValidationFailed("发布日期须在实施阶段结束之后且不晚于今天", code="bad_published_on")
+    title, publisher = await notice_heading(notice)
     async with in_transaction():
         changed = await PublicNotice.filter(id=notice.id, published_on__isnull=True).update(published_on=published_on)
         if not changed:
             raise Conflict("公告已发布", code="notice_already_published")
         await audit.record(actor=actor, action="notice.published", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "published_on": published_on.isoformat()})
-        people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries]).values("beneficiary_id", "station_id")
+        # Only those still unconfirmed now; a person listed in both the county and a station notice is
+        # told once per campaign (the dedupe key), and the outbox spends quota only where there is some.
+        people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries], status__in=UNCONFIRMED).values("beneficiary_id", "station_id")
         for person in people:
             await notify_beneficiary(
                 beneficiary_id=person["beneficiary_id"],
                 station_id=person["station_id"],
                 template_key="notice_published",
-                context={"notice_id": notice.id, "title": f"{notice.campaign.name}未确认人员公告", "publisher": "县退役军人事务局", "published_on": published_on},
-                dedupe_key=f"notice:{notice.id}:{person['beneficiary_id']}",
+                context={"notice_id": notice.id, "title": title, "publisher": publisher, "published_on": published_on},
+                dedupe_key=f"notice:{notice.campaign_id}:{person['beneficiary_id']}",
             )
     return await PublicNotice.get(id=notice.id)
 
@@ -97,8 +121,17 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, publishe
 def notice_json(notice: PublicNotice, *, with_entries: bool = True) -> dict[str, Any]:
     data: dict[str, Any] = {"id": notice.id, "campaign_id": notice.campaign_id, "station_id": notice.station_id, "published_on": notice.published_on.isoformat() if notice.published_on else None, "people": len(notice.entries), "created_at": notice.created_at.isoformat()}
     if with_entries:
-        data["entries"] = [{k: v for k, v in e.items() if k != "beneficiary_id"} for e in notice.entries]
+        data["entries"] = [{k: v for k, v in e.items() if k not in ("beneficiary_id", "station_id")} for e in notice.entries]
     return data
+
+
+async def notice_heading(notice: PublicNotice) -> tuple[str, str]:
+    """The notice's title (with the station for a station notice) and the publishing office."""
+    campaign = notice.campaign if isinstance(notice.campaign, Campaign) else await Campaign.get(id=notice.campaign_id)
+    district = await OrgUnit.get_or_none(id=campaign.district_id)
+    station = await OrgUnit.get_or_none(id=notice.station_id) if notice.station_id else None
+    title = f"{campaign.name}未确认人员公告" + (f"（{station.name}）" if station else "")
+    return title, district.name if district else "县退役军人事务局"
 
 
 def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
@@ -109,20 +142,25 @@ def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
     sheet.append(["序号", "服务站", "姓名", "身份证号码", "优抚类别"])
     for index, entry in enumerate(notice.entries, start=1):
         sheet.append([index, entry["station"], entry["name"], entry["id_number"], entry["category"]])
+    for column, width in zip("ABCDE", (6, 26, 10, 22, 26), strict=True):
+        sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def notice_html(notice: PublicNotice, title: str) -> str:
+def notice_html(notice: PublicNotice, title: str, publisher: str = "县退役军人事务局") -> str:
+    """A page to print for the county website, station boards and village (community) boards."""
     rows = "".join(
         f"<tr><td>{i}</td><td>{html.escape(e['station'])}</td><td>{html.escape(e['name'])}</td><td>{html.escape(e['id_number'])}</td><td>{html.escape(e['category'])}</td></tr>"
         for i, e in enumerate(notice.entries, start=1)
-    )
-    published = notice.published_on.strftime("%Y年%m月%d日") if notice.published_on else datetime.now(UTC).strftime("%Y年%m月%d日")
+    ) or '<tr><td colspan="5">无</td></tr>'
+    day = notice.published_on or china_today()
+    published = f"{day.year}年{day.month}月{day.day}日"
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
-<style>body{{font-family:"SimSun","Songti SC",serif;margin:2cm;}}h1{{text-align:center;font-size:22pt}}table{{border-collapse:collapse;width:100%;font-size:13pt}}td,th{{border:1px solid #000;padding:4px 8px;text-align:center}}p{{font-size:13pt;line-height:1.8}}@media print{{body{{margin:1cm}}}}</style></head>
+<style>body{{font-family:"SimSun","Songti SC","Noto Serif CJK SC",serif;margin:2cm;}}h1{{text-align:center;font-size:22pt}}table{{border-collapse:collapse;width:100%;font-size:13pt}}td,th{{border:1px solid #000;padding:4px 8px;text-align:center}}p{{font-size:13pt;line-height:1.8;text-indent:2em}}.sign{{text-align:right;text-indent:0}}tr{{page-break-inside:avoid}}@media print{{body{{margin:1cm}}}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>根据优抚对象年度确认工作安排，以下人员尚未完成本年度确认。请本人或家属自公告之日起六十日内与所在镇（街道）退役军人服务站联系，逾期仍未确认的，将依规暂停发放抚恤补助金。</p>
+<p>根据享受国家定期抚恤补助优抚对象年度确认工作安排，以下{len(notice.entries)}名优抚对象尚未完成本年度确认。请本人或其家属自公告之日起六十日内，与所在镇（街道）退役军人服务站联系，或通过微信小程序完成线上自助确认。逾期仍未能取得联系、无法确认的，经县级退役军人事务部门审批后，自下月起暂停发放抚恤补助金；完成确认后按规定恢复发放。</p>
+<p>为保护个人信息，姓名和身份证号码已作部分隐藏处理。</p>
 <table><thead><tr><th>序号</th><th>服务站</th><th>姓名</th><th>身份证号码</th><th>优抚类别</th></tr></thead><tbody>{rows}</tbody></table>
-<p style="text-align:right">县退役军人事务局<br>{published}</p></body></html>"""
+<p class="sign">{html.escape(publisher)}<br>{published}</p></body></html>"""

@@ -1,15 +1,29 @@
-"""Progress reports: station × age bracket × method, home-visit quotas, the Friday snapshot, the summary."""
+"""Progress reports: station × age bracket × method, home-visit quotas, the Friday snapshot, the summary.
+
+Counting rules (the XLSX shows the same numbers as the JSON):
+
+- ``people``: everyone in the campaign in that station and bracket; ``deceased`` leave the count to
+  confirm, so ``to_confirm = people − deceased`` and ``confirmed_pct = confirmed / to_confirm``.
+  Every bracket must reach 100 % (``fully_confirmed``).
+- ``by_home_visit`` / ``by_station`` / ``by_self_service``: confirmations by each method. Station and
+  self-service confirmations are confirmations, not home visits.
+- ``home_visited``: people (not deceased) whom staff visited at home, whatever the outcome;
+  ``home_visits_required = ceil(quota × to_confirm)`` with ``rules.HOME_VISIT_QUOTA``.
+
+Everything is aggregated in the database (GROUP BY), never by loading people one by one.
+"""
 
 from __future__ import annotations
 
 import io
-from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from tortoise.exceptions import IntegrityError
+from tortoise.functions import Count
 
 from models.confirmation import (
     AgeBracket,
@@ -20,6 +34,7 @@ from models.confirmation import (
     ConfirmationStatus,
     DeathRecord,
     ReportSnapshot,
+    Resumption,
     ReviewItem,
     ReviewStatus,
     SuspensionProposal,
@@ -30,86 +45,141 @@ from server import media
 from server.auth.scope import Scope
 from server.confirmation import rules
 from server.confirmation.campaigns import get_campaign
+from server.errors import NotFound
 from server.notifications.templates import CHINA_TZ
 
 BRACKET_LABELS = {AgeBracket.AGE_80_PLUS: "80岁以上", AgeBracket.AGE_70_79: "70-79岁", AgeBracket.UNDER_70: "70岁以下"}
+BRACKET_ORDER = list(AgeBracket)
 METHODS = [m.value for m in ConfirmationMethod]
+STATUS_TEXT = {"pending": "未确认", "in_review": "自助确认待核验", "not_found": "走访未找到本人", "moved": "已迁出待核实", "deceased": "死亡", "confirmed": "已确认"}
+WEEKLY_KIND = "weekly_progress"
+COUNTS = ("people", "deceased", "to_confirm", "confirmed", "unconfirmed", *(f"by_{m}" for m in METHODS), "home_visited", "home_visits_required", "home_visits_missing")
 
 
 def _pct(part: int, whole: int) -> float:
     return round(100.0 * part / whole, 1) if whole else 100.0
 
 
+def _value(v: Any) -> str | None:
+    return None if v is None else str(getattr(v, "value", v))
+
+
+def _finish(cell: dict[str, Any], bracket: AgeBracket) -> dict[str, Any]:
+    cell["to_confirm"] = cell["people"] - cell["deceased"]
+    cell["unconfirmed"] = cell["to_confirm"] - cell["confirmed"]
+    cell["confirmed_pct"] = _pct(cell["confirmed"], cell["to_confirm"])
+    cell["home_visits_required"] = rules.required_home_visits(bracket, cell["to_confirm"])
+    cell["home_visits_missing"] = max(0, cell["home_visits_required"] - cell["home_visited"])
+    cell["home_visit_quota_met"] = cell["home_visited"] >= cell["home_visits_required"]
+    cell["fully_confirmed"] = cell["unconfirmed"] == 0
+    return cell
+
+
+def _empty() -> dict[str, Any]:
+    return {"people": 0, "deceased": 0, "confirmed": 0, "home_visited": 0, **{f"by_{m}": 0 for m in METHODS}}
+
+
+async def _grouped(query: Any) -> list[dict[str, Any]]:
+    return await query.annotate(n=Count("id")).group_by("station_id", "age_bracket", "status", "method", "home_visited").values("station_id", "age_bracket", "status", "method", "home_visited", "n")
+
+
 async def progress(*, scope: Scope, campaign_id: int) -> dict[str, Any]:
-    """Counts per station and bracket: people, confirmed (by method), home visits done vs required."""
+    """Per station and bracket: people, confirmed (by method), home visits done vs required; totals per
+    bracket (the quotas apply per bracket) and overall."""
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id))
-    rows = await query.values("station_id", "age_bracket", "status", "method", "home_visited")
-    stations = dict(await OrgUnit.filter(id__in={r["station_id"] for r in rows}).values_list("id", "name"))
-    cells: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: {"people": 0, "confirmed": 0, "home_visited": 0, **{f"by_{m}": 0 for m in METHODS}})
-    for row in rows:
-        cell = cells[(row["station_id"], AgeBracket(row["age_bracket"]).value)]
-        cell["people"] += 1
-        if row["status"] == ConfirmationStatus.CONFIRMED:
-            cell["confirmed"] += 1
-            if row["method"]:
-                cell[f"by_{ConfirmationMethod(row['method']).value}"] += 1
-        if row["home_visited"]:
-            cell["home_visited"] += 1
-    lines = []
-    for (station_id, bracket), cell in sorted(cells.items(), key=lambda kv: (stations.get(kv[0][0], ""), list(AgeBracket).index(AgeBracket(kv[0][1])))):
-        required = rules.required_home_visits(AgeBracket(bracket), cell["people"])
-        lines.append(
-            {
-                "station_id": station_id,
-                "station": stations.get(station_id, ""),
-                "age_bracket": bracket,
-                "age_bracket_label": BRACKET_LABELS[AgeBracket(bracket)],
-                **cell,
-                "confirmed_pct": _pct(cell["confirmed"], cell["people"]),
-                "home_visits_required": required,
-                "home_visit_quota_met": cell["home_visited"] >= required,
-                "fully_confirmed": cell["confirmed"] == cell["people"],
-            }
-        )
-    totals = {"people": sum(c["people"] for c in cells.values()), "confirmed": sum(c["confirmed"] for c in cells.values()), "home_visited": sum(c["home_visited"] for c in cells.values())}
-    for m in METHODS:
-        totals[f"by_{m}"] = sum(c[f"by_{m}"] for c in cells.values())
-    totals["confirmed_pct"] = _pct(totals["confirmed"], totals["people"])
-    return {"campaign_id": campaign.id, "campaign": campaign.name, "reference_date": campaign.reference_date.isoformat(), "rows": lines, "totals": totals}
+    cells: dict[tuple[int, AgeBracket], dict[str, Any]] = {}
+    for g in await _grouped(query):
+        bracket = AgeBracket(_value(g["age_bracket"]))
+        cell = cells.setdefault((g["station_id"], bracket), _empty())
+        n, status, method = g["n"], _value(g["status"]), _value(g["method"])
+        cell["people"] += n
+        if status == ConfirmationStatus.DECEASED.value:
+            cell["deceased"] += n
+            continue
+        if status == ConfirmationStatus.CONFIRMED.value:
+            cell["confirmed"] += n
+            if method:
+                cell[f"by_{method}"] += n
+        if g["home_visited"]:
+            cell["home_visited"] += n
+    stations = dict(await OrgUnit.filter(id__in=list({s for s, _ in cells})).values_list("id", "name")) if cells else {}
+    rows = []
+    for (station_id, bracket), cell in sorted(cells.items(), key=lambda kv: (stations.get(kv[0][0], ""), kv[0][0], BRACKET_ORDER.index(kv[0][1]))):
+        rows.append({"station_id": station_id, "station": stations.get(station_id, ""), "age_bracket": bracket.value, "age_bracket_label": BRACKET_LABELS[bracket], **_finish(cell, bracket)})
+    by_bracket = []
+    for bracket in BRACKET_ORDER:
+        mine = [r for r in rows if r["age_bracket"] == bracket.value]
+        if not mine:
+            continue
+        total = {key: sum(r[key] for r in mine) for key in ("people", "deceased", "confirmed", "home_visited", *(f"by_{m}" for m in METHODS))}
+        # Quotas are per station and bracket: the bracket's requirement is the sum over its stations.
+        _finish(total, bracket)
+        total["home_visits_required"] = sum(r["home_visits_required"] for r in mine)
+        total["home_visits_missing"] = sum(r["home_visits_missing"] for r in mine)
+        total["home_visit_quota_met"] = total["home_visits_missing"] == 0
+        by_bracket.append({"age_bracket": bracket.value, "age_bracket_label": BRACKET_LABELS[bracket], **total})
+    totals = {key: sum(r[key] for r in rows) for key in COUNTS}
+    totals["confirmed_pct"] = _pct(totals["confirmed"], totals["to_confirm"])
+    totals["home_visit_quota_met"] = totals["home_visits_missing"] == 0
+    totals["fully_confirmed"] = totals["unconfirmed"] == 0
+    return {
+        "campaign_id": campaign.id,
+        "campaign": campaign.name,
+        "reference_date": campaign.reference_date.isoformat(),
+        "generated_at": datetime.now(UTC).isoformat(),
+        "quota": {b.value: rules.HOME_VISIT_QUOTA[b] for b in BRACKET_ORDER},
+        "rows": rows,
+        "by_bracket": by_bracket,
+        "totals": totals,
+    }
 
 
-async def visits_needed(*, scope: Scope, campaign_id: int, station_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
-    """Who still needs a home visit where a bracket is below its quota (80+ always): unconfirmed
-    first, 80+ first within each, then by station."""
+VISIT_FIELDS = ("id", "beneficiary_id", "station_id", "age_bracket", "status", "method", "beneficiary__name", "beneficiary__id_number_masked", "beneficiary__address", "beneficiary__phone")
+
+
+async def quota_view(*, scope: Scope, campaign_id: int, station_id: int | None = None, limit: int = 500) -> dict[str, Any]:
+    """The home-visit quota per station and bracket, and who still needs a visit where a cell is below
+    its quota: the unconfirmed first (80+ first), then people confirmed at the station or online (they
+    count as confirmed, not as visited). At most ``limit`` people are listed; ``still_needed`` counts all."""
     report = await progress(scope=scope, campaign_id=campaign_id)
-    short = [(r["station_id"], r["age_bracket"]) for r in report["rows"] if not r["home_visit_quota_met"] or r["age_bracket"] == AgeBracket.AGE_80_PLUS.value]
-    if station_id is not None:
-        short = [pair for pair in short if pair[0] == station_id]
+    rows = [r for r in report["rows"] if station_id is None or r["station_id"] == station_id]
+    quota = [
+        {k: r[k] for k in ("station_id", "station", "age_bracket", "age_bracket_label", "to_confirm", "confirmed", "by_home_visit", "by_station", "by_self_service", "home_visited", "home_visits_required", "home_visits_missing", "home_visit_quota_met")}
+        for r in rows
+    ]
+    short = [(r["station_id"], r["age_bracket"]) for r in rows if not r["home_visit_quota_met"]]
     picked: list[dict[str, Any]] = []
-    fields = ("id", "beneficiary_id", "station_id", "age_bracket", "status", "beneficiary__name", "beneficiary__id_number_masked", "beneficiary__address", "beneficiary__phone")
     for unconfirmed in (True, False):
-        for bracket in (AgeBracket.AGE_80_PLUS, AgeBracket.AGE_70_79, AgeBracket.UNDER_70):
+        for bracket in BRACKET_ORDER:
             stations = [sid for sid, b in short if b == bracket.value]
             if not stations or len(picked) >= limit:
                 continue
-            query = Confirmation.filter(campaign_id=campaign_id, home_visited=False, age_bracket=bracket, station_id__in=stations)
+            query = Confirmation.filter(campaign_id=report["campaign_id"], home_visited=False, age_bracket=bracket, station_id__in=stations)
             query = query.exclude(status__in=[ConfirmationStatus.DECEASED, ConfirmationStatus.CONFIRMED]) if unconfirmed else query.filter(status=ConfirmationStatus.CONFIRMED)
-            picked.extend(await query.order_by("station_id", "id").limit(limit - len(picked)).values(*fields))
-    return [
+            picked.extend(await query.order_by("station_id", "id").limit(limit - len(picked)).values(*VISIT_FIELDS))
+    names = {r["station_id"]: r["station"] for r in rows}
+    items = [
         {
             "confirmation_id": row["id"],
             "beneficiary_id": row["beneficiary_id"],
             "name": row["beneficiary__name"],
             "id_number": row["beneficiary__id_number_masked"],
             "station_id": row["station_id"],
-            "age_bracket": AgeBracket(row["age_bracket"]).value,
-            "status": ConfirmationStatus(row["status"]).value,
+            "station": names.get(row["station_id"], ""),
+            "age_bracket": _value(row["age_bracket"]),
+            "status": _value(row["status"]),
+            "confirmed_by": _value(row["method"]),
             "address": row["beneficiary__address"],
             "phone": row["beneficiary__phone"],
         }
         for row in picked
     ]
+    return {"campaign_id": report["campaign_id"], "quota": quota, "still_needed": sum(r["home_visits_missing"] for r in rows), "items": items}
+
+
+async def visits_needed(*, scope: Scope, campaign_id: int, station_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
+    return (await quota_view(scope=scope, campaign_id=campaign_id, station_id=station_id, limit=limit))["items"]
 
 
 PROGRESS_COLUMNS = [
@@ -124,19 +194,35 @@ PROGRESS_COLUMNS = [
     ("home_visited", "已上门"),
     ("home_visits_required", "应上门"),
     ("home_visit_quota_met", "上门比例达标"),
+    ("deceased", "死亡"),
+    ("to_confirm", "扣除死亡后应确认"),
+    ("unconfirmed", "未确认"),
+    ("home_visits_missing", "尚需上门"),
+    ("fully_confirmed", "全部确认"),
 ]
 
 
+def _cell(value: Any) -> Any:
+    return ("是" if value else "否") if isinstance(value, bool) else value
+
+
 def progress_xlsx(report: dict[str, Any]) -> bytes:
+    """Sheet 1: one row per station and bracket, then 合计 (same columns, same numbers as the JSON);
+    sheet 2: the totals per age bracket."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = "确认进度"
     sheet.append([f"{report['campaign']} 进度（参照日 {report['reference_date']}）"])
     sheet.append([label for _, label in PROGRESS_COLUMNS])
     for row in report["rows"]:
-        sheet.append([("是" if row[key] else "否") if isinstance(row[key], bool) else row[key] for key, _ in PROGRESS_COLUMNS])
-    totals = report["totals"]
-    sheet.append(["合计", "", totals["people"], totals["confirmed"], totals["confirmed_pct"], totals["by_home_visit"], totals["by_station"], totals["by_self_service"], totals["home_visited"], "", ""])
+        sheet.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS])
+    totals = {**report["totals"], "station": "合计", "age_bracket_label": ""}
+    sheet.append([_cell(totals.get(key, "")) for key, _ in PROGRESS_COLUMNS])
+    sheet.column_dimensions["A"].width = 26
+    brackets = workbook.create_sheet("年龄段汇总")
+    brackets.append([label for key, label in PROGRESS_COLUMNS if key != "station"])
+    for row in report["by_bracket"]:
+        brackets.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS if key != "station"])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -148,52 +234,133 @@ def iso_week(day: date) -> str:
 
 
 async def generate_weekly_reports(*, now: datetime, media_dir: Path, force: bool = False) -> list[ReportSnapshot]:
-    """Every Friday (China time): a kept snapshot of each open campaign's progress, JSON and XLSX."""
+    """On Fridays (China time), one kept snapshot per county with an open campaign and ISO week: the
+    progress JSON and its XLSX. Running again in the same week makes nothing (idempotent)."""
     local = now.astimezone(CHINA_TZ).date()
     if local.weekday() != 4 and not force:
         return []
+    period = iso_week(local)
     made = []
-    for campaign in await Campaign.filter(status=CampaignStatus.OPEN):
-        period = iso_week(local)
-        if await ReportSnapshot.filter(kind="weekly_progress", scope_unit_id=campaign.district_id, period=period).exists():
+    for campaign in await Campaign.filter(status=CampaignStatus.OPEN).order_by("-year", "id"):
+        if await ReportSnapshot.filter(kind=WEEKLY_KIND, scope_unit_id=campaign.district_id, period=period).exists():
             continue
         scope = Scope(role=Role.ADMIN, org_unit_id=campaign.district_id, org_kind=OrgKind.DISTRICT)
         report = await progress(scope=scope, campaign_id=campaign.id)
         stored = media.store_report(media_dir, progress_xlsx(report))
-        made.append(await ReportSnapshot.create(kind="weekly_progress", scope_unit_id=campaign.district_id, period=period, data=report, xlsx_path=stored))
+        try:
+            made.append(await ReportSnapshot.create(kind=WEEKLY_KIND, scope_unit_id=campaign.district_id, period=period, data=report, xlsx_path=stored))
+        except IntegrityError:
+            continue  # another worker made this week's snapshot first
     return made
 
 
-async def summary(*, scope: Scope, campaign_id: int) -> dict[str, Any]:
-    """For the summary stage: totals, unconfirmed by reason, suspensions, deaths, overpayments, open problems."""
+async def _district_visible(scope: Scope, district_id: int) -> bool:
+    if scope.is_global:
+        return True
+    stations = set(await OrgUnit.filter(parent_id=district_id, kind=OrgKind.STATION).values_list("id", flat=True))
+    return bool(stations & set(await scope.station_ids() or ()))
+
+
+async def list_snapshots(*, scope: Scope, campaign_id: int) -> list[ReportSnapshot]:
+    """The Friday snapshots of the campaign's county (aggregate counts per station, no personal data:
+    the county circulates them to every station)."""
+    campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    return await ReportSnapshot.filter(kind=WEEKLY_KIND, scope_unit_id=campaign.district_id).order_by("-period")
+
+
+async def get_snapshot(*, scope: Scope, snapshot_id: int) -> ReportSnapshot:
+    snapshot = await ReportSnapshot.get_or_none(id=snapshot_id, kind=WEEKLY_KIND)
+    if snapshot is None or not await _district_visible(scope, snapshot.scope_unit_id):
+        raise NotFound("报表不存在", code="report_not_found")
+    return snapshot
+
+
+def snapshot_json(s: ReportSnapshot, *, with_data: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": s.id, "kind": s.kind, "district_id": s.scope_unit_id, "period": s.period, "created_at": s.created_at.isoformat(), "xlsx": f"/api/weekly-reports/{s.id}/xlsx" if s.xlsx_path else None}
+    if with_data:
+        data["data"] = s.data
+    return data
+
+
+async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 1000) -> dict[str, Any]:
+    """For the summary stage (总结上报): totals, the unconfirmed with their status and reason,
+    suspensions and resumptions, deaths and overpayments, and open problems."""
     from server.confirmation.spot_checks import spot_check_status
 
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    report = await progress(scope=scope, campaign_id=campaign.id)
+    totals = report["totals"]
     confirmations = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id))
-    statuses: dict[str, int] = defaultdict(int)
-    for status in await confirmations.values_list("status", flat=True):
-        statuses[ConfirmationStatus(status).value] += 1
-    suspensions: dict[str, int] = defaultdict(int)
-    for status in await (await scope.filter_by_station(SuspensionProposal.filter(campaign_id=campaign.id))).values_list("status", flat=True):
-        suspensions[str(getattr(status, "value", status))] += 1
-    deaths = await (await scope.filter_by_station(DeathRecord.all(), "beneficiary__station_id")).values("overpayment_amount", "recovered_amount", "status")
-    overpaid = sum((Decimal(d["overpayment_amount"]) for d in deaths), Decimal(0))
-    recovered = sum((Decimal(d["recovered_amount"]) for d in deaths), Decimal(0))
+    statuses = {_value(s): n for s, n in await confirmations.annotate(n=Count("id")).group_by("status").values_list("status", "n")}
+
+    proposals = await scope.filter_by_station(SuspensionProposal.filter(campaign_id=campaign.id))
+    suspensions = {_value(s): n for s, n in await proposals.annotate(n=Count("id")).group_by("status").values_list("status", "n")}
+    proposal_of = dict(await proposals.values_list("beneficiary_id", "status"))
+
+    in_campaign = await scope.filter_by_station(Resumption.filter(suspension__campaign_id=campaign.id), "beneficiary__station_id")
+    resumptions = {s: n for s, n in await in_campaign.annotate(n=Count("id")).group_by("status").values_list("status", "n")}
+    back_pay = sum(await in_campaign.values_list("back_pay_months", flat=True))
+
+    deaths_q = await scope.filter_by_station(DeathRecord.filter(beneficiary__confirmations__campaign_id=campaign.id), "beneficiary__station_id")
+    death_rows = await deaths_q.values("status", "overpayment_amount", "recovered_amount")
+    overpaid = sum((Decimal(str(d["overpayment_amount"])) for d in death_rows), Decimal("0.00"))
+    recovered = sum((Decimal(str(d["recovered_amount"])) for d in death_rows), Decimal("0.00"))
+
+    pending = confirmations.exclude(status__in=[ConfirmationStatus.CONFIRMED, ConfirmationStatus.DECEASED])
+    unconfirmed_total = await pending.count()
+    listed = await pending.order_by("station_id", "id").limit(unconfirmed_limit).values("beneficiary_id", "station_id", "age_bracket", "status", "home_visited", "beneficiary__name", "beneficiary__id_number_masked")
+    station_names = {r["station_id"]: r["station"] for r in report["rows"]}
+    unconfirmed = [
+        {
+            "beneficiary_id": u["beneficiary_id"],
+            "name": u["beneficiary__name"],
+            "id_number": u["beneficiary__id_number_masked"],
+            "station": station_names.get(u["station_id"], ""),
+            "age_bracket": _value(u["age_bracket"]),
+            "status": _value(u["status"]),
+            "reason": STATUS_TEXT.get(_value(u["status"]) or "", ""),
+            "home_visited": u["home_visited"],
+            "suspension": _value(proposal_of.get(u["beneficiary_id"])),
+        }
+        for u in listed
+    ]
     open_reviews = await (await scope.filter_by_station(ReviewItem.filter(confirmation__campaign_id=campaign.id, status=ReviewStatus.OPEN))).count()
     questioned = await confirmations.filter(recheck_status="questioned").count()
     spot = await spot_check_status(scope=scope, campaign_id=campaign.id)
-    total = sum(statuses.values())
+    lagging = [{"station": r["station"], "age_bracket": r["age_bracket"], "confirmed_pct": r["confirmed_pct"], "unconfirmed": r["unconfirmed"]} for r in report["rows"] if not r["fully_confirmed"]]
+    quota_short = [{"station": r["station"], "age_bracket": r["age_bracket"], "home_visits_missing": r["home_visits_missing"]} for r in report["rows"] if not r["home_visit_quota_met"]]
     return {
         "campaign_id": campaign.id,
         "campaign": campaign.name,
-        "people": total,
-        "confirmed": statuses.get("confirmed", 0),
-        "confirmed_pct": _pct(statuses.get("confirmed", 0), total),
-        "unconfirmed_by_status": {k: v for k, v in statuses.items() if k != "confirmed"},
-        "suspensions": dict(suspensions),
-        "deaths": len(deaths),
+        "year": campaign.year,
+        "stage": rules.stage_on(campaign, datetime.now(UTC).astimezone(CHINA_TZ).date()).value,
+        "people": totals["people"],
+        "deceased": totals["deceased"],
+        "to_confirm": totals["to_confirm"],
+        "confirmed": totals["confirmed"],
+        "confirmed_pct": totals["confirmed_pct"],
+        "by_method": {m: totals[f"by_{m}"] for m in METHODS},
+        "home_visited": totals["home_visited"],
+        "home_visits_required": totals["home_visits_required"],
+        "by_bracket": report["by_bracket"],
+        "unconfirmed_by_status": {k: v for k, v in statuses.items() if k not in ("confirmed", "deceased")},
+        "unconfirmed_total": unconfirmed_total,
+        "unconfirmed": unconfirmed,
+        "suspensions": suspensions,
+        "resumptions": {**resumptions, "back_pay_months": int(back_pay)},
+        "deaths": len(death_rows),
+        "overpayments_outstanding": sum(1 for d in death_rows if d["status"] == "outstanding"),
         "overpayment_total": str(overpaid),
         "overpayment_recovered": str(recovered),
         "overpayment_outstanding": str(overpaid - recovered),
-        "open_problems": {"open_review_items": open_reviews, "questioned_rechecks": questioned, "spot_check_warning": spot["warning"]},
+        "open_problems": {
+            "open_review_items": open_reviews,
+            "questioned_rechecks": questioned,
+            "proposals_awaiting_approval": suspensions.get("proposed", 0),
+            "resumptions_awaiting_sign_off": resumptions.get("pending", 0),
+            "brackets_not_fully_confirmed": lagging,
+            "home_visit_quota_short": quota_short,
+            "spot_checks_done": len(spot["spot_checks"]),
+            "spot_check_warning": spot["warning"],
+        },
     }

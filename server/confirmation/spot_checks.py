@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import secrets
 from datetime import UTC, date, datetime
@@ -10,12 +11,15 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from models.confirmation import Confirmation, ConfirmationStatus, SpotCheck, SpotCheckItem
+from models.audit import AuditEntry
+from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.confirmation.campaigns import get_campaign
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.notifications.templates import CHINA_TZ
 
 MIN_SPOT_CHECKS_PER_YEAR = 2
 RESULTS = ("verified", "discrepancy", "not_reached")
@@ -25,15 +29,25 @@ async def _population(campaign_id: int) -> list[int]:
     return await Confirmation.filter(campaign_id=campaign_id, status=ConfirmationStatus.CONFIRMED).order_by("id").values_list("id", flat=True)
 
 
+def population_digest(population: list[int]) -> str:
+    """A fingerprint of the ordered population, recorded in the audit log with the seed."""
+    return hashlib.sha256(",".join(map(str, population)).encode()).hexdigest()
+
+
 def draw(population: list[int], *, seed: str, size: int) -> list[int]:
     """The sample is a pure function of the ordered population and the seed: anyone can re-draw it."""
     return sorted(random.Random(seed).sample(population, min(size, len(population))))
 
 
 async def draw_spot_check(*, scope: Scope, actor: Actor, campaign_id: int, size: int | None, percentage: float | None, seed: str | None, today: date | None = None) -> SpotCheck:
+    """Draw ``size`` people (or ``percentage`` % of them) from everyone confirmed in the campaign, with
+    ``random.Random(seed).sample`` over their confirmation ids in id order. The seed, the population
+    size and its digest are recorded so anyone can re-draw the same sample."""
     scope.require_role(Role.CENTRE, Role.BUREAU)
+    scope.require_write()
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
-    if (today or date.today()) <= campaign.implementation_end:
+    await _require_whole_district(scope, campaign.district_id)
+    if (today or china_today()) <= campaign.implementation_end:
         raise Conflict("集中确认阶段结束后才能抽查", code="implementation_not_finished")
     population = await _population(campaign.id)
     if not population:
@@ -48,18 +62,45 @@ async def draw_spot_check(*, scope: Scope, actor: Actor, campaign_id: int, size:
     async with in_transaction():
         check = await SpotCheck.create(campaign=campaign, seed=seed, sample_size=len(chosen), population=len(population), drawn_by_staff_id=int(actor.id or 0))
         await SpotCheckItem.bulk_create([SpotCheckItem(spot_check_id=check.id, confirmation_id=cid, station_id=stations[cid]) for cid in chosen])
-        await audit.record(actor=actor, action="spot_check.drawn", entity_type="campaign", entity_id=campaign.id, details={"spot_check_id": check.id, "seed": seed, "population": len(population), "sample": chosen})
+        await audit.record(actor=actor, action="spot_check.drawn", entity_type="campaign", entity_id=campaign.id, details={"spot_check_id": check.id, "seed": seed, "population": len(population), "population_sha256": population_digest(population), "sample": chosen})
     return check
 
 
 async def verify_draw(*, scope: Scope, spot_check_id: int) -> dict[str, Any]:
-    """Re-draw from the recorded seed over the population of confirmations that existed then."""
+    """Re-draw from the recorded seed over the population of that moment and compare with the stored
+    sample. The population is rebuilt as everyone confirmed at the time of the draw (in id order); its
+    size and digest are compared with what the draw recorded, so a population that has changed since
+    (a confirmed person later found deceased, say) is reported rather than silently mismatched."""
     check = await _get(scope=scope, spot_check_id=spot_check_id)
     items = sorted(await SpotCheckItem.filter(spot_check_id=check.id).values_list("confirmation_id", flat=True))
-    # The population is everyone confirmed at the time of the draw, in id order.
     population = await Confirmation.filter(campaign_id=check.campaign_id, status=ConfirmationStatus.CONFIRMED, confirmed_at__lte=check.created_at).order_by("id").values_list("id", flat=True)
+    recorded = await AuditEntry.filter(action="spot_check.drawn", entity_type="campaign", entity_id=str(check.campaign_id)).order_by("-id").values_list("summary", flat=True)
+    details = [s.get("details", {}) for s in recorded if isinstance(s, dict)]
+    recorded_digest = next((d.get("population_sha256") for d in details if d.get("spot_check_id") == check.id), None)
     redrawn = draw(population, seed=check.seed, size=check.sample_size)
-    return {"spot_check_id": check.id, "seed": check.seed, "matches": redrawn == items, "sample": items}
+    return {
+        "spot_check_id": check.id,
+        "seed": check.seed,
+        "sample_size": check.sample_size,
+        "population": check.population,
+        "population_now": len(population),
+        "population_unchanged": len(population) == check.population and (recorded_digest is None or recorded_digest == population_digest(population)),
+        "matches": redrawn == items,
+        "sample": items,
+        "redrawn": redrawn,
+    }
+
+
+def china_today() -> date:
+    return datetime.now(UTC).astimezone(CHINA_TZ).date()
+
+
+async def _require_whole_district(scope: Scope, district_id: int) -> None:
+    """The county draws: the sample is over the whole district, so only a district-wide role may."""
+    stations = await OrgUnit.filter(parent_id=district_id, kind=OrgKind.STATION).values_list("id", flat=True)
+    visible = await scope.station_ids()
+    if visible is not None and not set(stations) <= set(visible):
+        raise Forbidden("只有区县可以组织抽查", code="out_of_scope")
 
 
 async def _get(*, scope: Scope, spot_check_id: int) -> SpotCheck:
