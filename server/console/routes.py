@@ -3,73 +3,139 @@ JSON API with the same Scope, and renders a template. Forms post back with the C
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, html, redirect
+from sanic.response import HTTPResponse, file, html, redirect
 from sanic_ext import openapi
 
-from models.cards import ApplicationStatus
-from models.confirmation import Campaign, CampaignStatus, ReviewStatus, SuspensionStatus
+from models.cards import ApplicationStatus, Booking, PickupSlot, Shipment
+from models.confirmation import Campaign, CampaignStatus, Confirmation, PublicNotice, ReportSnapshot, ReviewStatus, SuspensionStatus
+from models.org import OrgUnit
+from models.registry import Beneficiary
 from models.staff import Role
 from server.auth import service as auth_service
 from server.auth import sessions
 from server.auth.guard import SESSION_COOKIE, current_staff
 from server.cards import applications as card_applications
-from server.cards import booking
-from server.confirmation import campaigns, records, reports, review, suspensions
+from server.cards import booking, issuance
+from server.cards import rules as card_rules
+from server.confirmation import campaigns, deaths, notices, records, reports, review, spot_checks, suspensions
 from server.confirmation.self_service import ACTION_TEXT, REASON_TEXT
-from server.errors import ApiError, Unauthorized
+from server.console import charts, labels
+from server.errors import ApiError, NotFound, Unauthorized
+from server.face_service import face_config
+from server import media
 from server.miniapp import proxies
 from server.registry import service as registry
 from server.registry.categories import CATEGORY_LABELS
 
+log = logging.getLogger("server.console")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+STATIC_DIR = Path(__file__).parent / "static"
 bp = Blueprint("console", url_prefix="/console")
+bp.static("/static", STATIC_DIR, name="static")
+
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
-ROLE_LABELS = {"station": "服务站", "centre": "服务中心", "bureau": "事务局", "city": "市局", "auditor": "纪检监察（只读）", "admin": "管理员"}
-BRACKET_LABELS = reports.BRACKET_LABELS
+_templates.globals.update(L=labels.ALL, label=labels.label, action_text=ACTION_TEXT, reason_text=REASON_TEXT)
+_templates.filters["dt"] = lambda value: (value or "")[:16].replace("T", " ") if isinstance(value, str) else value
+_templates.filters["score"] = lambda value: "—" if value is None else f"{max(0.0, float(value)):.2f}"
+
+# Which review step each role acts on in the card chain (its default tab on the card page).
+ROLE_CARD_STEP = {role: status for status, (role, _, _) in card_rules.CHAIN.items()}
+DECIDING_ROLES = (Role.STATION, Role.CENTRE, Role.ADMIN)
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTTPResponse:
     staff = getattr(request.ctx, "staff", None)
-    body = _templates.get_template(template).render(staff=staff, role_label=ROLE_LABELS.get(staff.role, "") if staff else "", csrf=staff.csrf_token if staff else "", flash=request.args.get("msg"), **context)
-    return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    body = _templates.get_template(template).render(
+        staff=staff,
+        role_label=labels.ROLE.get(staff.role, "") if staff else "",
+        csrf=staff.csrf_token if staff else "",
+        flash=request.args.get("msg"),
+        path=request.path,
+        **context,
+    )
+    return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"})
+
+
+def _local(url: str | None, default: str = "/console/") -> str:
+    """Only ever send the clerk back to a console page (no open redirect)."""
+    path = urlsplit(url or "").path
+    return path if path.startswith("/console/") else default
+
+
+def _back(request: Request, message: str, *, key: str = "msg") -> HTTPResponse:
+    return redirect(f"{_local(request.headers.get('referer'))}?{key}={quote(message)}")
 
 
 def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
-    """A logged-in page: an expired session goes to the login page; a refused action comes back with its message."""
+    """A logged-in page: an expired session goes to the login page; a refused action comes back with its
+    message in Chinese; anything unexpected is logged and shown as a plain error page (never a trace)."""
 
     @wraps(handler)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
         try:
             await current_staff(request)
         except Unauthorized:
-            return redirect("/console/login?expired=1")
+            target = request.path if request.method == "GET" else ""
+            return redirect("/console/login?expired=1" + (f"&next={quote(target)}" if target.startswith("/console/") else ""))
+        except ApiError as exc:  # the CSRF check: a stale or forged form
+            return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
         try:
             return await handler(request, *args, **kwargs)
         except ApiError as exc:
             if request.method == "POST":
-                back = request.headers.get("referer") or "/console/"
-                back = back.split("?")[0]
-                return redirect(f"{back}?msg={quote(exc.message)}")
+                return _back(request, exc.message)
             if exc.status == 404:
-                return render(request, "error.html", message="未找到该页面或无权查看", status=404)
-            return render(request, "error.html", message=exc.message, status=exc.status)
+                return render(request, "error.html", status=404, title="未找到", message="未找到该页面，或您无权查看")
+            return render(request, "error.html", status=exc.status, title="无法打开", message=exc.message)
+        except Exception:
+            log.exception("console page failed", extra={"path": request.path})
+            return render(request, "error.html", status=500, title="系统出错", message=f"系统暂时出错，请稍后重试。如反复出现，请将编号 {getattr(request.ctx, 'request_id', '')} 告知管理员。")
 
     return openapi.exclude()(wrapper)
+
+
+def _int_arg(request: Request, name: str, default: int) -> int:
+    raw = request.args.get(name) or ""
+    return int(raw) if raw.isdigit() else default
+
+
+async def _names(model: type, ids: set[int]) -> dict[int, str]:
+    return dict(await model.filter(id__in=list(ids)).values_list("id", "name")) if ids else {}
+
+
+async def _open_campaign(request: Request) -> Campaign | None:
+    items = [c for c in await campaigns.list_campaigns(scope=request.ctx.scope) if c.status == CampaignStatus.OPEN]
+    return items[0] if items else None
+
+
+# ---- login / logout -------------------------------------------------------------------------------
+
+
+def _login_page(request: Request, *, message: str | None, username: str = "", next_url: str = "", status: int = 200, info: bool = False) -> HTTPResponse:
+    security = request.app.ctx.settings.security
+    body = _templates.get_template("login.html").render(message=message, username=username, next_url=next_url, info=info, max_failures=security.max_login_failures, lockout_minutes=max(1, security.lockout_seconds // 60))
+    return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 
 @bp.get("/login")
 @openapi.exclude()
 async def login_page(request: Request) -> HTTPResponse:
-    message = "登录已超时，请重新登录" if request.args.get("expired") else request.args.get("msg")
-    return html(_templates.get_template("login.html").render(message=message), headers={"Cache-Control": "no-store"})
+    if request.args.get("expired"):
+        return _login_page(request, message="登录已超时，请重新登录", next_url=_local(request.args.get("next"), ""), info=True)
+    if request.args.get("bye"):
+        return _login_page(request, message="您已安全退出", info=True)
+    return _login_page(request, message=None, next_url=_local(request.args.get("next"), ""))
 
 
 @bp.post("/login")
@@ -77,11 +143,14 @@ async def login_page(request: Request) -> HTTPResponse:
 async def login_submit(request: Request) -> HTTPResponse:
     form = request.form or {}
     username, password = (form.get("username") or "").strip(), form.get("password") or ""
+    next_url = _local(form.get("next"))
+    if not username or not password:
+        return _login_page(request, message="请输入用户名和密码", username=username, next_url=next_url, status=422)
     try:
         token, _ = await auth_service.login(kv=request.app.ctx.kv, security=request.app.ctx.settings.security, username=username, password=password, request_id=request.ctx.request_id)
     except ApiError as exc:
-        return html(_templates.get_template("login.html").render(message=exc.message, username=username), status=exc.status)
-    response = redirect("/console/")
+        return _login_page(request, message=exc.message, username=username, next_url=next_url, status=exc.status)
+    response = redirect(next_url)
     response.add_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=not request.app.ctx.settings.is_development, path="/")
     return response
 
@@ -90,59 +159,95 @@ async def login_submit(request: Request) -> HTTPResponse:
 @page
 async def logout(request: Request) -> HTTPResponse:
     await sessions.end_session(request.app.ctx.kv, request.ctx.session_token)
-    response = redirect("/console/login")
+    response = redirect("/console/login?bye=1")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
-async def _open_campaign(request: Request) -> Campaign | None:
-    items = [c for c in await campaigns.list_campaigns(scope=request.ctx.scope) if c.status == CampaignStatus.OPEN]
-    return items[0] if items else None
+# ---- 今日待办 ------------------------------------------------------------------------------------------
+
+
+async def _visits_by_bracket(scope: Any, campaign: Campaign) -> list[dict[str, Any]]:
+    progress = await reports.progress(scope=scope, campaign_id=campaign.id)
+    by_bracket: dict[str, dict[str, int]] = {}
+    for row in progress["rows"]:
+        cell = by_bracket.setdefault(row["age_bracket_label"], {"people": 0, "required": 0, "done": 0, "confirmed": 0})
+        cell["people"] += row["people"]
+        cell["required"] += row["home_visits_required"]
+        cell["done"] += row["home_visited"]
+        cell["confirmed"] += row["confirmed"]
+    order = list(reports.BRACKET_LABELS.values())
+    return [{"bracket": k, **v, "missing": max(0, v["required"] - v["done"])} for k, v in sorted(by_bracket.items(), key=lambda kv: order.index(kv[0]))]
 
 
 @bp.get("/")
 @page
 async def home(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    reviews = await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)
+    today = date.today()
+    items = [review.item_summary(i) for i in await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     campaign = await _open_campaign(request)
-    visits: list[dict[str, Any]] = []
-    if campaign is not None:
-        progress = await reports.progress(scope=scope, campaign_id=campaign.id)
-        by_bracket: dict[str, dict[str, int]] = {}
-        for row in progress["rows"]:
-            cell = by_bracket.setdefault(row["age_bracket_label"], {"required": 0, "done": 0})
-            cell["required"] += row["home_visits_required"]
-            cell["done"] += row["home_visited"]
-        visits = [{"bracket": k, **v, "missing": max(0, v["required"] - v["done"])} for k, v in by_bracket.items()]
+    visits = await _visits_by_bracket(scope, campaign) if campaign is not None else []
     overdue_cards = await card_applications.list_applications(scope=scope, status=None, overdue_only=True, problems_only=False)
-    pickups = await booking.todays_bookings(scope=scope, day=date.today())
-    return render(request, "home.html", reviews=[review.item_summary(i) for i in reviews], campaign=campaign, visits=visits, overdue_cards=[card_applications.application_json(a) for a in overdue_cards], pickups=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot)} for b in pickups])
+    overdue_delivery = await issuance.list_cards(scope=scope, status=None, overdue_only=True)
+    pickups = await booking.todays_bookings(scope=scope, day=today)
+    names = await _names(Beneficiary, {a.beneficiary_id for a in overdue_cards})
+    return render(
+        request,
+        "home.html",
+        today=today,
+        reviews=items,
+        overdue_reviews=[r for r in items if r["overdue"]],
+        due_today=[r for r in items if r["due_date"] == today.isoformat()],
+        campaign=campaign,
+        visits=visits,
+        overdue_cards=[{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, "")} for a in overdue_cards],
+        overdue_delivery=len(overdue_delivery),
+        pickups=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot)} for b in pickups],
+        pickups_waiting=sum(1 for b in pickups if b.status.value == "active"),
+    )
+
+
+# ---- 人脸核验 ------------------------------------------------------------------------------------------
 
 
 @bp.get("/reviews")
 @page
 async def review_list(request: Request) -> HTTPResponse:
     status = request.args.get("status") or ReviewStatus.OPEN.value
+    if status not in {s.value for s in ReviewStatus}:
+        status = ReviewStatus.OPEN.value
     items = await review.list_items(scope=request.ctx.scope, status=ReviewStatus(status), overdue_only=False, station_id=None)
-    return render(request, "review_list.html", items=[review.item_summary(i) for i in items], filter_status=status)
+    summaries = [review.item_summary(i) for i in items]
+    stations = await _names(OrgUnit, {s["station_id"] for s in summaries})
+    return render(request, "review_list.html", items=summaries, stations=stations, filter_status=status, show_station=request.ctx.scope.role != Role.STATION)
 
 
 @bp.get("/reviews/<item_id:int>")
 @page
 async def review_detail(request: Request, item_id: int) -> HTTPResponse:
-    evidence = await review.evidence(scope=request.ctx.scope, item_id=item_id)
-    open_ids = [i.id for i in await review.list_items(scope=request.ctx.scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
+    scope = request.ctx.scope
+    evidence = await review.evidence(scope=scope, item_id=item_id)
+    open_ids = [i.id for i in await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     position = open_ids.index(item_id) if item_id in open_ids else -1
+    scores = evidence.get("scores") or {}
+    frame_scores = {f.get("index"): f for f in scores.get("frames", []) if isinstance(f, dict)}
+    engine = getattr(request.app.ctx, "face", None)
+    face = engine.config if engine is not None else face_config(request.app.ctx.settings)
     return render(
         request,
         "review_detail.html",
         item=evidence,
-        action_text=ACTION_TEXT,
-        reason_text=REASON_TEXT,
+        frames=[{**f, "detail": frame_scores.get(f["index"], {}), "evidence": f["index"] in (scores.get("evidence_frames") or [])} for f in evidence["frames"]],
+        reference_scores=scores.get("reference_similarities") or [],
+        consistency=scores.get("consistency"),
+        thresholds={"pass": face.match_pass_threshold, "fail": face.match_fail_threshold},
+        position=position + 1,
+        open_count=len(open_ids),
         previous_id=open_ids[position - 1] if position > 0 else None,
-        next_id=open_ids[position + 1] if 0 <= position < len(open_ids) - 1 else None,
-        can_decide=request.ctx.scope.role in (Role.STATION, Role.CENTRE, Role.ADMIN),
+        next_id=open_ids[position + 1] if 0 <= position < len(open_ids) - 1 else (open_ids[0] if position == -1 and open_ids else None),
+        can_decide=scope.role in DECIDING_ROLES,
+        error=request.args.get("error"),
     )
 
 
@@ -150,35 +255,59 @@ async def review_detail(request: Request, item_id: int) -> HTTPResponse:
 @page
 async def review_decide(request: Request, item_id: int) -> HTTPResponse:
     form = request.form or {}
-    accept = form.get("decision") == "accept"
+    decision = form.get("decision")
     reason = (form.get("reason") or "").strip()
+    if decision not in ("accept", "reject"):
+        return redirect(f"/console/reviews/{item_id}?error={quote('请选择“通过”或“不通过”')}")
+    accept = decision == "accept"
     if not accept and len(reason) < 2:
-        raise ApiError("不通过须填写原因", code="reason_required", status=422)
+        return redirect(f"/console/reviews/{item_id}?error={quote('选择“不通过”时必须填写原因（至少2个字），以便通知本人')}")
+    open_ids = [i.id for i in await review.list_items(scope=request.ctx.scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     await review.decide(scope=request.ctx.scope, actor=request.ctx.actor, item_id=item_id, accept=accept, reason=reason)
-    return redirect(f"/console/reviews?msg={quote('已' + ('通过' if accept else '退回') + '，并已通知本人')}")
+    message = quote("已" + ("通过" if accept else "判定不通过") + "，并已通知本人")
+    following = [i for i in open_ids if i > item_id] + [i for i in open_ids if i < item_id]
+    if following:
+        return redirect(f"/console/reviews/{following[0]}?msg={message}")
+    return redirect(f"/console/reviews?msg={message}")
+
+
+# ---- 优抚对象 ------------------------------------------------------------------------------------------
 
 
 @bp.get("/beneficiaries")
 @page
 async def beneficiaries(request: Request) -> HTTPResponse:
     q = (request.args.get("q") or "").strip()
-    page_no = max(1, int(request.args.get("page") or 1))
+    page_no = max(1, _int_arg(request, "page", 1))
     by_id = len(q) == 18 and q[:17].isdigit()
-    items, total = await registry.search(scope=request.ctx.scope, name=None if by_id else (q or None), id_number=q if by_id else None, page=page_no, page_size=30)
-    return render(request, "beneficiaries.html", q=q, items=[registry.beneficiary_json(b) for b in items], total=total, page=page_no)
+    items, total = await registry.search(scope=request.ctx.scope, name=None if by_id else (q or None), id_number=q.upper() if by_id else None, page=page_no, page_size=30)
+    return render(request, "beneficiaries.html", q=q, items=[registry.beneficiary_json(b) for b in items], total=total, page=page_no, page_size=30)
 
 
 @bp.get("/beneficiaries/<beneficiary_id:int>")
 @page
 async def beneficiary(request: Request, beneficiary_id: int) -> HTTPResponse:
-    person = await registry.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
+    scope = request.ctx.scope
+    person = await registry.get_beneficiary(scope=scope, beneficiary_id=beneficiary_id)
     confirmations = []
-    from models.confirmation import Confirmation
-
     for c in await Confirmation.filter(beneficiary_id=person.id).select_related("campaign").order_by("-id"):
         confirmations.append({**campaigns.confirmation_json(c), "campaign": c.campaign.name, "records": [records.record_json(r) for r in await records.history(confirmation_id=c.id)]})
-    grants = [g for g in await proxies.list_for_station(scope=request.ctx.scope, status=None) if g.beneficiary_id == person.id]
-    return render(request, "beneficiary.html", person=registry.beneficiary_json(person), category=CATEGORY_LABELS[person.category], confirmations=confirmations, proxies=[proxies.proxy_json(g) for g in grants], history=await registry.status_history(beneficiary_id=person.id), can_reveal=request.ctx.scope.can_see_full_id_number)
+    grants = [g for g in await proxies.list_for_station(scope=scope, status=None) if g.beneficiary_id == person.id]
+    station = await OrgUnit.get_or_none(id=person.station_id)
+    return render(
+        request,
+        "beneficiary.html",
+        person=registry.beneficiary_json(person),
+        station=station.name if station else "",
+        category=CATEGORY_LABELS[person.category],
+        confirmations=confirmations,
+        proxies=[proxies.proxy_json(g) for g in grants],
+        history=await registry.status_history(beneficiary_id=person.id),
+        can_reveal=scope.can_see_full_id_number,
+    )
+
+
+# ---- 年度确认 ------------------------------------------------------------------------------------------
 
 
 @bp.get("/campaigns")
@@ -195,20 +324,25 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
     item = await campaigns.get_campaign(scope=scope, campaign_id=campaign_id)
     progress = await reports.progress(scope=scope, campaign_id=campaign_id)
     proposals = await suspensions.list_proposals(scope=scope, campaign_id=campaign_id, status=SuspensionStatus.PROPOSED)
+    stations = await _names(OrgUnit, {p.station_id for p in proposals if getattr(p, "station_id", None)})
     summary = await reports.summary(scope=scope, campaign_id=campaign_id)
-    from models.confirmation import PublicNotice
-    from server.confirmation import deaths, notices, spot_checks
-
     notice_rows = [n for n in await PublicNotice.filter(campaign_id=campaign_id).order_by("-id") if n.station_id is None or await scope.contains_station(n.station_id)]
+    notice_stations = await _names(OrgUnit, {n.station_id for n in notice_rows if n.station_id})
+    brackets = await _visits_by_bracket(scope, item)
+    unconfirmed = {labels.label(labels.CONFIRMATION_STATUS, k): v for k, v in summary["unconfirmed_by_status"].items()}
     return render(
         request,
         "campaign.html",
         campaign=campaigns.campaign_json(item),
         progress=progress,
-        proposals=[suspensions.proposal_json(p, p.beneficiary) for p in proposals],
+        station_chart=charts.station_bracket_chart(progress["rows"]),
+        bracket_chart=charts.bracket_quota_chart(brackets),
+        brackets=brackets,
+        proposals=[{**suspensions.proposal_json(p, p.beneficiary), "station": stations.get(getattr(p, "station_id", 0), "")} for p in proposals],
         summary=summary,
+        unconfirmed=unconfirmed,
         can_approve=scope.role in (Role.BUREAU, Role.ADMIN),
-        notices=[notices.notice_json(n, with_entries=False) for n in notice_rows],
+        notices=[{**notices.notice_json(n, with_entries=False), "station": notice_stations.get(n.station_id, "")} for n in notice_rows],
         spot=await spot_checks.spot_check_status(scope=scope, campaign_id=campaign_id),
         overpayments=[deaths.death_json(d) for d in await deaths.list_overpayments(scope=scope, outstanding_only=False)],
     )
@@ -219,38 +353,102 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
 async def approve_suspensions(request: Request) -> HTTPResponse:
     ids = [int(x) for x in (request.form.getlist("proposal_id") or []) if x.isdigit()] if request.form else []
     if not ids:
-        raise ApiError("请先勾选要审批的人员", code="nothing_selected", status=422)
+        return _back(request, "请先勾选要批准暂停发放的人员")
     result = await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=ids)
-    back = (request.headers.get("referer") or "/console/campaigns").split("?")[0]
-    message = f"已批准暂停发放 {len(result['approved'])} 人" + (f"，撤销 {len(result['withdrawn'])} 人（已确认）" if result["withdrawn"] else "")
-    return redirect(f"{back}?msg={quote(message)}")
+    message = f"已批准暂停发放 {len(result['approved'])} 人，自下月起停发" + (f"；{len(result['withdrawn'])} 人已完成确认，提议已撤销" if result["withdrawn"] else "")
+    return _back(request, message)
+
+
+# ---- 优待证 ------------------------------------------------------------------------------------------
+
+
+async def _scoped_shipments(scope: Any) -> list[Shipment]:
+    query = Shipment.all()
+    if not scope.is_global:
+        station_ids = await scope.station_ids() or frozenset()
+        districts = set(await OrgUnit.filter(id__in=list(station_ids)).values_list("parent_id", flat=True))
+        query = query.filter(district_id__in=list(districts))
+    return await query.order_by("-id").limit(30)
 
 
 @bp.get("/cards")
 @page
 async def cards(request: Request) -> HTTPResponse:
-    status = request.args.get("status")
-    items = await card_applications.list_applications(scope=request.ctx.scope, status=ApplicationStatus(status) if status else None, overdue_only=False, problems_only=False)
-    from models.cards import Shipment
-    from server.cards import issuance
-
-    shipments = [issuance.shipment_json(x) for x in await Shipment.all().order_by("-id").limit(50)] if request.ctx.scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN) else []
-    return render(request, "cards.html", shipments=shipments, items=[card_applications.application_json(a) for a in items], filter_status=status, statuses=[(s.value, card_applications.rules.STATUS_LABELS[s]) for s in ApplicationStatus])
+    scope = request.ctx.scope
+    everything = await card_applications.list_applications(scope=scope, status=None, overdue_only=False, problems_only=False)
+    counts: dict[str, int] = {}
+    for a in everything:
+        counts[a.status.value] = counts.get(a.status.value, 0) + 1
+    default = ROLE_CARD_STEP.get(scope.role)
+    status = request.args.get("status") or (default.value if default else "all")
+    valid = {s.value for s in ApplicationStatus}
+    shown = [a for a in everything if status == "all" or (status == "overdue" and card_applications.application_json(a)["overdue"]) or a.status.value == status] if status in valid | {"all", "overdue"} else everything
+    names = await _names(Beneficiary, {a.beneficiary_id for a in shown})
+    stations = await _names(OrgUnit, {a.station_id for a in shown})
+    shipments = []
+    if scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN):
+        for s in await _scoped_shipments(scope):
+            sorted_cards = await issuance.sorted_by_station(scope=scope, shipment_id=s.id)
+            station_names = await _names(OrgUnit, {g["station_id"] for g in sorted_cards["stations"]})
+            shipments.append({**issuance.shipment_json(s), "stations": [{"name": station_names.get(g["station_id"], ""), "count": len(g["cards"])} for g in sorted_cards["stations"]]})
+    return render(
+        request,
+        "cards.html",
+        shipments=shipments,
+        items=[{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, ""), "station": stations.get(a.station_id, "")} for a in shown],
+        filter_status=status,
+        counts=counts,
+        overdue_count=sum(1 for a in everything if card_applications.application_json(a)["overdue"]),
+        statuses=[(s.value, card_rules.STATUS_LABELS[s]) for s in ApplicationStatus],
+        my_step=default.value if default else None,
+        chain={s.value: role.value for s, (role, _, _) in card_rules.CHAIN.items()},
+        role=scope.role.value,
+        can_write=scope.can_write,
+    )
 
 
 @bp.post("/cards/<application_id:int>/transition")
 @page
 async def card_transition(request: Request, application_id: int) -> HTTPResponse:
     form = request.form or {}
-    await card_applications.transition(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, application_id=application_id, action=form.get("action") or "pass", reason=(form.get("reason") or "").strip())
-    return redirect(f"/console/cards?msg={quote('已处理')}")
+    action = form.get("action")
+    if action not in ("pass", "return"):
+        return _back(request, "请选择“通过”或“退回”")
+    version = form.get("version") or ""
+    await card_applications.transition(
+        scope=request.ctx.scope,
+        actor=request.ctx.actor,
+        settings=request.app.ctx.settings,
+        application_id=application_id,
+        action=action,
+        reason=(form.get("reason") or "").strip(),
+        expected_version=int(version) if version.isdigit() else None,
+    )
+    return _back(request, f"申请 {application_id} 已" + ("通过，转下一环节" if action == "pass" else "退回"))
+
+
+# ---- 领证签到 ------------------------------------------------------------------------------------------
 
 
 @bp.get("/pickups")
 @page
 async def pickups(request: Request) -> HTTPResponse:
-    items = await booking.todays_bookings(scope=request.ctx.scope, day=date.today())
-    return render(request, "pickups.html", items=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot)} for b in items])
+    scope = request.ctx.scope
+    today = date.today()
+    items = await booking.todays_bookings(scope=scope, day=today)
+    names = await _names(Beneficiary, {b.card.beneficiary_id for b in items})
+    slots = await (await scope.filter_by_station(PickupSlot.filter(day__gte=today, day__lte=today + timedelta(days=14)))).order_by("day", "start_time").limit(200)
+    stations = await _names(OrgUnit, {s.station_id for s in slots})
+    return render(
+        request,
+        "pickups.html",
+        today=today,
+        items=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot), "name": names.get(b.card.beneficiary_id, "")} for b in items],
+        slots=[{**booking.slot_json(s), "station": stations.get(s.station_id, "")} for s in slots],
+        can_check_in=scope.role in (Role.STATION, Role.ADMIN),
+        error=request.args.get("error"),
+        request_code=request.args.get("code"),
+    )
 
 
 @bp.post("/pickups/check-in")
@@ -258,13 +456,52 @@ async def pickups(request: Request) -> HTTPResponse:
 async def pickup_check_in(request: Request) -> HTTPResponse:
     form = request.form or {}
     code = (form.get("code") or "").strip()
+    if not code:
+        return redirect(f"/console/pickups?error={quote('请扫描二维码或输入8位预约码')}")
     token, short_code = (code, None) if "." in code else (None, code)
-    result = await booking.check_in(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, token=token, short_code=short_code)
-    return redirect(f"/console/pickups?msg={quote(f'签到成功，预约 {result.short_code} 的优待证已发放')}")
+    try:
+        result = await booking.check_in(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, token=token, short_code=short_code)
+    except ApiError as exc:
+        return redirect(f"/console/pickups?error={quote(exc.message)}&code={quote(code[:80])}")
+    card = await Booking.get(id=result.id).select_related("card")
+    person = await Beneficiary.get_or_none(id=card.card.beneficiary_id)
+    who = f"{person.name}的" if person else ""
+    return redirect(f"/console/pickups?msg={quote(f'签到成功：预约码 {result.short_code}，{who}优待证已发放' + ('（代领）' if result.as_proxy else ''))}")
+
+
+# ---- 报表下载 ------------------------------------------------------------------------------------------
 
 
 @bp.get("/reports")
 @page
 async def report_downloads(request: Request) -> HTTPResponse:
-    items = await campaigns.list_campaigns(scope=request.ctx.scope)
-    return render(request, "reports.html", campaigns=[campaigns.campaign_json(c) for c in items])
+    scope = request.ctx.scope
+    items = await campaigns.list_campaigns(scope=scope)
+    may_download_snapshots = scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN)
+    rows = []
+    for c in items:
+        weekly = await ReportSnapshot.filter(kind="weekly_progress", scope_unit_id=c.district_id).order_by("-period").limit(12) if may_download_snapshots else []
+        rows.append({**campaigns.campaign_json(c), "weekly": [{"id": s.id, "period": s.period, "created_at": s.created_at.isoformat(), "has_xlsx": bool(s.xlsx_path)} for s in weekly]})
+    monthly = await ReportSnapshot.filter(kind="card_monthly").order_by("-period").limit(12) if may_download_snapshots else []
+    visible_units = {None} if scope.is_global else set(await OrgUnit.filter(id__in=list(await scope.station_ids() or [])).values_list("parent_id", flat=True))
+    return render(
+        request,
+        "reports.html",
+        campaigns=rows,
+        monthly=[{"id": s.id, "period": s.period, "created_at": s.created_at.isoformat(), "has_xlsx": bool(s.xlsx_path)} for s in monthly if scope.is_global or s.scope_unit_id in visible_units],
+        may_download_snapshots=may_download_snapshots,
+    )
+
+
+
+@bp.get("/reports/monthly/<snapshot_id:int>/xlsx")
+@page
+async def monthly_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
+    """A kept monthly card-statistics snapshot (before the 20th), for the district it was made for."""
+    scope = request.ctx.scope
+    scope.require_role(Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR)
+    snapshot = await ReportSnapshot.get_or_none(id=snapshot_id, kind="card_monthly")
+    visible = scope.is_global or (snapshot is not None and snapshot.scope_unit_id in set(await OrgUnit.filter(id__in=list(await scope.station_ids() or [])).values_list("parent_id", flat=True)))
+    if snapshot is None or snapshot.xlsx_path is None or not visible:
+        raise NotFound("报表不存在", code="report_not_found")
+    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"card-statistics-{snapshot.period}.xlsx")
