@@ -7,30 +7,21 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json, raw
 
-from models.cards import ApplicationStatus, CalendarOverride, CardKind, CardStatus, PickupSlot
+from models.cards import ApplicationStatus, CardKind, CardStatus, PickupSlot
 from models.staff import Role
 from server.auth.guard import staff_required
 from server.cards import applications, booking, issuance, stats
-from server.errors import BadRequest, NotFound
+from server.errors import BadRequest
 from server.http.uploads import required_upload
 from server.http.validation import api
-from server.miniapp.acting import ProxyScope, acting_for
-from server.miniapp.guard import mini_user_required
 from server.registry.service import decrypt_id_number, get_beneficiary
 from server.registry.categories import CATEGORY_LABELS
-from server.workdays import add_working_days, load_overrides
 
 bp = Blueprint("cards", url_prefix="/api/cards")
-mp_bp = Blueprint("cards_mp", url_prefix="/api/mp/cards")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class OnSiteBody(BaseModel):
-    beneficiary_id: int
-    card_kind: CardKind
-
-
-class OnlineBody(BaseModel):
     beneficiary_id: int
     card_kind: CardKind
 
@@ -93,30 +84,6 @@ class CheckInBody(BaseModel):
 
 class TodayQuery(BaseModel):
     day: date | None = None
-
-
-class OverrideBody(BaseModel):
-    day: date
-    is_working_day: bool
-    note: str = Field(default="", max_length=100)
-
-
-class DeadlineQuery(BaseModel):
-    start: date
-    working_days: int = Field(ge=0, le=365)
-
-
-class BookBody(BaseModel):
-    card_id: int
-    slot_id: int
-
-
-class RescheduleBody(BaseModel):
-    slot_id: int
-
-
-class MpSlotsQuery(BaseModel):
-    card_id: int
 
 
 # ---- applications (staff)
@@ -316,148 +283,3 @@ async def statistics(request: Request) -> HTTPResponse:
 async def statistics_xlsx(request: Request) -> HTTPResponse:
     report = await stats.monthly_statistics(scope=request.ctx.scope)
     return raw(stats.statistics_xlsx(report), content_type=XLSX, headers={"Content-Disposition": f"attachment; filename=card-statistics-{report['period']}.xlsx"})
-
-
-@bp.get("/calendar/overrides")
-@api(summary="Working-day overrides for years the holiday package does not cover", tag="cards calendar")
-@staff_required()
-async def overrides(request: Request) -> HTTPResponse:
-    rows = await CalendarOverride.all().order_by("day")
-    return json({"items": [{"day": r.day.isoformat(), "is_working_day": r.is_working_day, "note": r.note} for r in rows]}, ensure_ascii=False)
-
-
-@bp.put("/calendar/overrides")
-@api(summary="Set a working-day override (admin)", tag="cards calendar", json=OverrideBody)
-@staff_required(Role.ADMIN, write=True)
-async def set_override(request: Request, body: OverrideBody) -> HTTPResponse:
-    from server.audit import service as audit
-
-    await CalendarOverride.update_or_create(defaults={"is_working_day": body.is_working_day, "note": body.note}, day=body.day)
-    await audit.record(actor=request.ctx.actor, action="calendar.override_set", entity_type="calendar", entity_id=body.day.isoformat(), after=body.model_dump(mode="json"))
-    await load_overrides()
-    return json({"ok": True})
-
-
-@bp.delete("/calendar/overrides/<day:str>")
-@api(summary="Remove a working-day override (admin)", tag="cards calendar")
-@staff_required(Role.ADMIN, write=True)
-async def delete_override(request: Request, day: str) -> HTTPResponse:
-    from server.audit import service as audit
-
-    try:
-        parsed = date.fromisoformat(day)
-    except ValueError as exc:
-        raise BadRequest("日期格式应为YYYY-MM-DD", code="bad_date") from exc
-    if not await CalendarOverride.filter(day=parsed).delete():
-        raise NotFound("没有该日期的设置", code="override_not_found")
-    await audit.record(actor=request.ctx.actor, action="calendar.override_deleted", entity_type="calendar", entity_id=day)
-    await load_overrides()
-    return json({"ok": True})
-
-
-@bp.get("/calendar/deadline")
-@api(summary="The date N working days after a start date (calendar_unknown outside known data)", tag="cards calendar", query=DeadlineQuery)
-@staff_required()
-async def deadline(request: Request, query: DeadlineQuery) -> HTTPResponse:
-    return json({"start": query.start.isoformat(), "working_days": query.working_days, "due": add_working_days(query.start, query.working_days).isoformat()})
-
-
-# ---- mini-program: online application, booking, QR
-
-
-@mp_bp.post("/applications")
-@api(summary="Apply online (the person, or a proxy with scope apply)", tag="mini-program cards", json=OnlineBody)
-@mini_user_required
-async def mp_apply(request: Request, body: OnlineBody) -> HTTPResponse:
-    acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=body.beneficiary_id, scope=ProxyScope.APPLY, request_id=request.ctx.request_id)
-    application = await applications.create_application(
-        actor=acting.actor,
-        settings=request.app.ctx.settings,
-        beneficiary=acting.beneficiary,
-        card_kind=body.card_kind,
-        channel="online",
-        applicant_user_id=None if acting.as_proxy else request.ctx.mini_user.id,
-        proxy_user_id=request.ctx.mini_user.id if acting.as_proxy else None,
-    )
-    return json(applications.application_json(application), status=201, ensure_ascii=False)
-
-
-async def _mp_application(request: Request, application_id: int):  # type: ignore[no-untyped-def]
-    from models.cards import CardApplication
-
-    application = await CardApplication.get_or_none(id=application_id)
-    if application is None:
-        raise NotFound("申请不存在", code="application_not_found")
-    acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=application.beneficiary_id, scope=ProxyScope.APPLY, request_id=request.ctx.request_id)
-    return application, acting
-
-
-@mp_bp.get("/applications/<application_id:int>")
-@api(summary="My application's progress and history", tag="mini-program cards")
-@mini_user_required
-async def mp_application(request: Request, application_id: int) -> HTTPResponse:
-    application, _ = await _mp_application(request, application_id)
-    return json({**applications.application_json(application), "history": await applications.history(application_id=application.id)}, ensure_ascii=False)
-
-
-@mp_bp.post("/applications/<application_id:int>/forms/<form:str>")
-@api(summary="Upload a signed form from the phone (image or PDF)", tag="mini-program cards", multipart={"file": "JPEG, PNG or PDF"})
-@mini_user_required
-async def mp_upload_form(request: Request, application_id: int, form: str) -> HTTPResponse:
-    application, acting = await _mp_application(request, application_id)
-    application = await applications.attach_form(actor=acting.actor, application=application, form=form, data=required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_document_bytes)[1], media_dir=request.app.ctx.settings.media_dir)
-    return json(applications.application_json(application), ensure_ascii=False)
-
-
-@mp_bp.post("/applications/<application_id:int>/resubmit")
-@api(summary="Resubmit a returned application after fixing it", tag="mini-program cards", json=ResubmitBody)
-@mini_user_required
-async def mp_resubmit(request: Request, application_id: int, body: ResubmitBody) -> HTTPResponse:
-    application, acting = await _mp_application(request, application_id)
-    application = await applications.resubmit(actor=acting.actor, settings=request.app.ctx.settings, application=application, note=body.note)
-    return json(applications.application_json(application), ensure_ascii=False)
-
-
-@mp_bp.get("/slots")
-@api(summary="Open pickup slots at the card's station", tag="mini-program cards", query=MpSlotsQuery)
-@mini_user_required
-async def mp_slots(request: Request, query: MpSlotsQuery) -> HTTPResponse:
-    card, _, _ = await booking._card_for(user=request.ctx.mini_user, card_id=query.card_id, request_id=request.ctx.request_id)
-    slots = await PickupSlot.filter(station_id=card.station_id, day__gte=date.today()).order_by("day", "start_time").limit(200)
-    return json({"items": [booking.slot_json(s) for s in slots if s.booked < s.capacity]})
-
-
-@mp_bp.post("/bookings")
-@api(summary="Book a pickup slot for a ready card (header Idempotency-Key makes retries safe)", tag="mini-program cards", json=BookBody)
-@mini_user_required
-async def mp_book(request: Request, body: BookBody) -> HTTPResponse:
-    key = request.headers.get("idempotency-key", "").strip()
-    if not key or len(key) > 80:
-        raise BadRequest("缺少 Idempotency-Key 请求头", code="idempotency_key_required")
-    result, created = await booking.book(settings=request.app.ctx.settings, user=request.ctx.mini_user, card_id=body.card_id, slot_id=body.slot_id, idempotency_key=key, request_id=request.ctx.request_id)
-    return json(booking.booking_json(result), status=201 if created else 200)
-
-
-@mp_bp.post("/bookings/<booking_id:int>/reschedule")
-@api(summary="Move a booking to another slot (before the cutoff)", tag="mini-program cards", json=RescheduleBody)
-@mini_user_required
-async def mp_reschedule(request: Request, booking_id: int, body: RescheduleBody) -> HTTPResponse:
-    result = await booking.reschedule(settings=request.app.ctx.settings, user=request.ctx.mini_user, booking_id=booking_id, slot_id=body.slot_id, request_id=request.ctx.request_id)
-    return json(booking.booking_json(result))
-
-
-@mp_bp.post("/bookings/<booking_id:int>/cancel")
-@api(summary="Cancel a booking (before the cutoff)", tag="mini-program cards")
-@mini_user_required
-async def mp_cancel(request: Request, booking_id: int) -> HTTPResponse:
-    result = await booking.cancel(settings=request.app.ctx.settings, user=request.ctx.mini_user, booking_id=booking_id, request_id=request.ctx.request_id)
-    return json(booking.booking_json(result))
-
-
-@mp_bp.get("/bookings/<booking_id:int>/qr")
-@api(summary="A signed, expiring QR token (and short code) to show at the station", tag="mini-program cards")
-@mini_user_required
-async def mp_qr(request: Request, booking_id: int) -> HTTPResponse:
-    return json(await booking.qr_for_user(settings=request.app.ctx.settings, user=request.ctx.mini_user, booking_id=booking_id, request_id=request.ctx.request_id))
-
-
