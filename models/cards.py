@@ -143,14 +143,3 @@ class Booking(TimestampedModel):
     class Meta:
         table = "booking"
         unique_together = (("user_id", "idempotency_key"),)
-
-
-class CalendarOverride(TimestampedModel):
-    """A working-day exception for a date the holiday package does not know yet."""
-
-    day = fields.DateField(unique=True)
-    is_working_day = fields.BooleanField()
-    note = fields.CharField(max_length=100, default="")
-
-    class Meta:
-        table = "calendar_override"

@@ -131,6 +131,11 @@ def _serve(settings: Settings) -> None:
         app.prepare(host=settings.host, port=settings.port, single_process=True, motd=False)
         Sanic.serve_single(primary=app)
     else:
+        from sanic.worker.manager import WorkerManager
+
+        # Sanic gives up on workers that have not acknowledged start-up within 30 s; on a busy two-core
+        # machine four workers importing the stack can take longer. Measured in tenths of a second.
+        WorkerManager.THRESHOLD = int(settings.worker_start_timeout_seconds * 10)
         app.prepare(host=settings.host, port=settings.port, workers=settings.workers, motd=False)
         Sanic.serve(primary=app, app_loader=loader)
 

@@ -19,7 +19,7 @@ from server.face_service import start_face_engine
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
-from server.workdays import load_overrides
+from server.calendar import service as calendar_service
 from server.wechat import WeChatClient
 
 log = logging.getLogger("server.access")
@@ -89,6 +89,12 @@ def _register_middleware(app: Sanic) -> None:
         request.ctx.started = time.perf_counter()
         request_id_var.set(request.ctx.request_id)
 
+    @app.on_request
+    async def refresh_calendar(request: Request) -> None:
+        # Another worker may have changed the calendar: one key-value read keeps every worker's deadlines equal.
+        if request.path not in ("/healthz", "/readyz"):
+            await calendar_service.refresh_if_stale(kv=request.app.ctx.kv)
+
     @app.on_response
     async def log_and_tag(request: Request, response: HTTPResponse) -> None:
         request_id = getattr(request.ctx, "request_id", None)
@@ -114,8 +120,8 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         configure_cipher(settings.security.field_key.get_secret_value())
         await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
         await audit_service.ensure_audit_head()
-        await load_overrides()
         app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
+        await calendar_service.load(kv=app.ctx.kv)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
         # Models load once per worker, on the face executor, before the first request.
         app.ctx.face = await start_face_engine(settings) if settings.face.enabled else None

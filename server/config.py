@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
+    # How long Sanic waits for every worker to report it started before giving up (its default is 30 s).
+    worker_start_timeout_seconds: float = Field(default=120.0, ge=5, le=600)
     var_dir: Path = Path("var")
     media_dir: Path = Path("var/media")
     # First admin's password; when empty a one-time password is generated and printed once.

@@ -17,6 +17,7 @@ MODEL_MODULES = [
     "models.wechat",
     "models.confirmation",
     "models.cards",
+    "models.calendar",
 ]
 
 

@@ -5,6 +5,7 @@ Each job is ``run(now, settings)``; ``now`` is aware UTC.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from server.background import PeriodicJob
@@ -33,9 +34,9 @@ async def confirmation_reminders(now: datetime, settings: Settings) -> None:
 
 async def card_jobs(now: datetime, settings: Settings) -> None:
     from server.cards.booking import queue_booking_reminders, release_no_shows
-    from server.workdays import load_overrides
+    from server.calendar.service import load
 
-    await load_overrides()
+    await load(kv=None)
     await queue_booking_reminders(now=now, settings=settings)
     await release_no_shows(now=now)
 
@@ -46,8 +47,21 @@ async def card_monthly_statistics(now: datetime, settings: Settings) -> None:
     await generate_monthly_statistics(now=now, media_dir=settings.media_dir)
 
 
+async def calendar_check(now: datetime, settings: Settings) -> None:
+    """Daily: log (at WARNING, so monitoring sees it) while this or — from 1 November — next year's holiday
+    arrangement is still provisional."""
+    from server.calendar.service import load, provisional_warning
+    from server.clock import CHINA_TZ
+
+    await load(kv=None)
+    warning = provisional_warning(today=now.astimezone(CHINA_TZ).date())
+    if warning:
+        logging.getLogger("server.calendar").warning("calendar provisional: %s", warning)
+
+
 JOBS: list[PeriodicJob] = [
-    # Booking reminders (24 h ahead), releasing no-shows, refreshing the calendar overrides.
+    PeriodicJob(name="calendar_check", interval_seconds=DAY, run=calendar_check),
+    # Booking reminders (24 h ahead), releasing no-shows (on the calendar as the database has it now).
     PeriodicJob(name="card_bookings", interval_seconds=300, run=card_jobs),
     PeriodicJob(name="card_monthly_statistics", interval_seconds=6 * 3600, run=card_monthly_statistics),
     PeriodicJob(name="purge_face_evidence", interval_seconds=DAY, run=purge_face_evidence),

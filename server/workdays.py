@@ -1,60 +1,40 @@
-"""Working days on the Chinese public-holiday calendar, make-up working weekends included.
+"""Working days for the rules that count them: a thin front to the shared calendar (``server/calendar``).
 
-Known years come from the `chinese-calendar` package; later years need entries in the override
-table (see server/cards for the admin API). A date outside known data raises instead of guessing.
+``add_working_days`` never raises: for a year the State Council has not published yet it counts on the
+provisional calendar, and for a year no package knows, on weekdays. Callers that show a deadline use
+``working_deadline`` (or ``deadline_basis`` for a stored due date) to say when it is provisional.
 """
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-import chinese_calendar
+from server.calendar.rules import DayBasis, Deadline
+from server.calendar.service import current
 
-from server.errors import ApiError
-
-# Filled from the database override table at start-up and on every admin change: {date: is_working}.
-_overrides: dict[date, bool] = {}
-
-
-class CalendarUnknown(ApiError):
-    status, code, message = 422, "calendar_unknown", "该日期超出已知节假日安排，请管理员先维护工作日历"
-
-
-def set_overrides(overrides: dict[date, bool]) -> None:
-    _overrides.clear()
-    _overrides.update(overrides)
-
-
-async def load_overrides() -> None:
-    """Read the admin-maintained table (at start-up, after each change, and every few minutes)."""
-    from models.cards import CalendarOverride
-
-    set_overrides({row.day: row.is_working_day for row in await CalendarOverride.all()})
-
-
-def _package_years() -> tuple[int, int]:
-    known = [d.year for d in chinese_calendar.holidays]
-    return min(known), max(known)
+__all__ = ["DayBasis", "Deadline", "add_working_days", "deadline_basis", "is_working_day", "working_deadline"]
 
 
 def is_working_day(day: date) -> bool:
-    if day in _overrides:
-        return _overrides[day]
-    first, last = _package_years()
-    if first <= day.year <= last:
-        return chinese_calendar.is_workday(day)
-    if any(d.year == day.year for d in _overrides):
-        # A year maintained by hand: listed dates are the exceptions, the rest follow the weekday.
-        return day.weekday() < 5
-    raise CalendarUnknown(date=day.isoformat())
+    return current().is_working_day(day)
 
 
-def add_working_days(start: date, n: int) -> date:
-    """The date ``n`` working days after ``start`` (``start`` itself not counted)."""
-    day = start
-    remaining = n
-    while remaining > 0:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            remaining -= 1
-    return day
+def working_deadline(start: date, working_days: int) -> Deadline:
+    return current().deadline(start, working_days)
+
+
+def add_working_days(start: date, working_days: int) -> date:
+    """The date ``working_days`` working days after ``start`` (``start`` itself not counted)."""
+    return current().deadline(start, working_days).due
+
+
+def deadline_basis(start: date, due: date) -> DayBasis:
+    """Whether a stored due date counted days that are still provisional."""
+    return current().basis_between(start, due)
+
+
+def due_is_provisional(due: date | None, *, start: date | None = None) -> bool:
+    """For JSON and pages that show a stored due date: was it counted on days not yet official?"""
+    if due is None:
+        return False
+    return deadline_basis(min(start or due, due), due) is not DayBasis.OFFICIAL

@@ -21,7 +21,7 @@ from server.config import Settings
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.miniapp.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
-from server.workdays import add_working_days
+from server.workdays import add_working_days, due_is_provisional
 
 OPEN_STATUSES = [ApplicationStatus.STATION_CHECK, ApplicationStatus.CENTRE_VERIFICATION, ApplicationStatus.BUREAU_REVIEW, ApplicationStatus.CITY_REVIEW, ApplicationStatus.RETURNED]
 
@@ -40,6 +40,7 @@ def application_json(a: CardApplication, *, today: date | None = None) -> dict[s
         "status_label": rules.STATUS_LABELS[a.status],
         "due_date": a.due_date.isoformat() if a.due_date else None,
         "overdue": bool(a.due_date and a.due_date < today and a.status in rules.CHAIN),
+        "due_provisional": due_is_provisional(a.due_date, start=a.step_started_on),
         "return_count": a.return_count,
         "flagged": a.flagged,
         "problem_note": a.problem_note,

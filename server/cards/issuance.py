@@ -21,7 +21,7 @@ from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.miniapp.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
-from server.workdays import add_working_days
+from server.workdays import add_working_days, due_is_provisional
 
 PROVINCE_CENTRE = "省退役军人服务中心"
 
@@ -50,6 +50,7 @@ def card_json(c: Card, *, today: date | None = None) -> dict[str, Any]:
         "status": c.status.value,
         "collected_at": c.collected_at.isoformat() if c.collected_at else None,
         "delivery_due": c.delivery_due.isoformat() if c.delivery_due else None,
+        "delivery_due_provisional": due_is_provisional(c.delivery_due),
         "delivery_overdue": bool(c.delivery_due and c.delivery_due < today and c.status == CardStatus.AT_STATION),
         "delivered_at": c.delivered_at.isoformat() if c.delivered_at else None,
         "delivery_method": c.delivery_method,

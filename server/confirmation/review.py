@@ -16,6 +16,7 @@ from server.confirmation.records import mark_confirmed
 from server.confirmation.self_service import REASON_TEXT
 from server.errors import Conflict, NotFound
 from server.notifications.outbox import notify_beneficiary
+from server.workdays import due_is_provisional
 
 
 async def list_items(*, scope: Scope, status: ReviewStatus | None, overdue_only: bool, station_id: int | None, today: date | None = None) -> list[ReviewItem]:
@@ -37,6 +38,7 @@ def item_summary(item: ReviewItem, *, today: date | None = None) -> dict[str, An
         "station_id": item.station_id,
         "due_date": item.due_date.isoformat(),
         "overdue": item.status == ReviewStatus.OPEN and item.due_date < (today or date.today()),
+        "due_provisional": due_is_provisional(item.due_date, start=item.created_at.date()),
         "beneficiary_id": beneficiary.id,
         "name": beneficiary.name,
         "id_number": beneficiary.id_number_masked,

@@ -27,6 +27,7 @@ from models.wechat import MiniUser
 from server import media
 from server.actors import Actor
 from server.audit import service as audit
+from server.clock import china_today
 from server.config import Settings
 from server.confirmation import rules
 from server.confirmation.campaigns import current_confirmation
@@ -34,6 +35,7 @@ from server.confirmation.records import mark_confirmed
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.kv import KeyValueStore
 from server.miniapp.acting import require_self
+from server.workdays import add_working_days
 
 # What the person is told for each outcome: plain words, and what to do next.
 GUIDANCE = {
@@ -247,9 +249,8 @@ async def _record_outcome(*, kv: KeyValueStore, settings: Settings, actor: Actor
             evidence_index = (data.get("evidence_frames") or [0])[0]
             await _keep_confirmed_photo(settings=settings, beneficiary_id=confirmation.beneficiary_id, frame=frames[evidence_index], embedding=embedding)
         else:
-            from server.workdays import add_working_days  # the cards package owns the calendar
-
-            review_item = await ReviewItem.create(attempt=attempt, confirmation=confirmation, station_id=confirmation.station_id, due_date=add_working_days(date.today(), settings.confirmation.review_due_working_days))
+            # Never fails: an unpublished year's arrangement is counted provisionally (server/calendar).
+            review_item = await ReviewItem.create(attempt=attempt, confirmation=confirmation, station_id=confirmation.station_id, due_date=add_working_days(china_today(), settings.confirmation.review_due_working_days))
             if decision == Decision.FAIL.value:
                 await _count_failure(kv=kv, settings=settings, confirmation=confirmation)
             else:

@@ -21,6 +21,8 @@ from models.confirmation import Campaign, CampaignStatus, Confirmation, PublicNo
 from models.org import OrgUnit
 from models.registry import Beneficiary
 from models.staff import Role
+from server.calendar import service as calendar_service
+from server.clock import china_today
 from server.auth import service as auth_service
 from server.auth import sessions
 from server.auth.guard import SESSION_COOKIE, current_staff
@@ -61,6 +63,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         role_label=labels.ROLE.get(staff.role, "") if staff else "",
         csrf=staff.csrf_token if staff else "",
         flash=request.args.get("msg"),
+        calendar_warning=calendar_service.provisional_warning(today=china_today()) if staff else None,
         path=request.path,
         **context,
     )
