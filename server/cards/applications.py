@@ -14,7 +14,7 @@ from models.cards import ApplicationAppointment, ApplicationSlot, ApplicationSta
 from models.registry import Beneficiary, ReferencePhoto
 from models.staff import Role
 from server import media
-from server.actors import Actor
+from server.actors import SYSTEM, Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import eligibility, rules, timeline
@@ -315,7 +315,5 @@ async def flag_person(*, beneficiary_id: int, note: str, kind: str, release_book
                 defaults={"station_id": station_id, "kind": f"flagged_{kind}", "message": note, "data": {"beneficiary_id": beneficiary_id, "applications": [a.id for a in open_apps], "cards": [c.id for c in cards]}},
             )
         if open_apps or cards:
-            from server.actors import SYSTEM
-
             await audit.record(actor=SYSTEM, action=f"cards.flagged_{kind}", entity_type="beneficiary", entity_id=beneficiary_id, details={"applications": [a.id for a in open_apps], "cards": [c.id for c in cards], "note": note, "bookings_released": released})
     return {"applications": len(open_apps), "cards": len(cards), "bookings_released": released}

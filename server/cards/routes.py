@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse, file, html, json, raw
 from models.cards import ApplicationStatus, CardKind, CardStatus, PickupSlot
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.cards import applications, appointments, booking, catalogue, cleanup, forms, issuance, privacy, reports, stats, timeline
+from server.cards import applications, appointments, booking, catalogue, cleanup, cross_checks, forms, issuance, privacy, reports, stats, timeline
 from server.cards.privacy import confidentiality_required
 from server.errors import BadRequest
 from server.http.uploads import required_upload
@@ -219,6 +219,14 @@ async def staff_withdraw(request: Request, application_id: int, body: WithdrawBo
     await request.ctx.scope.require_station_writable(application.station_id)
     application = await applications.withdraw(actor=request.ctx.actor, application=application, reason=body.reason, by="服务站")
     return json(applications.application_json(application), ensure_ascii=False)
+
+
+@bp.post("/cross-checks/import")
+@api(summary="Import cross-check findings (婚姻、社保、违法违纪、生存; CSV/XLSX: 身份证号, 姓名, 来源, 比对结果): open applications and undelivered cards are flagged", tag="cards", multipart={"file": ".csv or .xlsx"})
+@staff_required(Role.CENTRE, Role.BUREAU, write=True)
+async def cross_check_import(request: Request) -> HTTPResponse:
+    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
+    return json(await cross_checks.import_findings(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data), ensure_ascii=False)
 
 
 @bp.post("/applications/<application_id:int>/materials")

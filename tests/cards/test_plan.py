@@ -43,6 +43,18 @@ async def test_eligibility_per_category_record_completeness_and_deceased(client:
     assert deceased.status_code == 422 and deceased.json()["error"]["code"] == "beneficiary_deceased"
     assert await CardApplication.filter(beneficiary_id__in=[policeman.id, no_phone.id, dead.id]).count() == 0
 
+    cards_settings = app.ctx.settings.cards
+    saved = cards_settings.review_period
+    cards_settings.enforce_review_period = True
+    try:
+        cards_settings.review_period = ("01-01", "01-01") if date.today() != date(date.today().year, 1, 1) else ("12-31", "12-31")
+        late = await make_applicant(station=county.station_a)
+        outside = await client.post("/api/cards/applications", headers=station, json={"beneficiary_id": late.id, "card_kind": "veteran"})
+        assert outside.status_code == 422 and outside.json()["error"]["code"] == "outside_review_period"
+    finally:
+        cards_settings.enforce_review_period = False
+        cards_settings.review_period = saved
+
 
 async def test_death_import_flags_open_application_and_undelivered_card(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
@@ -65,6 +77,14 @@ async def test_death_import_flags_open_application_and_undelivered_card(client: 
     assert blocked.status_code == 409 and blocked.json()["error"]["code"] == "card_flagged"
     problems = (await client.get("/api/cards/applications?problems=true", headers=bureau)).json()["items"]
     assert [a["id"] for a in problems] == [application.id]
+
+    remarried = await make_applicant(station=county.station_a, name="孙秀兰", category=Category.MARTYR_FAMILY)
+    open_app = await applications.create_application(actor=SYSTEM, settings=app.ctx.settings, beneficiary=remarried, card_kind=CardKind.OTHER_BENEFICIARY, channel="on_site")
+    findings = io.StringIO()
+    csv.writer(findings).writerows([["身份证号", "姓名", "来源", "比对结果"], [decrypt_id_number(remarried), "孙秀兰", "婚姻", "2026-05-01 再婚登记"], [decrypt_id_number(remarried), "别人", "婚姻", "x"], ["123", "某", "公安", "x"]])
+    result = (await client.post("/api/cards/cross-checks/import", headers=bureau, files={"file": ("checks.csv", findings.getvalue().encode(), "text/csv")})).json()
+    assert result["counts"] == {"flagged": 1, "no_open_card_work": 0, "unmatched": 1, "rejected": 1}
+    assert (await CardApplication.get(id=open_app.id)).problem_note == "民政婚姻登记比对：2026-05-01 再婚登记"
 
 
 async def test_on_site_appointment_booked_checked_in_and_withdrawal_by_applicant(client: httpx.AsyncClient, app: Sanic) -> None:
