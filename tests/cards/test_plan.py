@@ -94,7 +94,7 @@ async def test_on_site_appointment_booked_checked_in_and_withdrawal_by_applicant
     await bind(user, person)
     station = await staff_headers(client, role=Role.STATION, unit=county.station_a)
     start = date.today() + timedelta(days=3)
-    published = await client.post("/api/cards/application-slots", headers=station, json={"station_id": county.station_a.id, "start": start.isoformat(), "days": 7, "windows": [["09:00", "10:00"]], "capacity": 1})
+    published = await client.post("/api/cards/application-slots", headers=station, json={"station_id": county.station_a.id, "start": start.isoformat(), "days": 20, "windows": [["09:00", "10:00"]], "capacity": 1})
     assert published.status_code == 201 and published.json()["items"], published.text
     slots = (await client.get(f"/api/mp/cards/application-slots?beneficiary_id={person.id}", headers=headers)).json()["items"]
     slot_id = slots[0]["id"]
