@@ -135,8 +135,6 @@ async def attach_form(*, actor: Actor, application: CardApplication, form: str, 
 async def require_materials_complete(application: CardApplication) -> None:
     """受理及检查: the materials are complete before the station passes the application on."""
     person = await Beneficiary.get(id=application.beneficiary_id)
-    if eligibility.is_deceased(person):
-        raise ValidationFailed("该优抚对象已登记死亡，不能继续办理", code="beneficiary_deceased")
     missing = eligibility.missing_station_check_elements(
         has_photo=await ReferencePhoto.filter(beneficiary_id=person.id, is_active=True).exists(),
         application_form=bool(application.application_form_path),
@@ -159,6 +157,8 @@ async def transition(*, scope: Scope, actor: Actor, settings: Settings, applicat
     scope.require_role(role)
     if action == "return" and len(reason.strip()) < 2:
         raise ValidationFailed("退回须写明原因", code="reason_required")
+    if action == "pass" and eligibility.is_deceased(await Beneficiary.get(id=application.beneficiary_id)):
+        raise ValidationFailed("该优抚对象已登记死亡，不能继续办理，请撤回或退回", code="beneficiary_deceased")
     if action == "pass" and application.status == ApplicationStatus.STATION_CHECK:
         await require_materials_complete(application)
     target = passed_to if action == "pass" else returned_to

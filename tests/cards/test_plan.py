@@ -69,6 +69,10 @@ async def test_death_import_flags_open_application_and_undelivered_card(client: 
     assert imported.status_code == 200, imported.text
     flagged = await CardApplication.get(id=application.id)
     assert flagged.flagged and "2026-10-02" in flagged.problem_note and flagged.status == ApplicationStatus.STATION_CHECK
+    await CardApplication.filter(id=application.id).update(status=ApplicationStatus.CENTRE_VERIFICATION)
+    centre = await staff_headers(client, role=Role.CENTRE, unit=county.district)
+    stopped = await client.post(f"/api/cards/applications/{application.id}/transition", headers=centre, json={"action": "pass"})
+    assert stopped.status_code == 422 and stopped.json()["error"]["code"] == "beneficiary_deceased"
     assert (await Card.get(id=card.id)).flagged
     station_b = await staff_headers(client, role=Role.STATION, unit=county.station_b)
     notices = (await client.get("/api/cards/station-notices?unread=true", headers=station_b)).json()["items"]
