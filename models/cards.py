@@ -46,6 +46,11 @@ class CardApplication(TimestampedModel):
     # open application per person and card kind.
     open_key = fields.CharField(max_length=48, null=True, unique=True)
     version = fields.IntField(default=1)
+    # The debit card the preferential card is linked to (关联银行借记卡): account number encrypted.
+    bank_name = fields.CharField(max_length=64, default="")
+    bank_account_encrypted = fields.CharField(max_length=128, null=True)
+    bank_account_masked = fields.CharField(max_length=32, default="")
+    materials_status = fields.CharField(max_length=16, default="held")  # held / archived / destroyed
 
     class Meta:
         table = "card_application"
@@ -103,6 +108,9 @@ class Card(TimestampedModel):
     received_by = fields.CharField(max_length=16, null=True)  # holder / proxy
     receiver_user_id = fields.IntField(null=True)
     delivered_by_staff_id = fields.IntField(null=True)
+    # Set by a death or cross-check import (or by hand): the card must not be handed over unchecked.
+    flagged = fields.BooleanField(default=False)
+    flag_note = fields.CharField(max_length=300, default="")
 
     class Meta:
         table = "card"
@@ -143,3 +151,130 @@ class Booking(TimestampedModel):
     class Meta:
         table = "booking"
         unique_together = (("user_id", "idempotency_key"),)
+
+
+# ---- the plan's additions: on-site application appointments, reports sent up, station notices,
+# station monthly reports, confidentiality agreements, disposal of materials, the 优待目录.
+
+
+class ApplicationSlot(TimestampedModel):
+    """A time at the station for applying in person (预约…申请现场平稳有序), shaped like pickup slots."""
+
+    station: fields.ForeignKeyRelation[OrgUnit] = fields.ForeignKeyField("models.OrgUnit", related_name="application_slots", on_delete=fields.RESTRICT)
+    day = fields.DateField()
+    start_time = fields.CharField(max_length=5)
+    end_time = fields.CharField(max_length=5)
+    capacity = fields.IntField()
+    booked = fields.IntField(default=0)
+
+    class Meta:
+        table = "card_application_slot"
+        unique_together = (("station", "day", "start_time"),)
+
+
+class ApplicationAppointment(TimestampedModel):
+    slot: fields.ForeignKeyRelation[ApplicationSlot] = fields.ForeignKeyField("models.ApplicationSlot", related_name="appointments", on_delete=fields.RESTRICT)
+    beneficiary_id = fields.IntField()
+    user_id = fields.IntField()
+    as_proxy = fields.BooleanField(default=False)
+    status = fields.CharEnumField(BookingStatus, max_length=16, default=BookingStatus.ACTIVE)
+    idempotency_key = fields.CharField(max_length=80)
+    # The beneficiary id while active, NULL afterwards: one active appointment per person.
+    active_beneficiary_id = fields.IntField(null=True, unique=True)
+    short_code = fields.CharField(max_length=8, unique=True)
+
+    class Meta:
+        table = "card_application_appointment"
+        unique_together = (("user_id", "idempotency_key"),)
+
+
+class CardReport(TimestampedModel):
+    """A document produced by the card work and sent up the chain (refused or short shipments,
+    the November clean-up, the written report of difficult cases)."""
+
+    kind = fields.CharField(max_length=32)  # shipment_refused / shipment_discrepancy / cleanup / difficult_cases
+    district_id = fields.IntField()
+    title = fields.CharField(max_length=200)
+    path = fields.CharField(max_length=255)
+    sha256 = fields.CharField(max_length=64)
+    # Who it goes to, level by level (逐级上报): e.g. ["市退役军人事务局", "省退役军人服务中心"].
+    route = fields.JSONField(default=list)
+    shipment_id = fields.IntField(null=True)
+    data = fields.JSONField(default=dict)
+    created_by_staff_id = fields.IntField(null=True)
+    received_by_staff_id = fields.IntField(null=True)  # the city bureau's acknowledgement
+    received_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "card_report"
+        indexes = (("district_id", "kind"),)
+
+
+class StationNotice(TimestampedModel):
+    """A message to the staff of a station (cards ready to collect at the centre)."""
+
+    station_id = fields.IntField()
+    kind = fields.CharField(max_length=32)
+    message = fields.CharField(max_length=300)
+    data = fields.JSONField(default=dict)
+    dedupe_key = fields.CharField(max_length=80, unique=True)
+    read_at = fields.DatetimeField(null=True)
+    read_by_staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "card_station_notice"
+        indexes = (("station_id", "read_at"),)
+
+
+class StationMonthlyReport(TimestampedModel):
+    """The 推进情况统计 of a station for a month, as submitted (due before the 20th)."""
+
+    station_id = fields.IntField()
+    period = fields.CharField(max_length=7)  # YYYY-MM
+    submitted_by_staff_id = fields.IntField()
+    data = fields.JSONField(default=dict)
+
+    class Meta:
+        table = "card_station_report"
+        unique_together = (("station_id", "period"),)
+
+
+class ConfidentialityAgreement(TimestampedModel):
+    """A signed 保密协议: required before a staff member sees the personal data of applicants."""
+
+    staff_id = fields.IntField(db_index=True)
+    signed_on = fields.DateField()
+    recorded_by_staff_id = fields.IntField()
+    document_path = fields.CharField(max_length=255, null=True)
+    document_sha256 = fields.CharField(max_length=64, default="")
+    revoked_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "confidentiality_agreement"
+
+
+class MaterialDisposal(TimestampedModel):
+    """Archive or destruction of the paper/electronic materials of an application (依规归档或销毁)."""
+
+    application_id = fields.IntField(db_index=True)
+    action = fields.CharField(max_length=16)  # archived / destroyed
+    files = fields.JSONField(default=list)  # [{"form": ..., "sha256": ...}]
+    reason = fields.CharField(max_length=300)
+    staff_id = fields.IntField()
+
+    class Meta:
+        table = "card_material_disposal"
+
+
+class PrivilegeCatalogue(TimestampedModel):
+    """The 优待目录 of a district, published to card holders in the mini-program."""
+
+    district_id = fields.IntField()
+    version = fields.IntField()
+    title = fields.CharField(max_length=200)
+    items = fields.JSONField(default=list)  # [{"area": "交通出行", "content": "...", "provider": "..."}]
+    published_by_staff_id = fields.IntField()
+
+    class Meta:
+        table = "privilege_catalogue"
+        unique_together = (("district_id", "version"),)

@@ -65,6 +65,7 @@ def _register_blueprints(app: Sanic) -> None:
     from server.cards.routes import bp as cards_bp
     from server.console.routes import bp as console_bp
     from server.cards.mp_routes import mp_bp as cards_mp_bp
+    from server.cards.mp_plan_routes import mp_plan_bp as cards_mp_plan_bp
     from server.calendar.routes import bp as calendar_bp
     from server.confirmation.admin_routes import bp as confirmation_admin_bp
     from server.confirmation.routes import bp as confirmation_bp
@@ -77,7 +78,7 @@ def _register_blueprints(app: Sanic) -> None:
     from server.org.routes import bp as org_bp
     from server.registry.routes import bp as registry_bp
 
-    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp, cards_bp, cards_mp_bp, calendar_bp, console_bp):
+    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp, cards_bp, cards_mp_bp, cards_mp_plan_bp, calendar_bp, console_bp):
         app.blueprint(bp)
 
 

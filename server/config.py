@@ -128,6 +128,18 @@ class CardSettings(BaseModel):
     booking_cutoff_hours: int = 2
     booking_reminder_hours: int = 24
     qr_token_ttl_seconds: int = 15 * 60
+    # The year's plan as month-day pairs (谯退役军人优〔2022〕5号): three acceptance batches, 集中发证,
+    # 重点核查, and the period in which applications may enter the review chain.
+    batch_windows: list[tuple[str, str]] = Field(default_factory=lambda: [("03-01", "03-31"), ("04-01", "04-30"), ("05-01", "09-20")])
+    issuance_stage: tuple[str, str] = ("09-21", "10-31")
+    cleanup_stage: tuple[str, str] = ("11-01", "11-30")
+    review_period: tuple[str, str] = ("03-01", "11-30")
+    # Off by default: a county that runs cards all year keeps accepting; on, applications outside
+    # the review period are refused.
+    enforce_review_period: bool = False
+    statistics_freeze_day: int = 20
+    # Days after an application is closed (card delivered or withdrawn) before its materials may be destroyed.
+    materials_retention_days: int = 365
 
 
 class Settings(BaseSettings):

@@ -7,20 +7,22 @@ from pathlib import Path
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.cards import ApplicationStatus, CardApplication, CardKind, CardReviewStep
-from models.registry import Beneficiary
+from models.cards import ApplicationAppointment, ApplicationSlot, ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardReviewStep, CardStatus, PickupSlot, StationNotice
+from models.registry import Beneficiary, ReferencePhoto
 from models.staff import Role
 from server import media
-from server.actors import Actor
+from server.actors import SYSTEM, Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.cards import rules
+from server.cards import eligibility, rules, timeline
 from server.config import Settings
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.miniapp.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
+from server.security.fields import cipher
 from server.workdays import add_working_days, due_is_provisional
 
 OPEN_STATUSES = [ApplicationStatus.STATION_CHECK, ApplicationStatus.CENTRE_VERIFICATION, ApplicationStatus.BUREAU_REVIEW, ApplicationStatus.CITY_REVIEW, ApplicationStatus.RETURNED]
@@ -45,6 +47,8 @@ def application_json(a: CardApplication, *, today: date | None = None) -> dict[s
         "flagged": a.flagged,
         "problem_note": a.problem_note,
         "forms": {"application_form": bool(a.application_form_path), "bank_form": bool(a.bank_form_path)},
+        "bank": {"bank_name": a.bank_name, "account_masked": a.bank_account_masked} if a.bank_account_masked else None,
+        "materials_status": a.materials_status,
         "version": a.version,
         "created_at": a.created_at.isoformat(),
     }
@@ -66,13 +70,26 @@ async def _notify(application: CardApplication, *, note: str) -> None:
     )
 
 
+def check_may_apply(*, beneficiary: Beneficiary, card_kind: CardKind) -> None:
+    """Eligibility by category, alive, and a complete record (健全建档立卡) before entering the chain."""
+    entitled = eligibility.ELIGIBILITY[beneficiary.category]
+    if entitled.kind is None:
+        raise ValidationFailed(f"该类别人员不在优待证申领范围内：{entitled.why}", code="not_entitled", category=beneficiary.category.value)
+    if entitled.kind != card_kind:
+        raise ValidationFailed(f"申请的优待证种类不正确，应申领{rules.KIND_LABELS[entitled.kind]}", code="card_kind_mismatch", expected=entitled.kind.value)
+    if eligibility.is_deceased(beneficiary):
+        raise ValidationFailed("该优抚对象已登记死亡，不能申领优待证", code="beneficiary_deceased")
+    missing = eligibility.missing_record_elements(beneficiary)
+    if missing:
+        labels = "、".join(eligibility.RECORD_ELEMENTS[m] for m in missing)
+        raise ValidationFailed(f"建档立卡信息不完整（缺少{labels}），请先到服务站完善信息", code="record_incomplete", missing=missing)
+
+
 async def create_application(*, actor: Actor, settings: Settings, beneficiary: Beneficiary, card_kind: CardKind, channel: str, applicant_user_id: int | None = None, proxy_user_id: int | None = None, staff_id: int | None = None) -> CardApplication:
-    entitled = rules.card_kind_for(beneficiary.category)
-    if entitled is None:
-        raise ValidationFailed("该类别人员不在优待证申领范围内", code="not_entitled")
-    if entitled != card_kind:
-        raise ValidationFailed(f"申请的优待证种类不正确，应申领{rules.KIND_LABELS[entitled]}", code="card_kind_mismatch", expected=entitled.value)
+    beneficiary = await Beneficiary.get(id=beneficiary.id)  # the record as it is now, not a stale copy
+    check_may_apply(beneficiary=beneficiary, card_kind=card_kind)
     today = date.today()
+    timeline.require_review_period(today, settings)
     async with in_transaction():
         try:
             application = await CardApplication.create(
@@ -116,6 +133,20 @@ async def attach_form(*, actor: Actor, application: CardApplication, form: str, 
     return await CardApplication.get(id=application.id)
 
 
+async def require_materials_complete(application: CardApplication) -> None:
+    """受理及检查: the materials are complete before the station passes the application on."""
+    person = await Beneficiary.get(id=application.beneficiary_id)
+    missing = eligibility.missing_station_check_elements(
+        has_photo=await ReferencePhoto.filter(beneficiary_id=person.id, is_active=True).exists(),
+        application_form=bool(application.application_form_path),
+        bank_form=bool(application.bank_form_path),
+        bank_account=bool(application.bank_account_encrypted),
+    )
+    if missing:
+        labels = "、".join(eligibility.STATION_CHECK_ELEMENTS[m] for m in missing)
+        raise ValidationFailed(f"申请材料不完整：缺少{labels}", code="materials_incomplete", missing=missing)
+
+
 async def transition(*, scope: Scope, actor: Actor, settings: Settings, application_id: int, action: str, reason: str, expected_version: int | None = None) -> CardApplication:
     """Pass the application up a level or return it one level down, with a written reason."""
     application = await get_application(scope=scope, application_id=application_id)
@@ -127,8 +158,10 @@ async def transition(*, scope: Scope, actor: Actor, settings: Settings, applicat
     scope.require_role(role)
     if action == "return" and len(reason.strip()) < 2:
         raise ValidationFailed("退回须写明原因", code="reason_required")
-    if action == "pass" and application.status == ApplicationStatus.STATION_CHECK and not (application.application_form_path and application.bank_form_path):
-        raise ValidationFailed("申领表和银行借记卡信息确认书须签字后上传", code="forms_missing")
+    if action == "pass" and eligibility.is_deceased(await Beneficiary.get(id=application.beneficiary_id)):
+        raise ValidationFailed("该优抚对象已登记死亡，不能继续办理，请撤回或退回", code="beneficiary_deceased")
+    if action == "pass" and application.status == ApplicationStatus.STATION_CHECK:
+        await require_materials_complete(application)
     target = passed_to if action == "pass" else returned_to
     today = date.today()
     version = expected_version if expected_version is not None else application.version
@@ -201,3 +234,87 @@ async def flag_problem(*, scope: Scope, actor: Actor, application_id: int, flagg
 def require_staff_may_apply(scope: Scope) -> None:
     if scope.role not in (Role.STATION, Role.ADMIN):
         raise Forbidden("现场申请由服务站受理", code="role_not_allowed")
+
+
+def mask_account(account: str) -> str:
+    return f"{'*' * 4}{account[-4:]}"
+
+
+async def record_bank_account(*, actor: Actor, application: CardApplication, bank_name: str, account: str) -> CardApplication:
+    """关联银行借记卡: the account number is kept encrypted; only its last four digits are shown."""
+    digits = "".join(account.split())
+    if not digits.isdigit() or not 12 <= len(digits) <= 30:
+        raise ValidationFailed("借记卡号应为12至30位数字", code="bad_bank_account")
+    if not bank_name.strip():
+        raise ValidationFailed("请填写开户银行", code="bank_name_required")
+    if application.status not in (ApplicationStatus.STATION_CHECK, ApplicationStatus.RETURNED):
+        raise Conflict("申请已进入审核，不能更改银行信息", code="application_locked")
+    encrypted = cipher().encrypt(digits, associated=f"card_application:{application.id}".encode())
+    async with in_transaction():
+        await CardApplication.filter(id=application.id).update(bank_name=bank_name.strip(), bank_account_encrypted=encrypted, bank_account_masked=mask_account(digits))
+        await audit.record(actor=actor, action="card_application.bank_recorded", entity_type="card_application", entity_id=application.id, details={"bank_name": bank_name.strip(), "account_masked": mask_account(digits)})
+    return await CardApplication.get(id=application.id)
+
+
+def bank_account_of(application: CardApplication) -> str | None:
+    if not application.bank_account_encrypted:
+        return None
+    return cipher().decrypt(application.bank_account_encrypted, associated=f"card_application:{application.id}".encode())
+
+
+async def withdraw(*, actor: Actor, application: CardApplication, reason: str, by: str) -> CardApplication:
+    """Withdrawal by the applicant (or their proxy) or by the station, at any open step, with a reason."""
+    if application.status not in OPEN_STATUSES:
+        raise Conflict("该申请已审核通过或已撤回，不能撤回", code="not_withdrawable")
+    if len(reason.strip()) < 2:
+        raise ValidationFailed("撤回须写明原因", code="reason_required")
+    async with in_transaction():
+        changed = await CardApplication.filter(id=application.id, status=application.status, version=application.version).update(status=ApplicationStatus.WITHDRAWN, open_key=None, due_date=None, version=application.version + 1)
+        if not changed:
+            raise Conflict("该申请已被他人处理，请刷新", code="version_conflict")
+        await CardReviewStep.create(application_id=application.id, from_status=application.status.value, to_status=ApplicationStatus.WITHDRAWN.value, action="withdraw", reason=f"{by}：{reason}", staff_id=int(actor.id) if actor.type == "staff" and actor.id else None, user_id=int(actor.id) if actor.type == "user" and actor.id else None)
+        await audit.record(actor=actor, action="card_application.withdrawn", entity_type="card_application", entity_id=application.id, before={"status": application.status.value}, after={"status": "withdrawn"}, details={"by": by, "reason": reason})
+        fresh = await CardApplication.get(id=application.id)
+        await _notify(fresh, note=f"申请已撤回：{reason}")
+    return fresh
+
+
+async def flag_on_death(*, beneficiary_id: int, death_date: date, source: str = "死亡比对") -> dict[str, int]:
+    """A death recorded by an import: open applications and undelivered cards are flagged for the
+    station (the application is not withdrawn on the family's behalf), active pickup bookings and
+    application appointments are released, and the station is told. Safe to call twice."""
+    note = f"{source}：申请人已于{death_date.isoformat()}死亡，请核实并处理"
+    return await flag_person(beneficiary_id=beneficiary_id, note=note, kind="death", release_bookings=True)
+
+
+async def flag_on_cross_check(*, beneficiary_id: int, source: str, finding: str) -> dict[str, int]:
+    """A cross-check with another department (婚姻、社保、违法违纪…) found something to verify."""
+    return await flag_person(beneficiary_id=beneficiary_id, note=f"{source}比对：{finding}", kind="cross_check", release_bookings=False)
+
+
+async def flag_person(*, beneficiary_id: int, note: str, kind: str, release_bookings: bool) -> dict[str, int]:
+    note = note[:300]
+    async with in_transaction():
+        open_apps = await CardApplication.filter(beneficiary_id=beneficiary_id, status__in=OPEN_STATUSES)
+        await CardApplication.filter(id__in=[a.id for a in open_apps]).update(flagged=True, problem_note=note)
+        cards = await Card.filter(beneficiary_id=beneficiary_id, status__in=[CardStatus.AT_CENTRE, CardStatus.AT_STATION])
+        await Card.filter(id__in=[c.id for c in cards]).update(flagged=True, flag_note=note)
+        released = 0
+        if release_bookings:
+            for b in await Booking.filter(card_id__in=[c.id for c in cards], status=BookingStatus.ACTIVE):
+                if await Booking.filter(id=b.id, status=BookingStatus.ACTIVE).update(status=BookingStatus.CANCELLED, active_card_id=None):
+                    await PickupSlot.filter(id=b.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+                    released += 1
+            for ap in await ApplicationAppointment.filter(beneficiary_id=beneficiary_id, status=BookingStatus.ACTIVE):
+                if await ApplicationAppointment.filter(id=ap.id, status=BookingStatus.ACTIVE).update(status=BookingStatus.CANCELLED, active_beneficiary_id=None):
+                    await ApplicationSlot.filter(id=ap.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+                    released += 1
+        stations = {a.station_id for a in open_apps} | {c.station_id for c in cards}
+        for station_id in stations:
+            await StationNotice.get_or_create(
+                dedupe_key=f"flag:{kind}:{beneficiary_id}:{station_id}",
+                defaults={"station_id": station_id, "kind": f"flagged_{kind}", "message": note, "data": {"beneficiary_id": beneficiary_id, "applications": [a.id for a in open_apps], "cards": [c.id for c in cards]}},
+            )
+        if open_apps or cards:
+            await audit.record(actor=SYSTEM, action=f"cards.flagged_{kind}", entity_type="beneficiary", entity_id=beneficiary_id, details={"applications": [a.id for a in open_apps], "cards": [c.id for c in cards], "note": note, "bookings_released": released})
+    return {"applications": len(open_apps), "cards": len(cards), "bookings_released": released}

@@ -9,21 +9,23 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models.cards import ApplicationStatus, Card, CardApplication, CardStatus, Shipment
-from models.org import OrgKind
+from models.cards import ApplicationStatus, Card, CardApplication, CardReport, CardStatus, Shipment, StationNotice
+from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server import media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.cards import rules
+from server.cards import reports, rules
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.miniapp.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
 from server.workdays import add_working_days, due_is_provisional
 
-PROVINCE_CENTRE = "省退役军人服务中心"
+PROVINCE_CENTRE = reports.PROVINCE_CENTRE
+# 逐级上报: the district's reports go to the province centre through the city bureau.
+REPORT_ROUTE = [reports.CITY_BUREAU, reports.PROVINCE_CENTRE]
 
 
 def shipment_json(s: Shipment) -> dict[str, Any]:
@@ -36,8 +38,30 @@ def shipment_json(s: Shipment) -> dict[str, Any]:
         "cards_intact": s.cards_intact,
         "status": s.status,
         "damage_report": {"to": s.report_to, "description": s.damage_description, "photos": len(s.damage_photos)} if s.status == "refused" else None,
+        "discrepancy": s.counted_count - s.expected_count,
         "received_at": s.created_at.isoformat(),
     }
+
+
+async def shipment_with_reports(s: Shipment) -> dict[str, Any]:
+    sent = await CardReport.filter(shipment_id=s.id).order_by("id")
+    return {**shipment_json(s), "reports": [reports.report_json(r) for r in sent]}
+
+
+async def list_shipments(*, scope: Scope) -> list[Shipment]:
+    """Shipments of the reader's district (a city reader: its districts; admin: all). The service
+    for any list of shipments, API or console."""
+    districts = await reports.visible_districts(scope)
+    query = Shipment.all() if districts is None else Shipment.filter(district_id__in=list(districts))
+    return await query.order_by("-id").limit(500)
+
+
+async def get_shipment(*, scope: Scope, shipment_id: int) -> Shipment:
+    shipment = await Shipment.get_or_none(id=shipment_id)
+    districts = await reports.visible_districts(scope)
+    if shipment is None or (districts is not None and shipment.district_id not in districts):
+        raise NotFound("快递不存在", code="shipment_not_found")
+    return shipment
 
 
 def card_json(c: Card, *, today: date | None = None) -> dict[str, Any]:
@@ -55,6 +79,8 @@ def card_json(c: Card, *, today: date | None = None) -> dict[str, Any]:
         "delivered_at": c.delivered_at.isoformat() if c.delivered_at else None,
         "delivery_method": c.delivery_method,
         "received_by": c.received_by,
+        "flagged": c.flagged,
+        "flag_note": c.flag_note,
     }
 
 
@@ -87,28 +113,83 @@ async def receive_shipment(*, scope: Scope, actor: Actor, tracking_number: str, 
             )
         except IntegrityError as exc:
             raise Conflict("该快递单号已登记", code="shipment_exists") from exc
+        district = await OrgUnit.get(id=shipment.district_id)
         if damaged:
             await audit.record(actor=actor, action="shipment.refused", entity_type="shipment", entity_id=shipment.id, details={"tracking_number": tracking_number, "damage": damage_description, "photos": len(photos), "reported_to": PROVINCE_CENTRE})
+            await _shipment_report(actor=actor, shipment=shipment, district=district, kind="shipment_refused", media_dir=media_dir)
             return shipment
+        if expected_count != counted_count:
+            await _shipment_report(actor=actor, shipment=shipment, district=district, kind="shipment_discrepancy", media_dir=media_dir)
         applications = await (await scope.filter_by_station(CardApplication.filter(id__in=application_ids, status=ApplicationStatus.APPROVED))).all()
         if len(applications) != len(set(application_ids)):
             raise ValidationFailed("部分优待证对应的申请不存在或尚未审核通过", code="unknown_applications")
         if await Card.filter(application_id__in=application_ids).exists():
             raise Conflict("部分优待证已签收过", code="card_already_received")
         await Card.bulk_create([Card(application_id=a.id, shipment_id=shipment.id, beneficiary_id=a.beneficiary_id, station_id=a.station_id) for a in applications])
-        await audit.record(actor=actor, action="shipment.accepted", entity_type="shipment", entity_id=shipment.id, details={"tracking_number": tracking_number, "cards": len(applications)})
+        await audit.record(actor=actor, action="shipment.accepted", entity_type="shipment", entity_id=shipment.id, details={"tracking_number": tracking_number, "cards": len(applications), "expected": expected_count, "counted": counted_count})
+        per_station: dict[int, int] = {}
+        for a in applications:
+            per_station[a.station_id] = per_station.get(a.station_id, 0) + 1
+        for station_id, count in per_station.items():
+            await StationNotice.create(
+                station_id=station_id,
+                kind="cards_ready",
+                message=f"{count}张优待证已到{district.name}退役军人服务中心（快递单号{tracking_number}），请及时领取并安排发放",
+                data={"shipment_id": shipment.id, "cards": count},
+                dedupe_key=f"cards_ready:{shipment.id}:{station_id}",
+            )
     return shipment
 
 
+async def _shipment_report(*, actor: Actor, shipment: Shipment, district: OrgUnit, kind: str, media_dir: Path) -> CardReport:
+    """The report of a refused or short shipment, as a document sent up to the province centre."""
+    title = reports.KIND_LABELS[kind]
+    facts = [
+        ("报送单位", f"{district.name}退役军人服务中心"),
+        ("快递单号", shipment.tracking_number),
+        ("应到数量", str(shipment.expected_count)),
+        ("清点数量", str(shipment.counted_count)),
+        ("差异", str(shipment.counted_count - shipment.expected_count)),
+        ("外包装", "完好" if shipment.envelope_intact else "破损"),
+        ("优待证", "完好" if shipment.cards_intact else "损坏"),
+        ("签收时间", shipment.created_at.isoformat(timespec="minutes")),
+    ]
+    if kind == "shipment_refused":
+        paragraphs = [f"该快递外包装或内装优待证破损，内装优待证可能丢失、损坏，已当面拒收。破损情况：{shipment.damage_description}", f"现场照片{len(shipment.damage_photos)}张已存档。"]
+    else:
+        paragraphs = [f"该快递清点数量与应到数量不符（应到{shipment.expected_count}张，实到{shipment.counted_count}张），已按实到数量签收并分拣，请核查缺少或多出的优待证。"]
+    document = reports.render_document(title=title, issuer=f"{district.name}退役军人服务中心", addressed_to=REPORT_ROUTE, facts=facts, paragraphs=paragraphs)
+    data = {"tracking_number": shipment.tracking_number, "expected": shipment.expected_count, "counted": shipment.counted_count, "damage": shipment.damage_description}
+    return await reports.create_report(actor=actor, kind=kind, district_id=district.id, title=f"{title}（{shipment.tracking_number}）", document=document, route=REPORT_ROUTE, data=data, media_dir=media_dir, shipment_id=shipment.id)
+
+
+def notice_json(n: StationNotice) -> dict[str, Any]:
+    return {"id": n.id, "station_id": n.station_id, "kind": n.kind, "message": n.message, "data": n.data, "created_at": n.created_at.isoformat(), "read_at": n.read_at.isoformat() if n.read_at else None}
+
+
+async def station_notices(*, scope: Scope, unread_only: bool) -> list[StationNotice]:
+    query = await scope.filter_by_station(StationNotice.all())
+    if unread_only:
+        query = query.filter(read_at=None)
+    return await query.order_by("-id").limit(200)
+
+
+async def mark_notice_read(*, scope: Scope, actor: Actor, notice_id: int) -> StationNotice:
+    notice = await StationNotice.get_or_none(id=notice_id)
+    if notice is None:
+        raise NotFound("通知不存在", code="notice_not_found")
+    await scope.require_station_visible(notice.station_id)
+    await StationNotice.filter(id=notice.id, read_at=None).update(read_at=datetime.now(UTC), read_by_staff_id=int(actor.id or 0))
+    return await StationNotice.get(id=notice.id)
+
+
 async def sorted_by_station(*, scope: Scope, shipment_id: int) -> dict[str, Any]:
-    shipment = await Shipment.get_or_none(id=shipment_id)
-    if shipment is None:
-        raise NotFound("快递不存在", code="shipment_not_found")
+    shipment = await get_shipment(scope=scope, shipment_id=shipment_id)
     cards = await (await scope.filter_by_station(Card.filter(shipment_id=shipment.id))).order_by("station_id", "id")
     groups: dict[int, list[int]] = {}
     for card in cards:
         groups.setdefault(card.station_id, []).append(card.id)
-    return {"shipment": shipment_json(shipment), "stations": [{"station_id": sid, "cards": ids} for sid, ids in groups.items()]}
+    return {"shipment": await shipment_with_reports(shipment), "stations": [{"station_id": sid, "cards": ids} for sid, ids in groups.items()]}
 
 
 async def collect_for_station(*, scope: Scope, actor: Actor, settings: Settings, station_id: int, card_ids: list[int]) -> list[Card]:
@@ -150,6 +231,8 @@ async def deliver(*, scope: Scope, actor: Actor, card_id: int, method: str, rece
 
 
 async def mark_delivered(*, actor: Actor, card: Card, method: str, received_by: str, receiver_user_id: int | None) -> Card:
+    if card.flagged:
+        raise Conflict(f"该优待证已被标记待核实，暂不能发放：{card.flag_note}", code="card_flagged")
     async with in_transaction():
         changed = await Card.filter(id=card.id, status=CardStatus.AT_STATION).update(status=CardStatus.DELIVERED, delivered_at=datetime.now(UTC), delivery_method=method, received_by=received_by, receiver_user_id=receiver_user_id, delivered_by_staff_id=int(actor.id) if actor.type == "staff" and actor.id else None)
         if not changed:

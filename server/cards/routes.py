@@ -5,12 +5,13 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, html, json, raw
+from sanic.response import HTTPResponse, file, html, json, raw
 
 from models.cards import ApplicationStatus, CardKind, CardStatus, PickupSlot
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.cards import applications, booking, issuance, stats
+from server.cards import applications, appointments, booking, catalogue, cleanup, cross_checks, forms, issuance, privacy, reports, stats, timeline
+from server.cards.privacy import confidentiality_required
 from server.errors import BadRequest
 from server.http.uploads import required_upload
 from server.http.validation import api
@@ -86,6 +87,69 @@ class TodayQuery(BaseModel):
     day: date | None = None
 
 
+class BankBody(BaseModel):
+    bank_name: str = Field(min_length=1, max_length=64)
+    account: str = Field(min_length=1, max_length=40)
+
+
+class WithdrawBody(BaseModel):
+    reason: str = Field(default="", max_length=300)
+
+
+class DisposalBody(BaseModel):
+    action: Literal["archived", "destroyed"]
+    reason: str = Field(default="", max_length=300)
+
+
+class YearQuery(BaseModel):
+    year: int | None = Field(default=None, ge=2000, le=2100)
+
+
+class AppointmentCheckInBody(BaseModel):
+    short_code: str = Field(min_length=4, max_length=16)
+
+
+class ReportsQuery(BaseModel):
+    kind: str | None = Field(default=None, max_length=32)
+
+
+class CleanupBody(BaseModel):
+    year: int = Field(ge=2000, le=2100)
+
+
+class DifficultCasesBody(BaseModel):
+    meeting_date: date
+    summary: str = Field(default="", max_length=5000)
+
+
+class NoticesQuery(BaseModel):
+    unread: bool = False
+
+
+class StationReportBody(BaseModel):
+    station_id: int
+
+
+class AgreementBody(BaseModel):
+    staff_id: int
+    signed_on: date
+
+
+class RevokeBody(BaseModel):
+    reason: str = Field(default="", max_length=300)
+
+
+class CatalogueItem(BaseModel):
+    area: str = Field(max_length=50)
+    content: str = Field(max_length=500)
+    provider: str = Field(default="", max_length=100)
+
+
+class CatalogueBody(BaseModel):
+    title: str = Field(default="优待目录", max_length=200)
+    items: list[CatalogueItem] = Field(min_length=1, max_length=300)
+
+
 # ---- applications (staff)
 
 
@@ -116,14 +180,61 @@ async def get_application(request: Request, application_id: int) -> HTTPResponse
 
 
 @bp.get("/applications/<application_id:int>/print")
-@api(summary="Printable, prefilled application form and bank debit-card confirmation for signing on site", tag="cards")
+@api(summary="Printable, prefilled application form and bank debit-card confirmation for signing on site (full ID number: signed agreement required, audited)", tag="cards")
 @staff_required(Role.STATION)
+@confidentiality_required
 async def print_forms(request: Request, application_id: int) -> HTTPResponse:
     application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
     person = await get_beneficiary(scope=request.ctx.scope, beneficiary_id=application.beneficiary_id)
-    from server.cards.forms import render_forms
+    await privacy.audit_full_id_print(actor=request.ctx.actor, application=application, channel="station")
+    photo = await forms.photo_data_uri(person=person, media_dir=request.app.ctx.settings.media_dir)
+    return html(forms.render_forms(application=application, person=person, id_number=decrypt_id_number(person), category=CATEGORY_LABELS[person.category], photo=photo, bank_account=applications.bank_account_of(application)))
 
-    return html(render_forms(application=application, person=person, id_number=decrypt_id_number(person), category=CATEGORY_LABELS[person.category]))
+
+@bp.get("/applications/<application_id:int>/documents/<form:str>")
+@api(summary="Open a signed form (application_form or bank_form) uploaded for review: signed agreement required, audited", tag="cards")
+@staff_required()
+@confidentiality_required
+async def view_form(request: Request, application_id: int, form: str) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    path, content_type = await privacy.open_form(scope=request.ctx.scope, actor=request.ctx.actor, application=application, form=form, media_dir=request.app.ctx.settings.media_dir)
+    return await file(path, mime_type=content_type)
+
+
+@bp.post("/applications/<application_id:int>/bank")
+@api(summary="Record the debit card linked to the preferential card (kept encrypted; shown masked)", tag="cards", json=BankBody)
+@staff_required(Role.STATION, write=True)
+async def bank(request: Request, application_id: int, body: BankBody) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    await request.ctx.scope.require_station_writable(application.station_id)
+    application = await applications.record_bank_account(actor=request.ctx.actor, application=application, bank_name=body.bank_name, account=body.account)
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@bp.post("/applications/<application_id:int>/withdraw")
+@api(summary="The station withdraws an open application (e.g. at the applicant's request), with a reason", tag="cards", json=WithdrawBody)
+@staff_required(Role.STATION, write=True)
+async def staff_withdraw(request: Request, application_id: int, body: WithdrawBody) -> HTTPResponse:
+    application = await applications.get_application(scope=request.ctx.scope, application_id=application_id)
+    await request.ctx.scope.require_station_writable(application.station_id)
+    application = await applications.withdraw(actor=request.ctx.actor, application=application, reason=body.reason, by="服务站")
+    return json(applications.application_json(application), ensure_ascii=False)
+
+
+@bp.post("/cross-checks/import")
+@api(summary="Import cross-check findings (婚姻、社保、违法违纪、生存; CSV/XLSX: 身份证号, 姓名, 来源, 比对结果): open applications and undelivered cards are flagged", tag="cards", multipart={"file": ".csv or .xlsx"})
+@staff_required(Role.CENTRE, Role.BUREAU, write=True)
+async def cross_check_import(request: Request) -> HTTPResponse:
+    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
+    return json(await cross_checks.import_findings(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data), ensure_ascii=False)
+
+
+@bp.post("/applications/<application_id:int>/materials")
+@api(summary="Archive or destroy a closed application's materials, with a record (destruction after the retention period)", tag="cards privacy", json=DisposalBody)
+@staff_required(Role.BUREAU, write=True)
+async def dispose(request: Request, application_id: int, body: DisposalBody) -> HTTPResponse:
+    record = await privacy.dispose_materials(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, application_id=application_id, action=body.action, reason=body.reason)
+    return json(privacy.disposal_json(record), status=201, ensure_ascii=False)
 
 
 @bp.post("/applications/<application_id:int>/forms/<form:str>")
@@ -198,8 +309,15 @@ async def receive(request: Request) -> HTTPResponse:
     return json(issuance.shipment_json(shipment), status=201, ensure_ascii=False)
 
 
+@bp.get("/shipments")
+@api(summary="Shipments of the reader's district (city: its districts)", tag="cards issuance")
+@staff_required()
+async def shipments(request: Request) -> HTTPResponse:
+    return json({"items": [issuance.shipment_json(s) for s in await issuance.list_shipments(scope=request.ctx.scope)]}, ensure_ascii=False)
+
+
 @bp.get("/shipments/<shipment_id:int>")
-@api(summary="A shipment and its cards sorted per station", tag="cards issuance")
+@api(summary="A shipment of the reader's district, its reports, and its cards sorted per station", tag="cards issuance")
 @staff_required()
 async def shipment(request: Request, shipment_id: int) -> HTTPResponse:
     return json(await issuance.sorted_by_station(scope=request.ctx.scope, shipment_id=shipment_id), ensure_ascii=False)
@@ -283,3 +401,163 @@ async def statistics(request: Request) -> HTTPResponse:
 async def statistics_xlsx(request: Request) -> HTTPResponse:
     report = await stats.monthly_statistics(scope=request.ctx.scope)
     return raw(stats.statistics_xlsx(report), content_type=XLSX, headers={"Content-Disposition": f"attachment; filename=card-statistics-{report['period']}.xlsx"})
+
+
+@bp.get("/statistics/monthly/<period:str>")
+@api(summary="The month's statistics table per district in scope: frozen on the 20th (China time), with which stations reported and when", tag="cards statistics")
+@staff_required()
+async def statistics_month(request: Request, period: str) -> HTTPResponse:
+    return json({"items": await stats.read_month(scope=request.ctx.scope, period=period)}, ensure_ascii=False)
+
+
+@bp.get("/statistics/snapshots/<snapshot_id:int>/xlsx")
+@api(summary="A frozen monthly table as XLSX (the reader's district only)", tag="cards statistics")
+@staff_required()
+async def statistics_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
+    path, period = await stats.snapshot_xlsx(scope=request.ctx.scope, snapshot_id=snapshot_id, media_dir=request.app.ctx.settings.media_dir)
+    return await file(path, mime_type=XLSX, filename=f"card-statistics-{period}.xlsx")
+
+
+@bp.post("/statistics/station-reports")
+@api(summary="A station submits its month's figures (due before the 20th)", tag="cards statistics", json=StationReportBody)
+@staff_required(Role.STATION, write=True)
+async def station_report(request: Request, body: StationReportBody) -> HTTPResponse:
+    report = await stats.submit_station_report(scope=request.ctx.scope, actor=request.ctx.actor, station_id=body.station_id)
+    return json({"id": report.id, "station_id": report.station_id, "period": report.period, "submitted_at": report.created_at.isoformat(), "data": report.data}, status=201, ensure_ascii=False)
+
+
+# ---- the year's timeline, on-site application appointments
+
+
+@bp.get("/timeline")
+@api(summary="The year's batches and stages from settings, and today's stage", tag="cards", query=YearQuery)
+@staff_required()
+async def year_timeline(request: Request, query: YearQuery) -> HTTPResponse:
+    today = timeline.china_today()
+    return json(timeline.year_timeline(year=query.year or today.year, settings=request.app.ctx.settings, today=today), ensure_ascii=False)
+
+
+@bp.post("/application-slots")
+@api(summary="Publish times for applying on site (non-working days skipped)", tag="cards appointments", json=SlotsBody)
+@staff_required(Role.STATION, write=True)
+async def publish_application_slots(request: Request, body: SlotsBody) -> HTTPResponse:
+    slots = await appointments.publish_slots(scope=request.ctx.scope, actor=request.ctx.actor, station_id=body.station_id, start=body.start, days=body.days, windows=body.windows, capacity=body.capacity)
+    return json({"items": [appointments.slot_json(s) for s in slots]}, status=201)
+
+
+@bp.get("/application-appointments")
+@api(summary="Appointments to apply on site on a day (default today) in scope", tag="cards appointments", query=TodayQuery)
+@staff_required()
+async def application_appointments(request: Request, query: TodayQuery) -> HTTPResponse:
+    items = await appointments.day_list(scope=request.ctx.scope, day=query.day or timeline.china_today())
+    return json({"items": [{**appointments.appointment_json(a), "slot": appointments.slot_json(a.slot)} for a in items]})
+
+
+@bp.post("/application-appointments/check-in")
+@api(summary="The applicant arrived: check in by the appointment's short code", tag="cards appointments", json=AppointmentCheckInBody)
+@staff_required(Role.STATION, write=True)
+async def application_check_in(request: Request, body: AppointmentCheckInBody) -> HTTPResponse:
+    return json(appointments.appointment_json(await appointments.check_in(scope=request.ctx.scope, actor=request.ctx.actor, short_code=body.short_code)))
+
+
+# ---- documents sent up the chain, station notices
+
+
+@bp.get("/reports")
+@api(summary="Reports sent up the chain by the districts in scope (refused/short shipments, clean-up, difficult cases)", tag="cards reports", query=ReportsQuery)
+@staff_required()
+async def list_reports(request: Request, query: ReportsQuery) -> HTTPResponse:
+    return json({"items": [reports.report_json(r) for r in await reports.list_reports(scope=request.ctx.scope, kind=query.kind)]}, ensure_ascii=False)
+
+
+@bp.get("/reports/<report_id:int>/document")
+@api(summary="A report's document (the difficult-cases report names people: signed agreement required)", tag="cards reports")
+@staff_required()
+async def report_document(request: Request, report_id: int) -> HTTPResponse:
+    report = await reports.get_report(scope=request.ctx.scope, report_id=report_id)
+    if report.kind == "difficult_cases":
+        await privacy.require_signed_agreement(staff_id=request.ctx.staff.staff_id)
+    return await file(reports.report_file(request.app.ctx.settings.media_dir, report), mime_type="text/html; charset=utf-8")
+
+
+@bp.post("/reports/<report_id:int>/receive")
+@api(summary="The city bureau acknowledges a district's report", tag="cards reports")
+@staff_required(Role.CITY, write=True)
+async def receive_report(request: Request, report_id: int) -> HTTPResponse:
+    return json(reports.report_json(await reports.acknowledge(scope=request.ctx.scope, actor=request.ctx.actor, report_id=report_id)), ensure_ascii=False)
+
+
+@bp.post("/cleanup-report")
+@api(summary="The November clean-up report for the district, sent to the city bureau", tag="cards reports", json=CleanupBody)
+@staff_required(Role.BUREAU, write=True)
+async def cleanup_report(request: Request, body: CleanupBody) -> HTTPResponse:
+    report = await cleanup.cleanup_report(scope=request.ctx.scope, actor=request.ctx.actor, settings=request.app.ctx.settings, year=body.year, media_dir=request.app.ctx.settings.media_dir)
+    return json(reports.report_json(report), status=201, ensure_ascii=False)
+
+
+@bp.post("/difficult-cases-report")
+@api(summary="The leading group's written report of unsolved cases, sent to the city bureau", tag="cards reports", json=DifficultCasesBody)
+@staff_required(Role.BUREAU, write=True)
+@confidentiality_required
+async def difficult_cases(request: Request, body: DifficultCasesBody) -> HTTPResponse:
+    report = await cleanup.difficult_cases_report(scope=request.ctx.scope, actor=request.ctx.actor, meeting_date=body.meeting_date, summary=body.summary, media_dir=request.app.ctx.settings.media_dir)
+    return json(reports.report_json(report), status=201, ensure_ascii=False)
+
+
+@bp.get("/station-notices")
+@api(summary="Notices to the station (cards ready to collect, people flagged by a death or cross-check)", tag="cards issuance", query=NoticesQuery)
+@staff_required()
+async def notices(request: Request, query: NoticesQuery) -> HTTPResponse:
+    return json({"items": [issuance.notice_json(n) for n in await issuance.station_notices(scope=request.ctx.scope, unread_only=query.unread)]}, ensure_ascii=False)
+
+
+@bp.post("/station-notices/<notice_id:int>/read")
+@api(summary="Mark a station notice read", tag="cards issuance")
+@staff_required(Role.STATION, Role.CENTRE, write=True)
+async def notice_read(request: Request, notice_id: int) -> HTTPResponse:
+    return json(issuance.notice_json(await issuance.mark_notice_read(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id)), ensure_ascii=False)
+
+
+# ---- privacy: confidentiality agreements; the 优待目录
+
+
+@bp.post("/privacy/agreements")
+@api(summary="Record a staff member's signed confidentiality agreement (optional scan as multipart 'document' with fields staff_id, signed_on)", tag="cards privacy", json=AgreementBody, parse_body=False)
+@staff_required(Role.BUREAU, write=True)
+async def record_agreement(request: Request) -> HTTPResponse:
+    document: bytes | None = None
+    if request.form is not None and request.form.get("staff_id"):
+        fields = {"staff_id": request.form.get("staff_id"), "signed_on": request.form.get("signed_on")}
+        if request.files and request.files.get("document"):
+            document = required_upload(request, "document", limit=request.app.ctx.settings.uploads.max_document_bytes)[1]
+    else:
+        fields = request.json if isinstance(request.json, dict) else {}
+    try:
+        body = AgreementBody.model_validate(fields)
+    except ValueError as exc:
+        raise BadRequest("保密协议信息不完整", code="agreement_fields") from exc
+    agreement = await privacy.record_agreement(scope=request.ctx.scope, actor=request.ctx.actor, staff_id=body.staff_id, signed_on=body.signed_on, document=document, media_dir=request.app.ctx.settings.media_dir)
+    return json(privacy.agreement_json(agreement), status=201)
+
+
+@bp.get("/privacy/agreements")
+@api(summary="Confidentiality agreements of staff in scope", tag="cards privacy")
+@staff_required(Role.BUREAU, Role.AUDITOR)
+async def list_agreements(request: Request) -> HTTPResponse:
+    return json({"items": [privacy.agreement_json(a) for a in await privacy.list_agreements(scope=request.ctx.scope)]})
+
+
+@bp.post("/privacy/agreements/<staff_id:int>/revoke")
+@api(summary="End a staff member's access to personal data (left the card work)", tag="cards privacy", json=RevokeBody)
+@staff_required(Role.BUREAU, write=True)
+async def revoke_agreement(request: Request, staff_id: int, body: RevokeBody) -> HTTPResponse:
+    await privacy.revoke_agreement(scope=request.ctx.scope, actor=request.ctx.actor, staff_id=staff_id, reason=body.reason)
+    return json({"staff_id": staff_id, "revoked": True})
+
+
+@bp.post("/catalogue")
+@api(summary="Publish a new version of the district's 优待目录 to card holders", tag="cards privacy", json=CatalogueBody)
+@staff_required(Role.BUREAU, write=True)
+async def publish_catalogue(request: Request, body: CatalogueBody) -> HTTPResponse:
+    published = await catalogue.publish(scope=request.ctx.scope, actor=request.ctx.actor, title=body.title, items=[i.model_dump() for i in body.items])
+    return json(catalogue.catalogue_json(published), status=201, ensure_ascii=False)

@@ -6,9 +6,7 @@ from models.cards import ApplicationStatus, CardKind
 from models.registry import Category
 from models.staff import Role
 
-# 其他优抚对象优待证: families of martyrs, of servicemen who died on duty or of illness, and martyrs'
-# elderly children. Everyone else who may hold a card holds the veteran card.
-OTHER_BENEFICIARY_CATEGORIES = {Category.MARTYR_FAMILY, Category.DUTY_DEATH_FAMILY, Category.ILLNESS_DEATH_FAMILY, Category.MARTYR_ELDERLY_CHILD}
+# Which card each category may hold lives in server/cards/eligibility.py.
 
 # 第一批次 (March), 第二批次 (April); everyone else in the third (May–September).
 FIRST_BATCH = {
@@ -37,15 +35,6 @@ CHAIN: dict[ApplicationStatus, tuple[Role, ApplicationStatus, ApplicationStatus]
 }
 
 DELIVERY_METHODS = {"active_delivery": "主动送达", "group_issuance": "集体颁发", "agreed": "双方约定", "pickup_appointment": "预约领取"}
-
-
-def card_kind_for(category: Category) -> CardKind | None:
-    """The card a person of this category may hold, or None (not entitled)."""
-    if category in OTHER_BENEFICIARY_CATEGORIES:
-        return CardKind.OTHER_BENEFICIARY
-    if category == Category.OTHER:
-        return None
-    return CardKind.VETERAN
 
 
 def batch_for(category: Category) -> int:

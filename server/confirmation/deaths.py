@@ -25,6 +25,7 @@ from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.cards.applications import flag_on_death as flag_card_work_on_death
 from server.confirmation import rules
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.notifications.templates import CHINA_TZ
@@ -117,6 +118,7 @@ async def record_death_once(*, actor: Actor, beneficiary: Beneficiary, death_dat
             await registry.change_payment_status(actor=actor, beneficiary=beneficiary, to_status=PaymentStatus.DECEASED, effective_date=death_date, reason=f"死亡（{source}）", death_date=death_date)
             open_campaigns = await Campaign.filter(status=CampaignStatus.OPEN).values_list("id", flat=True)
             await Confirmation.filter(beneficiary_id=beneficiary.id, campaign_id__in=list(open_campaigns)).exclude(status=ConfirmationStatus.DECEASED).update(status=ConfirmationStatus.DECEASED, version=F("version") + 1)
+            await flag_card_work_on_death(beneficiary_id=beneficiary.id, death_date=death_date)  # open card applications and undelivered cards
             await audit.record(
                 actor=actor,
                 action="death.recorded",

@@ -7,14 +7,14 @@ from models.audit import AuditEntry
 from models.cards import CardApplication
 from models.staff import Role
 from models.wechat import Notification
-from tests.cards.helpers import bind, mini_headers, proxy
-from tests.factories import make_beneficiary, make_county, staff_headers
+from tests.cards.helpers import bind, make_applicant, mini_headers, proxy, signed_headers
+from tests.factories import make_county, staff_headers
 from tests.registry.test_registry_api import _tiny_png
 
 
 async def test_application_through_four_levels_with_a_return_and_a_resubmission(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
-    person = await make_beneficiary(station=county.station_a, category="war_veteran")
+    person = await make_applicant(station=county.station_a, category="war_veteran", photo=True)
     holder, holder_headers = await mini_headers(app, "o-card-holder")
     await bind(holder, person)
     station = await staff_headers(client, role=Role.STATION, unit=county.station_a)
@@ -31,12 +31,15 @@ async def test_application_through_four_levels_with_a_return_and_a_resubmission(
     assert duplicate.status_code == 409 and duplicate.json()["error"]["code"] == "application_exists"
 
     missing_forms = await client.post(f"/api/cards/applications/{app_id}/transition", headers=station, json={"action": "pass"})
-    assert missing_forms.json()["error"]["code"] == "forms_missing"
+    assert missing_forms.json()["error"]["code"] == "materials_incomplete"
+    assert set(missing_forms.json()["error"]["details"]["missing"]) == {"application_form", "bank_form", "bank_account"}
     returned = await client.post(f"/api/cards/applications/{app_id}/transition", headers=station, json={"action": "return", "reason": "银行借记卡确认书未签字"})
     assert returned.json()["status"] == "returned" and returned.json()["return_count"] == 1
     for form in ("application_form", "bank_form"):
         uploaded = await client.post(f"/api/mp/cards/applications/{app_id}/forms/{form}", headers=holder_headers, files={"file": ("f.png", _tiny_png(), "image/png")})
         assert uploaded.status_code == 200, uploaded.text
+    banked = await client.post(f"/api/mp/cards/applications/{app_id}/bank", headers=holder_headers, json={"bank_name": "中国农业银行", "account": "6228 4800 1234 5678 901"})
+    assert banked.json()["bank"] == {"bank_name": "中国农业银行", "account_masked": "****8901"}
     resubmitted = await client.post(f"/api/mp/cards/applications/{app_id}/resubmit", headers=holder_headers, json={"note": "已补签"})
     assert resubmitted.json()["status"] == "station_check" and resubmitted.json()["id"] == app_id
 
@@ -62,7 +65,7 @@ async def test_application_through_four_levels_with_a_return_and_a_resubmission(
 
 async def test_bureau_deadline_is_seven_working_days_and_overdue_lists(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
-    person = await make_beneficiary(station=county.station_a, category="martyr_family")
+    person = await make_applicant(station=county.station_a, category="martyr_family")
     station = await staff_headers(client, role=Role.STATION, unit=county.station_a)
     created = await client.post("/api/cards/applications", headers=station, json={"beneficiary_id": person.id, "card_kind": "other_beneficiary"})
     assert created.status_code == 201 and created.json()["batch"] == 1
@@ -81,7 +84,7 @@ async def test_bureau_deadline_is_seven_working_days_and_overdue_lists(client: h
 
 async def test_proxy_needs_the_apply_scope_and_other_stations_are_refused(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
-    person = await make_beneficiary(station=county.station_a, category="rural_veteran_60")
+    person = await make_applicant(station=county.station_a, category="rural_veteran_60")
     helper, helper_headers = await mini_headers(app, "o-card-proxy")
     await proxy(helper, person, ["book", "collect"])
     refused = await client.post("/api/mp/cards/applications", headers=helper_headers, json={"beneficiary_id": person.id, "card_kind": "veteran"})
@@ -95,5 +98,8 @@ async def test_proxy_needs_the_apply_scope_and_other_stations_are_refused(client
     other = await staff_headers(client, role=Role.STATION, unit=county.station_b)
     assert (await client.get(f"/api/cards/applications/{ok.json()['id']}", headers=other)).status_code == 404
     assert (await client.post(f"/api/cards/applications/{ok.json()['id']}/transition", headers=other, json={"action": "pass"})).status_code == 404
-    printed = await client.get(f"/api/cards/applications/{ok.json()['id']}/print", headers=await staff_headers(client, role=Role.STATION, unit=county.station_a))
+    unsigned = await client.get(f"/api/cards/applications/{ok.json()['id']}/print", headers=await staff_headers(client, role=Role.STATION, unit=county.station_a))
+    assert unsigned.status_code == 403 and unsigned.json()["error"]["code"] == "confidentiality_agreement_required"
+    clerk = await signed_headers(client, role=Role.STATION, unit=county.station_a)
+    printed = await client.get(f"/api/cards/applications/{ok.json()['id']}/print", headers=clerk)
     assert "申领表" in printed.text and "借记卡" in printed.text

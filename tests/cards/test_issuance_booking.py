@@ -16,14 +16,14 @@ from server.actors import SYSTEM
 from server.cards import applications, booking
 from server.cards.booking import SlotFull
 from server.errors import Conflict
-from tests.cards.helpers import bind, mini_headers, proxy, ready_card
+from tests.cards.helpers import bind, make_applicant, mini_headers, proxy, ready_card
 from tests.factories import make_beneficiary, make_county, staff_headers
 from tests.registry.test_registry_api import _tiny_png
 
 
 async def test_damaged_shipment_is_refused_and_reported_an_intact_one_sorted_and_collected(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
-    people = [await make_beneficiary(station=s, category="war_veteran") for s in (county.station_a, county.station_a, county.station_b)]
+    people = [await make_applicant(station=s, category="war_veteran") for s in (county.station_a, county.station_a, county.station_b)]
     approved = []
     for person in people:
         application = await applications.create_application(actor=SYSTEM, settings=app.ctx.settings, beneficiary=person, card_kind=CardKind.VETERAN, channel="on_site")
@@ -164,7 +164,7 @@ async def test_many_concurrent_bookings_never_overbook(app: Sanic) -> None:
 async def test_monthly_statistics_xlsx_matches_json(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
     for category, station in (("war_veteran", county.station_a), ("rural_veteran_60", county.station_a), ("veteran", county.station_b)):
-        person = await make_beneficiary(station=station, category=category)
+        person = await make_applicant(station=station, category=category)
         await applications.create_application(actor=SYSTEM, settings=app.ctx.settings, beneficiary=person, card_kind=CardKind.VETERAN, channel="on_site")
     delivered_person = await make_beneficiary(station=county.station_b)
     card = await ready_card(app, delivered_person, tracking="SF400")
@@ -182,7 +182,7 @@ async def test_monthly_statistics_xlsx_matches_json(client: httpx.AsyncClient, a
     assert list(rows[-1][1:]) == [report["totals"][key] for key in COLUMNS[1:]]
     from server.cards.stats import generate_monthly_statistics
 
-    first_of_month = datetime.now(UTC).replace(day=3)
+    first_of_month = datetime(2026, 11, 20, 1, tzinfo=UTC)  # the 20th, China time: the month is frozen
     assert len(await generate_monthly_statistics(now=first_of_month, media_dir=app.ctx.settings.media_dir)) == 1
     assert await generate_monthly_statistics(now=first_of_month, media_dir=app.ctx.settings.media_dir) == []
 
