@@ -14,7 +14,7 @@ from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
 from server.confirmation import deaths, notices, reports, spot_checks, suspensions
-from server.errors import NotFound
+from server.errors import NotFound, PayloadTooLarge
 from server.http.uploads import required_upload
 from server.http.validation import api
 
@@ -24,10 +24,20 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 class NoticeBody(BaseModel):
     station_id: int | None = Field(default=None, description="omit for the county-wide notice (a station's staff always get their own station)")
+    village_id: int | None = Field(default=None, description="a village (community) notice for its 公开栏")
 
 
-class PublishBody(BaseModel):
-    published_on: date
+def _evidence(request: Request) -> list[notices.Evidence]:
+    """Multipart: one or more files per channel field (website / town_board / village_board)."""
+    limit = request.app.ctx.settings.uploads.max_image_bytes
+    items: list[notices.Evidence] = []
+    for channel in (request.files or {}):
+        for upload in request.files.getlist(channel) or []:
+            if len(upload.body) > limit:
+                raise PayloadTooLarge(limit_bytes=limit)
+            if upload.body:
+                items.append(notices.Evidence(channel=channel, data=upload.body, note=(request.form.get("note") if request.form else None) or ""))
+    return items
 
 
 class ApproveBody(BaseModel):
@@ -79,7 +89,7 @@ def _xlsx(data: bytes, filename: str) -> HTTPResponse:
 @api(summary="Generate the public notice of the unconfirmed (station or county), names and ID numbers masked", tag="confirmation notices", json=NoticeBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def create_notice(request: Request, campaign_id: int, body: NoticeBody) -> HTTPResponse:
-    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id)
+    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id, village_id=body.village_id)
     return json(notices.notice_json(notice), status=201, ensure_ascii=False)
 
 
@@ -112,20 +122,49 @@ async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
 @staff_required()
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
-    title, publisher = await notices.notice_heading(notice)
+    title, publisher = await notices.notice_heading(notice, issuer=request.app.ctx.settings.confirmation.notice_issuer)
     return html(notices.notice_html(notice, title, publisher))
 
 
 @bp.post("/notices/<notice_id:int>/publish")
-@api(summary="Record the notice's publication date (the 60 days run from it); the listed people are notified", tag="confirmation notices", json=PublishBody)
+@api(
+    summary="Record publication today (server date: the 60 days run from it) with its evidence per channel; the listed people are notified",
+    tag="confirmation notices",
+    multipart={"website": "capture of the county website page", "town_board": "photo of the 镇街公示栏", "village_board": "photo of a 村(社区)公开栏", "note": "optional text"},
+)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
-async def publish(request: Request, notice_id: int, body: PublishBody) -> HTTPResponse:
-    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, published_on=body.published_on)
-    return json(notices.notice_json(notice, with_entries=False))
+async def publish(request: Request, notice_id: int) -> HTTPResponse:
+    settings = request.app.ctx.settings
+    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer)
+    return json({**notices.notice_json(notice, with_entries=False), "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+
+
+@bp.post("/notices/<notice_id:int>/evidence")
+@api(summary="Add evidence after publication (another board, the website page)", tag="confirmation notices", multipart={"website": "", "town_board": "", "village_board": ""})
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def add_evidence(request: Request, notice_id: int) -> HTTPResponse:
+    notice = await notices.add_evidence(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=request.app.ctx.settings.media_dir)
+    return json({**notices.notice_json(notice, with_entries=False), "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+
+
+@bp.get("/notices/<notice_id:int>/evidence")
+@api(summary="The evidence of a notice's publication", tag="confirmation notices")
+@staff_required()
+async def list_evidence(request: Request, notice_id: int) -> HTTPResponse:
+    notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    return json({"items": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+
+
+@bp.get("/notice-evidence/<evidence_id:int>")
+@api(summary="One evidence file", tag="confirmation notices")
+@staff_required()
+async def evidence_file(request: Request, evidence_id: int) -> HTTPResponse:
+    item = await notices.get_evidence(scope=request.ctx.scope, evidence_id=evidence_id)
+    return await file(media.resolve(request.app.ctx.settings.media_dir, item.path), mime_type=item.content_type, headers={"Cache-Control": "private, no-store"})
 
 
 @bp.post("/campaigns/<campaign_id:int>/suspension-proposals")
-@api(summary="Propose suspension for everyone still unconfirmed 60 days after their notice was published (idempotent; withdraws proposals of people who confirmed since)", tag="confirmation suspensions")
+@api(summary="Propose suspension for everyone still unconfirmed 60 days (server's date) after their notice was published; refused before (idempotent; withdraws proposals of people who confirmed since). No body: any date sent is ignored.", tag="confirmation suspensions")
 @staff_required(Role.BUREAU, Role.CENTRE, write=True)
 async def propose(request: Request, campaign_id: int) -> HTTPResponse:
     created = await suspensions.propose_suspensions(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days)
@@ -137,15 +176,14 @@ async def propose(request: Request, campaign_id: int) -> HTTPResponse:
 @staff_required()
 async def proposals(request: Request, campaign_id: int, query: ProposalQuery) -> HTTPResponse:
     items = await suspensions.list_proposals(scope=request.ctx.scope, campaign_id=campaign_id, status=query.status)
-    statuses = await suspensions.confirmation_statuses(campaign_id=campaign_id, beneficiary_ids=[p.beneficiary_id for p in items])
-    return json({"items": [suspensions.proposal_json(p, p.beneficiary, confirmation_status=statuses.get(p.beneficiary_id)) for p in items]}, ensure_ascii=False)
+    return json({"items": await suspensions.proposals_with_contacts(campaign_id=campaign_id, items=items)}, ensure_ascii=False)
 
 
 @bp.post("/suspension-proposals/approve")
 @api(summary="Bureau approves one or many proposals: payments suspended from the first day of next month", tag="confirmation suspensions", json=ApproveBody)
 @staff_required(Role.BUREAU, write=True)
 async def approve(request: Request, body: ApproveBody) -> HTTPResponse:
-    return json(await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=body.proposal_ids))
+    return json(await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=body.proposal_ids, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days))
 
 
 @bp.post("/suspension-proposals/<proposal_id:int>/withdraw")

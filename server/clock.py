@@ -1,0 +1,44 @@
+"""The server's clock: every rule that depends on "today" asks here, never the client.
+
+Production reads the system clock. Tests move time with ``advance`` / ``set_offset`` (the test
+server runs in the test's process) instead of sending dates in requests; ``reset`` puts it back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+_offset = timedelta(0)
+
+
+def now() -> datetime:
+    """Aware UTC now, shifted by the test offset (zero outside tests)."""
+    return datetime.now(UTC) + _offset
+
+
+def china_now() -> datetime:
+    return now().astimezone(CHINA_TZ)
+
+
+def china_today() -> date:
+    """The date in China: the seed's deadlines (60 days, next month, Fridays) are local dates."""
+    return china_now().date()
+
+
+def set_offset(offset: timedelta) -> None:
+    global _offset
+    _offset = offset
+
+
+def advance(delta: timedelta) -> None:
+    set_offset(_offset + delta)
+
+
+def reset() -> None:
+    set_offset(timedelta(0))
+
+
+def offset() -> timedelta:
+    return _offset
