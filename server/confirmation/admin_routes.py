@@ -13,7 +13,9 @@ from models.confirmation import SuspensionStatus
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
-from server.confirmation import deaths, notices, reports, spot_checks, suspensions
+from server.confirmation import deaths, hardship, notices, reports, spot_checks, summary_document, suspensions
+from server.confirmation.campaigns import get_campaign
+from models.org import OrgUnit
 from server.errors import NotFound, PayloadTooLarge
 from server.http.uploads import required_upload
 from server.http.validation import api
@@ -79,6 +81,29 @@ class SpotResultBody(BaseModel):
 
 class VisitsQuery(BaseModel):
     station_id: int | None = None
+
+
+class HardshipBody(BaseModel):
+    beneficiary_id: int
+    situation: str = Field(min_length=2, max_length=2000)
+    measures: list[str] = Field(min_length=1, max_length=20)
+    owner_name: str = Field(min_length=1, max_length=64, description="who is responsible (明确责任)")
+    owner_staff_id: int | None = None
+    next_follow_up_due: date
+    campaign_id: int | None = None
+
+
+class FollowUpBody(BaseModel):
+    note: str = Field(min_length=2, max_length=2000)
+    effect: str = Field(default="", max_length=300, description="what it achieved (跟踪问效)")
+    next_due: date | None = None
+    close: bool = False
+
+
+class HardshipQuery(BaseModel):
+    station_id: int | None = None
+    status: str | None = Field(default="open", pattern="^(open|closed)$")
+    overdue: bool = False
 
 
 def _xlsx(data: bytes, filename: str) -> HTTPResponse:
@@ -331,3 +356,51 @@ async def weekly_xlsx(request: Request, snapshot_id: int) -> HTTPResponse:
     if snapshot.xlsx_path is None:
         raise NotFound("报表不存在", code="report_not_found")
     return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"weekly-{snapshot.period}.xlsx")
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@bp.get("/campaigns/<campaign_id:int>/summary.docx")
+@api(summary="The summary to submit (总结上报) as a Word document: 基本情况, 未完成确认人员情况说明, 目前存在问题及建议", tag="confirmation reports")
+@staff_required()
+async def summary_docx(request: Request, campaign_id: int) -> HTTPResponse:
+    scope = request.ctx.scope
+    campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    data = await reports.summary(scope=scope, campaign_id=campaign.id, unconfirmed_limit=5000)
+    district = await OrgUnit.get(id=campaign.district_id)
+    issuer = request.app.ctx.settings.confirmation.notice_issuer or district.name
+    document = summary_document.summary_docx(data, district=district.name.removesuffix("退役军人事务局"), issuer=issuer, hardship=await hardship.counts(scope=scope))
+    return raw(document, content_type=DOCX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''summary-{campaign.year}.docx"})
+
+
+@bp.post("/hardship-cases")
+@api(summary="Open a hardship case (建档立卡): situation, measures, who is responsible, first follow-up date", tag="confirmation hardship", json=HardshipBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def open_hardship(request: Request, body: HardshipBody) -> HTTPResponse:
+    case = await hardship.open_case(scope=request.ctx.scope, actor=request.ctx.actor, **body.model_dump())
+    return json(hardship.case_json(await hardship.get_case(scope=request.ctx.scope, case_id=case.id), follow_up_rows=[]), status=201, ensure_ascii=False)
+
+
+@bp.get("/hardship-cases")
+@api(summary="Hardship cases in scope, per station, overdue follow-ups flagged (overdue=true: only those)", tag="confirmation hardship", query=HardshipQuery)
+@staff_required()
+async def list_hardship(request: Request, query: HardshipQuery) -> HTTPResponse:
+    items = await hardship.list_cases(scope=request.ctx.scope, station_id=query.station_id, status=query.status, overdue_only=query.overdue)
+    return json({"items": [hardship.case_json(c) for c in items], "per_station": await hardship.per_station(scope=request.ctx.scope)}, ensure_ascii=False)
+
+
+@bp.get("/hardship-cases/<case_id:int>")
+@api(summary="One hardship case with its follow-ups", tag="confirmation hardship")
+@staff_required()
+async def get_hardship(request: Request, case_id: int) -> HTTPResponse:
+    case = await hardship.get_case(scope=request.ctx.scope, case_id=case_id)
+    return json(hardship.case_json(case, follow_up_rows=await hardship.follow_ups(case_id=case.id)), ensure_ascii=False)
+
+
+@bp.post("/hardship-cases/<case_id:int>/follow-ups")
+@api(summary="Record a follow-up (what was done, its effect, the next due date) or close the case", tag="confirmation hardship", json=FollowUpBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def hardship_follow_up(request: Request, case_id: int, body: FollowUpBody) -> HTTPResponse:
+    case = await hardship.follow_up(scope=request.ctx.scope, actor=request.ctx.actor, case_id=case_id, **body.model_dump())
+    return json(hardship.case_json(case, follow_up_rows=await hardship.follow_ups(case_id=case.id)), ensure_ascii=False)
