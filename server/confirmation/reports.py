@@ -12,7 +12,7 @@ implementation stage (序时进度): a station below it is ``lagging`` (现场�
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -25,7 +25,7 @@ from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.confirmation import rules
+from server.confirmation import notice_period, rules
 from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, NotFound
 from server.notifications.outbox import notify_beneficiary
@@ -44,8 +44,7 @@ def china_today() -> date:
 
 
 def notice_period_over(published_on: date, today: date, notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> bool:
-    """公告60日内仍未能取得联系的: only once ``notice_days`` full days have passed since publication."""
-    return today >= published_on + timedelta(days=notice_days)
+    return notice_period.period_over(published_on, today, notice_days)
 
 
 async def propose_suspensions(*, scope: Scope, actor: Actor, campaign_id: int, notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> int:
@@ -63,7 +62,7 @@ async def propose_suspensions(*, scope: Scope, actor: Actor, campaign_id: int, n
         raise Conflict("尚无已发布的公告，不能提出暂停发放", code="no_published_notice")
     notices = [n for n in published if notice_period_over(n.published_on, today, notice_days)]
     if not notices:
-        earliest = published[0].published_on + timedelta(days=notice_days)
+        earliest = notice_period.earliest_proposal(published[0].published_on, notice_days)
         raise Conflict(f"公告期未满{notice_days}日，{earliest.isoformat()}起方可提出暂停发放", code="notice_period_running", earliest=earliest.isoformat(), today=today.isoformat())
     first_listed: dict[int, date] = {}
     for notice in notices:

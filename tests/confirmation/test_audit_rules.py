@@ -44,7 +44,9 @@ async def test_full_marks_are_reachable_when_someone_died_or_moved_and_only_succ
     campaign = await open_campaign(o.county.district, implementation_end=today + timedelta(days=20))
     url = f"/api/campaigns/{campaign.id}/progress"
 
-    visit = lambda person_outcome: {**VISIT, **person_outcome}  # noqa: E731
+    def visit(outcome: dict[str, str]) -> dict[str, str]:
+        return {**VISIT, **outcome}
+
     c_met, c_died, c_moved, c_missed = [await confirmation_of(campaign, p) for p in (met, died, moved, missed)]
     assert (await client.post(f"/api/confirmations/{c_missed.id}/home-visit", headers=o.station_a, json=visit({"outcome": "not_found"}))).status_code == 200
     assert (await client.post(f"/api/confirmations/{c_met.id}/home-visit", headers=o.station_a, json=visit({"outcome": "confirmed"}))).status_code == 200

@@ -13,11 +13,9 @@ from openpyxl import load_workbook
 from models.audit import AuditEntry
 from models.confirmation import ConfirmationMethod, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
 from models.registry import Beneficiary, PaymentStatus, PaymentStatusChange
-from models.staff import Role
 from models.wechat import Notification
 from server.actors import SYSTEM
-from server.auth.scope import Scope
-from server.confirmation import records, rules, suspensions
+from server.confirmation import records, rules
 from server.registry.service import decrypt_id_number
 from server import clock
 from tests.confirmation.helpers_admin import add_proxy, board_photo, bind, china_today, confirmation_of, month_shift, office, open_campaign, people, set_state
