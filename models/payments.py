@@ -27,7 +27,7 @@ class PaymentFile(TimestampedModel):
 
 class PaymentMonth(TimestampedModel):
     """One month paid to one person (the month is its first day). A month is recorded once: the same
-    row in a later file changes nothing; a different amount for it is reported, never overwritten."""
+    row in a later file changes nothing, a different amount for it is reported, never overwritten."""
 
     beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="payment_months", on_delete=fields.CASCADE)
     month = fields.DateField()
