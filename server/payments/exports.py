@@ -22,7 +22,6 @@ from models.confirmation import Resumption, SuspensionProposal, SuspensionStatus
 from models.org import OrgUnit
 from models.payments import PaymentExport
 from models.staff import Role
-from server import media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
