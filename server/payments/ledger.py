@@ -4,7 +4,9 @@ Columns (Chinese or English headers): 身份证号码, 姓名, 发放月份 (202
 发放金额, optional 发放日期. Each row is matched by ID number and checked against the name, then
 reported as recorded / already_recorded / amount_differs / unmatched / rejected. A month already in
 the ledger is never overwritten: the same row again changes nothing (so re-importing a file is
-harmless), a different amount for it is reported for a person to sort out.
+harmless), a different amount for it is reported for a person to sort out. People and recorded
+months are looked up in batches and new months inserted in bulk (a 3,000-row file: see
+``scripts/bench_payment_import.py``).
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from tortoise.exceptions import IntegrityError
-
 from models.payments import PaymentFile, PaymentMonth
+from models.registry import Beneficiary
 from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
@@ -25,6 +26,7 @@ from server.auth.scope import Scope
 from server.errors import NotFound
 from server.payments import overpayment
 from server.registry import service as registry
+from server.registry.service import id_lookup_hash
 from server.registry.id_numbers import InvalidIdNumber, parse_id_number
 from server.registry.importer import read_table
 
@@ -34,6 +36,7 @@ LEDGER_HEADERS = {
     "发放日期": "paid_on", "paid_on": "paid_on",
 }
 STATUSES = ("recorded", "already_recorded", "amount_differs", "unmatched", "rejected")
+CHUNK = 500
 
 
 def parse_month(text: str) -> date | None:
@@ -64,70 +67,104 @@ def parse_amount(text: str) -> Decimal | None:
     return amount if amount > 0 else None
 
 
+async def _people_by_hash(hashes: list[str]) -> dict[str, Beneficiary]:
+    found: dict[str, Beneficiary] = {}
+    for start in range(0, len(hashes), CHUNK):
+        for person in await Beneficiary.filter(id_number_hash__in=hashes[start : start + CHUNK]):
+            found[person.id_number_hash] = person
+    return found
+
+
+async def _recorded(keys: list[tuple[int, date]]) -> dict[tuple[int, date], tuple[Decimal, int]]:
+    """(beneficiary, month) → (amount, payment file) for the months already in the ledger."""
+    recorded: dict[tuple[int, date], tuple[Decimal, int]] = {}
+    people = sorted({b for b, _ in keys})
+    months = sorted({m for _, m in keys})
+    for start in range(0, len(people), CHUNK):
+        rows = await PaymentMonth.filter(beneficiary_id__in=people[start : start + CHUNK], month__in=months).values_list("beneficiary_id", "month", "amount", "payment_file_id")
+        for beneficiary_id, month, amount, file_id in rows:
+            recorded[(beneficiary_id, month)] = (Decimal(str(amount)), file_id)
+    return recorded
+
+
 async def import_payment_file(*, scope: Scope, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
+    """Validate every row, match people and look up the recorded months in batches, insert the new
+    months in bulk, and report each row in file order."""
     scope.require_role(Role.BUREAU)
     scope.require_write()
     digest = hashlib.sha256(data).hexdigest()
     table = read_table(filename, data, extra_headers=LEDGER_HEADERS, required=("id_number", "name", "month", "amount"))
-    counts = dict.fromkeys(STATUSES, 0)
-    rows: list[dict[str, Any]] = []
-    touched: set[int] = set()
     batch = await PaymentFile.create(filename=filename[:200], file_sha256=digest, district_id=scope.org_unit_id, staff_id=int(actor.id) if actor.id else None)
 
-    def done(outcome: dict[str, Any], status: str, message: str | None = None) -> None:
-        outcome["status"] = status
-        if message:
-            outcome["message"] = message
-        counts[status] += 1
-        rows.append(outcome)
-
+    rows: list[dict[str, Any]] = []
+    valid: list[tuple[dict[str, Any], str, str, date, Decimal, date | None]] = []
     for index, raw in enumerate(table, start=2):  # row 1 is the header
         if not any(raw.values()):
             continue
         outcome: dict[str, Any] = {"row": index}
+        rows.append(outcome)
         try:
             parsed = parse_id_number(raw.get("id_number", ""))
         except InvalidIdNumber as exc:
-            done(outcome, "rejected", exc.message)
+            outcome.update(status="rejected", message=exc.message)
             continue
         outcome["id_number_masked"] = parsed.masked
         month = parse_month(raw.get("month", ""))
         if month is None:
-            done(outcome, "rejected", f"发放月份格式不正确：{raw.get('month', '')}")
+            outcome.update(status="rejected", message=f"发放月份格式不正确：{raw.get('month', '')}")
             continue
         outcome["month"] = month.strftime("%Y-%m")
         amount = parse_amount(raw.get("amount", ""))
         if amount is None:
-            done(outcome, "rejected", f"发放金额不正确：{raw.get('amount', '')}")
+            outcome.update(status="rejected", message=f"发放金额不正确：{raw.get('amount', '')}")
             continue
         outcome["amount"] = str(amount)
         paid_on = parse_day(raw["paid_on"]) if raw.get("paid_on") else None
-        person = await registry.find_by_id_number(parsed.value)
-        if person is None or not await scope.contains_station(person.station_id):
-            done(outcome, "unmatched", "未找到该身份证号码对应的优抚对象")  # out of scope reads like absent
-            continue
-        if "".join(person.name.split()) != "".join(raw.get("name", "").split()):
-            done(outcome, "unmatched", "姓名与登记信息不一致，请核实")
-            continue
-        outcome["beneficiary_id"] = person.id
-        existing = await PaymentMonth.get_or_none(beneficiary_id=person.id, month=month)
-        if existing is None:
-            try:
-                await PaymentMonth.create(beneficiary_id=person.id, month=month, amount=amount, paid_on=paid_on, payment_file=batch)
-                touched.add(person.id)
-                done(outcome, "recorded")
-                continue
-            except IntegrityError:  # the same month arrived in a concurrent import
-                existing = await PaymentMonth.get(beneficiary_id=person.id, month=month)
-        if Decimal(str(existing.amount)) == amount:
-            done(outcome, "already_recorded")
+        valid.append((outcome, id_lookup_hash(parsed.value), raw.get("name", ""), month, amount, paid_on))
+
+    people = await _people_by_hash(sorted({h for _, h, *_ in valid}))
+    in_scope = await scope.station_ids()
+    matched: list[tuple[dict[str, Any], Beneficiary, date, Decimal, date | None]] = []
+    for outcome, lookup, name, month, amount, paid_on in valid:
+        person = people.get(lookup)
+        if person is None or (in_scope is not None and person.station_id not in in_scope):
+            outcome.update(status="unmatched", message="未找到该身份证号码对应的优抚对象")  # out of scope reads like absent
+        elif "".join(person.name.split()) != "".join(name.split()):
+            outcome.update(status="unmatched", message="姓名与登记信息不一致，请核实")
         else:
-            done(outcome, "amount_differs", f"该月已记录发放金额 {existing.amount}，与本次 {amount} 不一致，请核实")
+            outcome["beneficiary_id"] = person.id
+            matched.append((outcome, person, month, amount, paid_on))
+
+    recorded = await _recorded([(p.id, m) for _, p, m, _, _ in matched])
+    fresh: dict[tuple[int, date], PaymentMonth] = {}
+    for outcome, person, month, amount, paid_on in matched:
+        key = (person.id, month)
+        if key not in recorded and key not in fresh:
+            fresh[key] = PaymentMonth(beneficiary_id=person.id, month=month, amount=amount, paid_on=paid_on, payment_file_id=batch.id)
+    # A month another import stored at the same moment is skipped here and reported from what is stored.
+    await PaymentMonth.bulk_create(list(fresh.values()), batch_size=500, ignore_conflicts=True)
+    stored = await _recorded(list(fresh)) if fresh else {}
+    claimed: set[tuple[int, date]] = set()
+    for outcome, person, month, amount, _ in matched:
+        key = (person.id, month)
+        if key in fresh and key not in claimed and stored.get(key, (None, None))[1] == batch.id:
+            claimed.add(key)
+            outcome["status"] = "recorded"
+            continue
+        existing_amount = recorded[key][0] if key in recorded else stored.get(key, (fresh[key].amount,))[0]
+        if Decimal(str(existing_amount)) == amount:
+            outcome["status"] = "already_recorded"
+        else:
+            outcome.update(status="amount_differs", message=f"该月已记录发放金额 {existing_amount}，与本次 {amount} 不一致，请核实")
+
+    counts = dict.fromkeys(STATUSES, 0)
+    for outcome in rows:
+        counts[outcome["status"]] += 1
     batch.total_rows, batch.recorded, batch.unchanged = len(rows), counts["recorded"], counts["already_recorded"]
     batch.rejected = len(rows) - counts["recorded"] - counts["already_recorded"]
     batch.report = rows
     await batch.save()
-    overpayments_changed = await overpayment.refresh_for(sorted(touched))
+    overpayments_changed = await overpayment.refresh_for(sorted({key[0] for key in claimed}))
     await audit.record(actor=actor, action="payments.imported", entity_type="payment_file", entity_id=batch.id, details={"filename": filename, "file_sha256": digest, **counts, "overpayments_changed": overpayments_changed})
     return {"id": batch.id, "filename": filename, "file_sha256": digest, "total": len(rows), **counts, "overpayments_changed": overpayments_changed, "rows": rows}
 

@@ -48,16 +48,17 @@ async def test_ledger_import_overpayment_and_two_recoveries(client: httpx.AsyncC
         [decrypt_id_number(stranger), stranger.name, "2026-01", "900"],  # another county reads as absent
         [decrypt_id_number(alive), alive.name, "2026-13", "900"],
         [decrypt_id_number(alive), alive.name, "2026-01", "-5"],
+        [decrypt_id_number(alive), alive.name, today.strftime("%Y/%m"), "900"],  # the same month twice in one file
     ])
     assert (await client.post("/api/payment-files", headers=o.station_a, files={"file": ("pay.csv", data, "text/csv")})).status_code == 403
     report = (await client.post("/api/payment-files", headers=o.bureau, files={"file": ("pay.csv", data, "text/csv")})).json()
-    assert (report["total"], report["recorded"], report["unmatched"], report["rejected"]) == (16, 12, 2, 2), report
-    assert [r["status"] for r in report["rows"][-4:]] == ["unmatched", "unmatched", "rejected", "rejected"]
+    assert (report["total"], report["recorded"], report["already_recorded"], report["unmatched"], report["rejected"]) == (17, 12, 1, 2, 2), report
+    assert [r["status"] for r in report["rows"][-5:]] == ["unmatched", "unmatched", "rejected", "rejected", "already_recorded"]
     assert all(decrypt_id_number(alive) not in str(r) for r in report["rows"])
 
     # The same file again records nothing; a different amount for a recorded month is reported.
     again = (await client.post("/api/payment-files", headers=o.bureau, files={"file": ("pay.csv", data, "text/csv")})).json()
-    assert (again["recorded"], again["already_recorded"]) == (0, 12) and await PaymentMonth.all().count() == 12
+    assert (again["recorded"], again["already_recorded"]) == (0, 13) and await PaymentMonth.all().count() == 12
     changed = xlsx_bytes([["id_number", "name", "month", "amount"], [decrypt_id_number(alive), alive.name, f"{today.year}年{today.month}月", "950.00"]])
     differs = (await client.post("/api/payment-files", headers=o.bureau, files={"file": ("pay.xlsx", changed, "application/octet-stream")})).json()
     assert [r["status"] for r in differs["rows"]] == ["amount_differs"]
