@@ -34,6 +34,8 @@ class Campaign(TimestampedModel):
     status = fields.CharEnumField(CampaignStatus, max_length=16, default=CampaignStatus.DRAFT)
     opened_at = fields.DatetimeField(null=True)
     created_by_staff_id = fields.IntField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+    closed_by_staff_id = fields.IntField(null=True)
 
     class Meta:
         table = "campaign"
@@ -81,6 +83,9 @@ class Confirmation(TimestampedModel):
     rechecked_by_staff_id = fields.IntField(null=True)
     rechecked_at = fields.DatetimeField(null=True)
     last_reminded_at = fields.DatetimeField(null=True)
+    # Out of the count to confirm, with the reason (deceased / moved_out): see quotas.py.
+    exclusion = fields.CharField(max_length=16, null=True)
+    exclusion_note = fields.CharField(max_length=300, default="")
     version = fields.IntField(default=1)
 
     class Meta:
@@ -157,12 +162,51 @@ class PublicNotice(TimestampedModel):
 
     campaign: fields.ForeignKeyRelation[Campaign] = fields.ForeignKeyField("models.Campaign", related_name="notices", on_delete=fields.CASCADE)
     station_id = fields.IntField(null=True)
-    published_on = fields.DateField(null=True)
+    village_id = fields.IntField(null=True)  # a village (community) notice: its station is station_id
+    published_on = fields.DateField(null=True)  # set by the server when publication is recorded
+    published_at = fields.DatetimeField(null=True)
+    published_by_staff_id = fields.IntField(null=True)
+    channels = fields.JSONField(default=list)  # website / town_board / village_board
     entries = fields.JSONField(default=list)
     created_by_staff_id = fields.IntField(null=True)
 
     class Meta:
         table = "public_notice"
+
+
+class NoticeEvidence(TimestampedModel):
+    """Proof that a notice was posted: the printed notice, a photo of the board, a website capture."""
+
+    notice: fields.ForeignKeyRelation[PublicNotice] = fields.ForeignKeyField("models.PublicNotice", related_name="evidence", on_delete=fields.CASCADE)
+    channel = fields.CharField(max_length=16)
+    path = fields.CharField(max_length=255)
+    sha256 = fields.CharField(max_length=64)
+    content_type = fields.CharField(max_length=64)
+    note = fields.CharField(max_length=300, default="")
+    staff_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "notice_evidence"
+
+
+class ContactAttempt(TimestampedModel):
+    """One attempt to reach an unconfirmed person or their family (多种方式联系本人或其家属)."""
+
+    confirmation: fields.ForeignKeyRelation[Confirmation] = fields.ForeignKeyField("models.Confirmation", related_name="contact_attempts", on_delete=fields.CASCADE)
+    beneficiary_id = fields.IntField()
+    station_id = fields.IntField()
+    staff_id = fields.IntField(null=True)
+    attempted_at = fields.DatetimeField()  # the server's time when recorded
+    method = fields.CharField(max_length=16)  # phone / sms / visit / wechat / letter / other
+    outcome = fields.CharField(max_length=16)  # reached / family_reached / no_answer / wrong_number / refused / other
+    contact_name = fields.CharField(max_length=64, default="")
+    contact_relation = fields.CharField(max_length=32, default="")
+    contact_phone = fields.CharField(max_length=32, default="")
+    notes = fields.CharField(max_length=500, default="")
+
+    class Meta:
+        table = "contact_attempt"
+        indexes = (("beneficiary_id",),)
 
 
 class SuspensionStatus(StrEnum):
@@ -180,6 +224,7 @@ class SuspensionProposal(TimestampedModel):
     approved_by_staff_id = fields.IntField(null=True)
     approved_at = fields.DatetimeField(null=True)
     effective_from = fields.DateField(null=True)
+    payment_export_id = fields.IntField(null=True)  # the export that sent it to the payment office
 
     class Meta:
         table = "suspension_proposal"
@@ -195,6 +240,7 @@ class Resumption(TimestampedModel):
     status = fields.CharField(max_length=16, default="pending")  # pending / signed_off
     signed_off_by_staff_id = fields.IntField(null=True)
     signed_off_at = fields.DatetimeField(null=True)
+    payment_export_id = fields.IntField(null=True)
 
     class Meta:
         table = "resumption"
@@ -266,3 +312,36 @@ class ReportSnapshot(TimestampedModel):
     class Meta:
         table = "report_snapshot"
         unique_together = (("kind", "scope_unit_id", "period"),)
+
+
+class HardshipCase(TimestampedModel):
+    """A person still in hardship after payments (建档立卡): measures, who is responsible, follow-ups."""
+
+    beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="hardship_cases", on_delete=fields.CASCADE)
+    station_id = fields.IntField()
+    campaign_id = fields.IntField(null=True)
+    situation = fields.TextField()
+    measures = fields.JSONField(default=list)
+    owner_staff_id = fields.IntField(null=True)
+    owner_name = fields.CharField(max_length=64)
+    next_follow_up_due = fields.DateField()
+    status = fields.CharField(max_length=16, default="open")  # open / closed
+    outcome = fields.CharField(max_length=500, default="")
+    created_by_staff_id = fields.IntField(null=True)
+    closed_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "hardship_case"
+        indexes = (("station_id", "status"),)
+
+
+class HardshipFollowUp(TimestampedModel):
+    case: fields.ForeignKeyRelation[HardshipCase] = fields.ForeignKeyField("models.HardshipCase", related_name="follow_ups", on_delete=fields.CASCADE)
+    staff_id = fields.IntField(null=True)
+    happened_at = fields.DatetimeField()
+    note = fields.TextField()
+    effect = fields.CharField(max_length=300, default="")
+    next_due = fields.DateField(null=True)
+
+    class Meta:
+        table = "hardship_follow_up"

@@ -77,8 +77,9 @@ def _register_blueprints(app: Sanic) -> None:
     from server.notifications.routes import bp as notifications_bp
     from server.org.routes import bp as org_bp
     from server.registry.routes import bp as registry_bp
+    from server.payments.routes import bp as payments_bp
 
-    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp, cards_bp, cards_mp_bp, cards_mp_plan_bp, calendar_bp, console_bp):
+    for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp, cards_bp, cards_mp_bp, cards_mp_plan_bp, calendar_bp, console_bp, payments_bp):
         app.blueprint(bp)
 
 

@@ -1,6 +1,7 @@
-"""The server's clock, in the two forms the rules need: aware UTC for storage, China's date for deadlines.
+"""The server's clock: every rule that depends on "today" asks here, never the client.
 
-Rules take "today" from here, never from a request body, so a client cannot move a deadline.
+Production reads the system clock. Tests move time with ``advance`` / ``set_offset`` (the test
+server runs in the test's process) instead of sending dates in requests; ``reset`` puts it back.
 """
 
 from __future__ import annotations
@@ -9,16 +10,35 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
+_offset = timedelta(0)
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+
+def now() -> datetime:
+    """Aware UTC now, shifted by the test offset (zero outside tests)."""
+    return datetime.now(UTC) + _offset
 
 
 def china_now() -> datetime:
-    return utc_now().astimezone(CHINA_TZ)
+    return now().astimezone(CHINA_TZ)
 
 
 def china_today() -> date:
-    """The calendar date in China: a deadline counted from 07:00 UTC on 31 December starts on 31 December in
-    Beijing only until 16:00 UTC."""
+    """The date in China: the seed's deadlines (60 days, next month, Fridays) are local dates."""
     return china_now().date()
+
+
+def set_offset(offset: timedelta) -> None:
+    global _offset
+    _offset = offset
+
+
+def advance(delta: timedelta) -> None:
+    set_offset(_offset + delta)
+
+
+def reset() -> None:
+    set_offset(timedelta(0))
+
+
+def offset() -> timedelta:
+    return _offset

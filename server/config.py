@@ -117,6 +117,8 @@ class ConfirmationSettings(BaseModel):
     review_due_working_days: int = 3
     notice_to_suspension_days: int = 60
     reminder_interval_days: int = 7
+    # Who signs the public notice (e.g. "灌云县退役军人事务局"); empty: the county office's name.
+    notice_issuer: str = ""
 
 
 class CardSettings(BaseModel):

@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "models.audit",
     "models.wechat",
     "models.confirmation",
+    "models.payments",
     "models.cards",
     "models.calendar",
 ]

@@ -152,3 +152,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     elif skipped:
         print(f"\n{len(skipped)} test(s) skipped in the real-services run: " + ", ".join(r.nodeid for r in skipped))
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def server_clock() -> Iterator[None]:
+    """Tests move the server's clock (server/clock.py) instead of sending dates; put it back after."""
+    from server import clock
+
+    clock.reset()
+    yield
+    clock.reset()

@@ -13,8 +13,10 @@ from models.confirmation import SuspensionStatus
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
-from server.confirmation import deaths, notices, reports, spot_checks, suspensions
-from server.errors import NotFound
+from server.confirmation import deaths, hardship, notices, reports, spot_checks, summary_document, suspensions
+from server.confirmation.campaigns import get_campaign
+from models.org import OrgUnit
+from server.errors import NotFound, PayloadTooLarge
 from server.http.uploads import required_upload
 from server.http.validation import api
 
@@ -24,10 +26,20 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 class NoticeBody(BaseModel):
     station_id: int | None = Field(default=None, description="omit for the county-wide notice (a station's staff always get their own station)")
+    village_id: int | None = Field(default=None, description="a village (community) notice for its 公开栏")
 
 
-class PublishBody(BaseModel):
-    published_on: date
+def _evidence(request: Request) -> list[notices.Evidence]:
+    """Multipart: one or more files per channel field (website / town_board / village_board)."""
+    limit = request.app.ctx.settings.uploads.max_image_bytes
+    items: list[notices.Evidence] = []
+    for channel in (request.files or {}):
+        for upload in request.files.getlist(channel) or []:
+            if len(upload.body) > limit:
+                raise PayloadTooLarge(limit_bytes=limit)
+            if upload.body:
+                items.append(notices.Evidence(channel=channel, data=upload.body, note=(request.form.get("note") if request.form else None) or ""))
+    return items
 
 
 class ApproveBody(BaseModel):
@@ -71,6 +83,29 @@ class VisitsQuery(BaseModel):
     station_id: int | None = None
 
 
+class HardshipBody(BaseModel):
+    beneficiary_id: int
+    situation: str = Field(min_length=2, max_length=2000)
+    measures: list[str] = Field(min_length=1, max_length=20)
+    owner_name: str = Field(min_length=1, max_length=64, description="who is responsible (明确责任)")
+    owner_staff_id: int | None = None
+    next_follow_up_due: date
+    campaign_id: int | None = None
+
+
+class FollowUpBody(BaseModel):
+    note: str = Field(min_length=2, max_length=2000)
+    effect: str = Field(default="", max_length=300, description="what it achieved (跟踪问效)")
+    next_due: date | None = None
+    close: bool = False
+
+
+class HardshipQuery(BaseModel):
+    station_id: int | None = None
+    status: str | None = Field(default="open", pattern="^(open|closed)$")
+    overdue: bool = False
+
+
 def _xlsx(data: bytes, filename: str) -> HTTPResponse:
     return raw(data, content_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
 
@@ -79,7 +114,7 @@ def _xlsx(data: bytes, filename: str) -> HTTPResponse:
 @api(summary="Generate the public notice of the unconfirmed (station or county), names and ID numbers masked", tag="confirmation notices", json=NoticeBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def create_notice(request: Request, campaign_id: int, body: NoticeBody) -> HTTPResponse:
-    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id)
+    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id, village_id=body.village_id)
     return json(notices.notice_json(notice), status=201, ensure_ascii=False)
 
 
@@ -112,20 +147,49 @@ async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
 @staff_required()
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
-    title, publisher = await notices.notice_heading(notice)
+    title, publisher = await notices.notice_heading(notice, issuer=request.app.ctx.settings.confirmation.notice_issuer)
     return html(notices.notice_html(notice, title, publisher))
 
 
 @bp.post("/notices/<notice_id:int>/publish")
-@api(summary="Record the notice's publication date (the 60 days run from it); the listed people are notified", tag="confirmation notices", json=PublishBody)
+@api(
+    summary="Record publication today (server date: the 60 days run from it) with its evidence per channel; the listed people are notified",
+    tag="confirmation notices",
+    multipart={"website": "capture of the county website page", "town_board": "photo of the 镇街公示栏", "village_board": "photo of a 村(社区)公开栏", "note": "optional text"},
+)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
-async def publish(request: Request, notice_id: int, body: PublishBody) -> HTTPResponse:
-    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, published_on=body.published_on)
-    return json(notices.notice_json(notice, with_entries=False))
+async def publish(request: Request, notice_id: int) -> HTTPResponse:
+    settings = request.app.ctx.settings
+    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer)
+    return json({**notices.notice_json(notice, with_entries=False), "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+
+
+@bp.post("/notices/<notice_id:int>/evidence")
+@api(summary="Add evidence after publication (another board, the website page)", tag="confirmation notices", multipart={"website": "", "town_board": "", "village_board": ""})
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def add_evidence(request: Request, notice_id: int) -> HTTPResponse:
+    notice = await notices.add_evidence(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=request.app.ctx.settings.media_dir)
+    return json({**notices.notice_json(notice, with_entries=False), "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+
+
+@bp.get("/notices/<notice_id:int>/evidence")
+@api(summary="The evidence of a notice's publication", tag="confirmation notices")
+@staff_required()
+async def list_evidence(request: Request, notice_id: int) -> HTTPResponse:
+    notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    return json({"items": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+
+
+@bp.get("/notice-evidence/<evidence_id:int>")
+@api(summary="One evidence file", tag="confirmation notices")
+@staff_required()
+async def evidence_file(request: Request, evidence_id: int) -> HTTPResponse:
+    item = await notices.get_evidence(scope=request.ctx.scope, evidence_id=evidence_id)
+    return await file(media.resolve(request.app.ctx.settings.media_dir, item.path), mime_type=item.content_type, headers={"Cache-Control": "private, no-store"})
 
 
 @bp.post("/campaigns/<campaign_id:int>/suspension-proposals")
-@api(summary="Propose suspension for everyone still unconfirmed 60 days after their notice was published (idempotent; withdraws proposals of people who confirmed since)", tag="confirmation suspensions")
+@api(summary="Propose suspension for everyone still unconfirmed 60 days (server's date) after their notice was published; refused before (idempotent; withdraws proposals of people who confirmed since). No body: any date sent is ignored.", tag="confirmation suspensions")
 @staff_required(Role.BUREAU, Role.CENTRE, write=True)
 async def propose(request: Request, campaign_id: int) -> HTTPResponse:
     created = await suspensions.propose_suspensions(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days)
@@ -137,15 +201,14 @@ async def propose(request: Request, campaign_id: int) -> HTTPResponse:
 @staff_required()
 async def proposals(request: Request, campaign_id: int, query: ProposalQuery) -> HTTPResponse:
     items = await suspensions.list_proposals(scope=request.ctx.scope, campaign_id=campaign_id, status=query.status)
-    statuses = await suspensions.confirmation_statuses(campaign_id=campaign_id, beneficiary_ids=[p.beneficiary_id for p in items])
-    return json({"items": [suspensions.proposal_json(p, p.beneficiary, confirmation_status=statuses.get(p.beneficiary_id)) for p in items]}, ensure_ascii=False)
+    return json({"items": await suspensions.proposals_with_contacts(campaign_id=campaign_id, items=items)}, ensure_ascii=False)
 
 
 @bp.post("/suspension-proposals/approve")
 @api(summary="Bureau approves one or many proposals: payments suspended from the first day of next month", tag="confirmation suspensions", json=ApproveBody)
 @staff_required(Role.BUREAU, write=True)
 async def approve(request: Request, body: ApproveBody) -> HTTPResponse:
-    return json(await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=body.proposal_ids))
+    return json(await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=body.proposal_ids, notice_days=request.app.ctx.settings.confirmation.notice_to_suspension_days))
 
 
 @bp.post("/suspension-proposals/<proposal_id:int>/withdraw")
@@ -293,3 +356,51 @@ async def weekly_xlsx(request: Request, snapshot_id: int) -> HTTPResponse:
     if snapshot.xlsx_path is None:
         raise NotFound("报表不存在", code="report_not_found")
     return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"weekly-{snapshot.period}.xlsx")
+
+
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+
+
+@bp.get("/campaigns/<campaign_id:int>/summary.docx")
+@api(summary="The summary to submit (总结上报) as a Word document: 基本情况, 未完成确认人员情况说明, 目前存在问题及建议", tag="confirmation reports")
+@staff_required()
+async def summary_docx(request: Request, campaign_id: int) -> HTTPResponse:
+    scope = request.ctx.scope
+    campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    data = await reports.summary(scope=scope, campaign_id=campaign.id, unconfirmed_limit=5000)
+    district = await OrgUnit.get(id=campaign.district_id)
+    issuer = request.app.ctx.settings.confirmation.notice_issuer or district.name
+    document = summary_document.summary_docx(data, district=district.name.removesuffix("退役军人事务局"), issuer=issuer, hardship=await hardship.counts(scope=scope))
+    return raw(document, content_type=DOCX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''summary-{campaign.year}.docx"})
+
+
+@bp.post("/hardship-cases")
+@api(summary="Open a hardship case (建档立卡): situation, measures, who is responsible, first follow-up date", tag="confirmation hardship", json=HardshipBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def open_hardship(request: Request, body: HardshipBody) -> HTTPResponse:
+    case = await hardship.open_case(scope=request.ctx.scope, actor=request.ctx.actor, **body.model_dump())
+    return json(hardship.case_json(await hardship.get_case(scope=request.ctx.scope, case_id=case.id), follow_up_rows=[]), status=201, ensure_ascii=False)
+
+
+@bp.get("/hardship-cases")
+@api(summary="Hardship cases in scope, per station, overdue follow-ups flagged (overdue=true: only those)", tag="confirmation hardship", query=HardshipQuery)
+@staff_required()
+async def list_hardship(request: Request, query: HardshipQuery) -> HTTPResponse:
+    items = await hardship.list_cases(scope=request.ctx.scope, station_id=query.station_id, status=query.status, overdue_only=query.overdue)
+    return json({"items": [hardship.case_json(c) for c in items], "per_station": await hardship.per_station(scope=request.ctx.scope)}, ensure_ascii=False)
+
+
+@bp.get("/hardship-cases/<case_id:int>")
+@api(summary="One hardship case with its follow-ups", tag="confirmation hardship")
+@staff_required()
+async def get_hardship(request: Request, case_id: int) -> HTTPResponse:
+    case = await hardship.get_case(scope=request.ctx.scope, case_id=case_id)
+    return json(hardship.case_json(case, follow_up_rows=await hardship.follow_ups(case_id=case.id)), ensure_ascii=False)
+
+
+@bp.post("/hardship-cases/<case_id:int>/follow-ups")
+@api(summary="Record a follow-up (what was done, its effect, the next due date) or close the case", tag="confirmation hardship", json=FollowUpBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def hardship_follow_up(request: Request, case_id: int, body: FollowUpBody) -> HTTPResponse:
+    case = await hardship.follow_up(scope=request.ctx.scope, actor=request.ctx.actor, case_id=case_id, **body.model_dump())
+    return json(hardship.case_json(case, follow_up_rows=await hardship.follow_ups(case_id=case.id)), ensure_ascii=False)

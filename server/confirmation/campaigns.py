@@ -15,6 +15,7 @@ from models.registry import Beneficiary, Category, PaymentStatus
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server import clock
 from server.confirmation import rules
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -62,7 +63,7 @@ def campaign_json(c: Campaign, *, today: date | None = None) -> dict[str, Any]:
         "year": c.year,
         "name": c.name,
         "status": c.status.value,
-        "stage": rules.stage_on(c, today or date.today()).value,
+        "stage": rules.stage_on(c, today or clock.china_today()).value,
         "reference_date": c.reference_date.isoformat(),
         "publicity": [c.publicity_start.isoformat(), c.publicity_end.isoformat()],
         "implementation": [c.implementation_start.isoformat(), c.implementation_end.isoformat()],
@@ -70,6 +71,7 @@ def campaign_json(c: Campaign, *, today: date | None = None) -> dict[str, Any]:
         "summary": [c.summary_start.isoformat(), c.summary_end.isoformat()],
         "categories": c.categories,
         "opened_at": c.opened_at.isoformat() if c.opened_at else None,
+        "closed_at": c.closed_at.isoformat() if c.closed_at else None,
     }
 
 
@@ -187,3 +189,23 @@ async def list_confirmations(*, scope: Scope, campaign_id: int, station_id: int 
     total = await query.count()
     items = await query.select_related("beneficiary").order_by("station_id", "id").offset((page - 1) * page_size).limit(page_size)
     return items, total
+
+
+async def close_campaign(*, scope: Scope, actor: Actor, campaign_id: int) -> Campaign:
+    """The bureau closes a campaign once implementation is over (server's date). A closed campaign
+    takes no more records, and its periodic jobs (Friday reports, reminders) stop: they only run
+    for open campaigns. Suspensions and resumptions already decided stand."""
+    campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    await _district_for(scope, campaign.district_id)
+    if campaign.status == CampaignStatus.CLOSED:
+        raise Conflict("该年度确认已结束", code="campaign_closed")
+    if campaign.status != CampaignStatus.OPEN:
+        raise Conflict("该年度确认尚未开启", code="campaign_not_open")
+    if clock.china_today() <= campaign.implementation_end:
+        raise Conflict("实施阶段结束后才能结束本年度确认", code="implementation_not_over", implementation_end=campaign.implementation_end.isoformat())
+    async with in_transaction():
+        changed = await Campaign.filter(id=campaign.id, status=CampaignStatus.OPEN).update(status=CampaignStatus.CLOSED, closed_at=clock.now(), closed_by_staff_id=int(actor.id or 0))
+        if not changed:
+            raise Conflict("该年度确认已结束", code="campaign_closed")
+        await audit.record(actor=actor, action="campaign.closed", entity_type="campaign", entity_id=campaign.id, details={"year": campaign.year})
+    return await Campaign.get(id=campaign.id)

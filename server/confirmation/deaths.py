@@ -1,17 +1,14 @@
 """Deaths found by cross-checking civil-affairs, police and funeral data, and the overpayments they cause.
 
-Overpayment rule (死亡人员多发部分必须追回): payments are monthly and the month of death is still due.
-Every later month — from the month after the death up to and including the month the death is
-recorded — counts as overpaid if the payment status in force on the first day of that month was
-``active`` (taken from the payment-status history, so months already suspended are not counted).
-Overpayment = monthly amount × those months. It is tracked, with each recovered amount and its date,
-until the recovered total reaches it.
+Overpayment (死亡人员…核对经费发放情况，多发部分必须追回): what the payments ledger shows as paid for
+months after the month of death (``server/payments/overpayment.py``, recomputed when a payment file
+arrives later). It is tracked, with each recovered amount and its date, until recovered in full.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -20,15 +17,15 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus, DeathRecord, OverpaymentRecovery
-from models.registry import Beneficiary, ImportBatch, PaymentStatus, PaymentStatusChange
+from models.registry import Beneficiary, ImportBatch, PaymentStatus
 from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server import clock
 from server.cards.applications import flag_on_death as flag_card_work_on_death
-from server.confirmation import rules
+from server.payments import overpayment
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.notifications.templates import CHINA_TZ
 from server.registry import service as registry
 from server.registry.id_numbers import InvalidIdNumber, parse_id_number
 from server.registry.importer import read_table
@@ -43,45 +40,7 @@ OUTSTANDING, RECOVERED, NONE = "outstanding", "recovered", "none"
 
 
 def china_today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
-
-
-def _month_start(year: int, month: int) -> date:
-    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
-
-
-def months_paid_after_death(*, death_date: date, today: date, history: list[tuple[date, PaymentStatus | None, PaymentStatus]], current: PaymentStatus) -> int:
-    """Months after the death month up to and including ``today``'s month whose first day had the
-    status ``active``. ``history`` is (effective_date, from, to) in the order the changes were made."""
-    months = rules.months_between(death_date, today)
-    if months <= 0:
-        return 0
-    ordered = sorted(history, key=lambda h: h[0])
-    if ordered:
-        first_from, first_to = ordered[0][1], ordered[0][2]
-        initial = first_from if first_from is not None else first_to  # the registration row is neutral
-    else:
-        initial = current
-    paid = 0
-    for k in range(1, months + 1):
-        first_day = _month_start(death_date.year, death_date.month + k)
-        status = initial
-        for effective, from_status, to_status in ordered:
-            if effective <= first_day and from_status is not None:
-                status = to_status
-        paid += status == PaymentStatus.ACTIVE
-    return paid
-
-
-def overpaid_months(*, death_date: date, recorded_on: date, was_active: bool) -> int:
-    """The rule without history: every month after the death month, if payments were active."""
-    return max(0, rules.months_between(death_date, recorded_on)) if was_active else 0
-
-
-async def _months_overpaid(beneficiary: Beneficiary, death_date: date, today: date) -> int:
-    rows = await PaymentStatusChange.filter(beneficiary_id=beneficiary.id).order_by("id").values_list("effective_date", "from_status", "to_status")
-    history = [(eff, PaymentStatus(f) if f else None, PaymentStatus(t)) for eff, f, t in rows]
-    return months_paid_after_death(death_date=death_date, today=today, history=history, current=beneficiary.payment_status)
+    return clock.china_today()
 
 
 async def record_death(*, actor: Actor, beneficiary: Beneficiary, death_date: date, source: str, import_sha256: str, today: date | None = None) -> DeathRecord:
@@ -102,8 +61,7 @@ async def record_death_once(*, actor: Actor, beneficiary: Beneficiary, death_dat
     if death_date > today:
         raise ValidationFailed("死亡日期不能晚于今天", code="death_date_in_future")
     beneficiary = await Beneficiary.get(id=beneficiary.id)  # the current payment status, not a stale copy
-    months = await _months_overpaid(beneficiary, death_date, today)
-    amount = (Decimal(beneficiary.monthly_amount) * months).quantize(Decimal("0.01"))
+    months, amount = await overpayment.paid_after_death(beneficiary_id=beneficiary.id, death_date=death_date)
     try:
         async with in_transaction():
             record = await DeathRecord.create(
@@ -111,9 +69,9 @@ async def record_death_once(*, actor: Actor, beneficiary: Beneficiary, death_dat
                 death_date=death_date,
                 source=source,
                 import_sha256=import_sha256,
-                overpaid_months=months,
+                overpaid_months=len(months),
                 overpayment_amount=amount,
-                status=OUTSTANDING if amount > 0 else NONE,
+                status=overpayment.status_for(amount, Decimal("0.00")),
             )
             await registry.change_payment_status(actor=actor, beneficiary=beneficiary, to_status=PaymentStatus.DECEASED, effective_date=death_date, reason=f"死亡（{source}）", death_date=death_date)
             open_campaigns = await Campaign.filter(status=CampaignStatus.OPEN).values_list("id", flat=True)
@@ -124,7 +82,7 @@ async def record_death_once(*, actor: Actor, beneficiary: Beneficiary, death_dat
                 action="death.recorded",
                 entity_type="beneficiary",
                 entity_id=beneficiary.id,
-                details={"death_record_id": record.id, "death_date": death_date.isoformat(), "source": source, "import_sha256": import_sha256, "overpaid_months": months, "monthly_amount": str(beneficiary.monthly_amount), "overpayment": str(amount)},
+                details={"death_record_id": record.id, "death_date": death_date.isoformat(), "source": source, "import_sha256": import_sha256, "overpaid_months": len(months), "months_paid_after_death": [m.strftime("%Y-%m") for m in months], "monthly_amount": str(beneficiary.monthly_amount), "overpayment": str(amount)},
             )
     except IntegrityError:
         # Another request recorded the same death at the same moment: theirs stands.
@@ -261,12 +219,12 @@ async def record_recovery(*, scope: Scope, actor: Actor, death_record_id: int, a
         locked = await DeathRecord.select_for_update().get(id=record.id)
         if locked.status != OUTSTANDING:
             raise Conflict("该笔多发金额无需追回或已追回", code="nothing_outstanding")
-        outstanding = Decimal(locked.overpayment_amount) - Decimal(locked.recovered_amount)
+        outstanding = Decimal(str(locked.overpayment_amount)) - Decimal(str(locked.recovered_amount))
         if amount <= 0 or amount > outstanding:
             raise ValidationFailed(f"追回金额须大于0且不超过未追回金额 {outstanding}", code="bad_recovery_amount", outstanding=str(outstanding))
         recovery = await OverpaymentRecovery.create(death_record_id=locked.id, amount=amount, recovered_on=recovered_on, note=note, staff_id=int(actor.id or 0))
         recovered = Decimal(locked.recovered_amount) + amount
-        status = RECOVERED if recovered >= Decimal(locked.overpayment_amount) else OUTSTANDING
+        status = overpayment.status_for(Decimal(str(locked.overpayment_amount)), recovered)
         await DeathRecord.filter(id=locked.id).update(recovered_amount=recovered, status=status)
         await audit.record(
             actor=actor,

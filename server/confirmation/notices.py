@@ -1,24 +1,31 @@
-"""Public notice of the unconfirmed (公告): per station and for the county, names and IDs masked."""
+"""Public notice of the unconfirmed (公告): per village, per station or for the county, names and IDs masked.
+
+Publication is recorded by the server (its date is the server's date, never typed in) together with
+its evidence — the printed notice, a photo of each board, a capture of the website page — and the
+channels used (县政府网站, 镇街公示栏, 村(社区)公开栏). The 60 days of suspensions.py run from it.
+"""
 
 from __future__ import annotations
 
 import html
 import io
-from datetime import UTC, date, datetime
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Campaign, Confirmation, ConfirmationStatus, PublicNotice
-from models.org import OrgUnit
+from models.confirmation import Campaign, Confirmation, ConfirmationStatus, NoticeEvidence, PublicNotice
+from models.org import OrgKind, OrgUnit
+from server import clock, media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.notifications.outbox import notify_beneficiary
-from server.notifications.templates import CHINA_TZ
 from server.registry.categories import CATEGORY_LABELS
 
 # Everyone not yet confirmed and not deceased is listed in the notice (a pending face-check review too).
@@ -26,8 +33,18 @@ UNCONFIRMED = [ConfirmationStatus.PENDING, ConfirmationStatus.IN_REVIEW, Confirm
 STATUS_TEXT = {"pending": "未确认", "in_review": "自助确认待核验", "not_found": "未联系上", "moved": "已迁出待核实"}
 
 
+CHANNELS = {"website": "县政府网站", "town_board": "镇街公示栏", "village_board": "村(社区)公开栏"}
+
+
+@dataclass
+class Evidence:
+    channel: str
+    data: bytes
+    note: str = ""
+
+
 def china_today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
+    return clock.china_today()
 
 
 def mask_name(name: str) -> str:
@@ -40,18 +57,28 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-async def unconfirmed(*, campaign_id: int, station_id: int | None) -> list[Confirmation]:
-    query = Confirmation.filter(campaign_id=campaign_id, status__in=UNCONFIRMED)
+async def unconfirmed(*, campaign_id: int, station_id: int | None, village_id: int | None = None) -> list[Confirmation]:
+    # Moved-out people left the count with a reason (quotas.py): they are not this county's to notice.
+    query = Confirmation.filter(campaign_id=campaign_id, status__in=UNCONFIRMED, exclusion__isnull=True)
     if station_id is not None:
         query = query.filter(station_id=station_id)
+    if village_id is not None:
+        query = query.filter(beneficiary__village_id=village_id)
     return await query.select_related("beneficiary").order_by("station_id", "beneficiary__name", "id")
 
 
-async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, today: date | None = None) -> PublicNotice:
-    """The notice of everyone still unconfirmed, for one station or (``station_id`` None) the county.
-    Names and ID numbers are masked; the entries are frozen in the notice when it is generated."""
-    today = today or china_today()
+async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, village_id: int | None = None) -> PublicNotice:
+    """The notice of everyone still unconfirmed, for one village, one station or (both None) the
+    county. Names and ID numbers are masked; the entries are frozen in the notice when generated."""
+    today = china_today()
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    if village_id is not None:
+        village = await OrgUnit.get_or_none(id=village_id, kind=OrgKind.VILLAGE)
+        if village is None or village.parent_id is None or not await scope.contains_station(village.parent_id):
+            raise NotFound("村(社区)不存在", code="village_not_found")
+        if station_id is not None and station_id != village.parent_id:
+            raise ValidationFailed("村(社区)不属于该服务站", code="village_not_in_station")
+        station_id = village.parent_id
     if station_id is None and scope.org_kind.value == "station":
         station_id = scope.org_unit_id  # a station publishes its own list; district roles the county's
     if station_id is not None:
@@ -65,11 +92,11 @@ async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, stati
         raise NotFound("服务站不属于该区县", code="station_not_found")
     entries = [
         {"station": stations.get(c.station_id, ""), "name": mask_name(c.beneficiary.name), "id_number": c.beneficiary.id_number_masked, "category": CATEGORY_LABELS[c.beneficiary.category], "beneficiary_id": c.beneficiary_id, "station_id": c.station_id}
-        for c in await unconfirmed(campaign_id=campaign.id, station_id=station_id)
+        for c in await unconfirmed(campaign_id=campaign.id, station_id=station_id, village_id=village_id)
     ]
     async with in_transaction():
-        notice = await PublicNotice.create(campaign=campaign, station_id=station_id, entries=entries, created_by_staff_id=int(actor.id or 0))
-        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "people": len(entries)})
+        notice = await PublicNotice.create(campaign=campaign, station_id=station_id, village_id=village_id, entries=entries, created_by_staff_id=int(actor.id or 0))
+        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "village_id": village_id, "people": len(entries)})
     return notice
 
 
@@ -89,21 +116,45 @@ async def get_notice(*, scope: Scope, notice_id: int) -> PublicNotice:
     return notice
 
 
-async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, published_on: date) -> PublicNotice:
-    """Record the publication date (the 60 days run from it) and tell each listed person."""
+def _check_evidence(evidence: list[Evidence]) -> None:
+    if not evidence:
+        raise ValidationFailed("请上传公告张贴或发布的凭证（打印的公告、公示栏照片或网站截图）", code="evidence_required")
+    for item in evidence:
+        if item.channel not in CHANNELS:
+            raise ValidationFailed(f"未知的公告渠道：{item.channel}", code="bad_channel", allowed=list(CHANNELS))
+
+
+async def _store_evidence(*, actor: Actor, notice: PublicNotice, evidence: list[Evidence], media_dir: Path) -> list[NoticeEvidence]:
+    stored = []
+    for item in evidence:
+        saved = media.store(media_dir, item.data, category="notices", allowed=media.DOCUMENT_TYPES)
+        stored.append(await NoticeEvidence.create(notice_id=notice.id, channel=item.channel, path=saved.path, sha256=saved.sha256, content_type=saved.content_type, note=item.note[:300], staff_id=int(actor.id or 0)))
+    return stored
+
+
+async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence: list[Evidence], media_dir: Path, issuer: str = "") -> PublicNotice:
+    """Record that the notice is published today (the server's date: the 60 days run from it) with
+    its evidence and channels, and tell each listed person still unconfirmed."""
     notice = await get_notice(scope=scope, notice_id=notice_id)
     if notice.station_id is not None:
         await scope.require_station_writable(notice.station_id)
     else:
         scope.require_write()
-    if published_on <= notice.campaign.implementation_end or published_on > china_today():
-        raise ValidationFailed("发布日期须在实施阶段结束之后且不晚于今天", code="bad_published_on")
-    title, publisher = await notice_heading(notice)
+    _check_evidence(evidence)
+    now = clock.now()
+    published_on = clock.china_today()
+    if published_on <= notice.campaign.implementation_end:
+        raise Conflict("实施阶段结束后才能发布公告", code="not_notice_stage")
+    if notice.published_on is not None:
+        raise Conflict("公告已发布", code="notice_already_published")
+    title, publisher = await notice_heading(notice, issuer=issuer)
+    channels = sorted({e.channel for e in evidence})
     async with in_transaction():
-        changed = await PublicNotice.filter(id=notice.id, published_on__isnull=True).update(published_on=published_on)
+        changed = await PublicNotice.filter(id=notice.id, published_on__isnull=True).update(published_on=published_on, published_at=now, published_by_staff_id=int(actor.id or 0), channels=channels)
         if not changed:
             raise Conflict("公告已发布", code="notice_already_published")
-        await audit.record(actor=actor, action="notice.published", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "published_on": published_on.isoformat()})
+        stored = await _store_evidence(actor=actor, notice=notice, evidence=evidence, media_dir=media_dir)
+        await audit.record(actor=actor, action="notice.published", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "published_on": published_on.isoformat(), "channels": channels, "evidence_sha256": [e.sha256 for e in stored]})
         # Only those still unconfirmed now; a person listed in both the county and a station notice is
         # told once per campaign (the dedupe key), and the outbox spends quota only where there is some.
         people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries], status__in=UNCONFIRMED).values("beneficiary_id", "station_id")
@@ -118,20 +169,68 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, publishe
     return await PublicNotice.get(id=notice.id)
 
 
+async def add_evidence(*, scope: Scope, actor: Actor, notice_id: int, evidence: list[Evidence], media_dir: Path) -> PublicNotice:
+    """More proof after publication (another village board, the website page): the channels grow."""
+    notice = await get_notice(scope=scope, notice_id=notice_id)
+    if notice.station_id is not None:
+        await scope.require_station_writable(notice.station_id)
+    else:
+        scope.require_write()
+    _check_evidence(evidence)
+    if notice.published_on is None:
+        raise Conflict("公告尚未发布", code="notice_not_published")
+    async with in_transaction():
+        stored = await _store_evidence(actor=actor, notice=notice, evidence=evidence, media_dir=media_dir)
+        channels = sorted(set(notice.channels or []) | {e.channel for e in evidence})
+        await PublicNotice.filter(id=notice.id).update(channels=channels)
+        await audit.record(actor=actor, action="notice.evidence_added", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "channels": channels, "evidence_sha256": [e.sha256 for e in stored]})
+    return await PublicNotice.get(id=notice.id)
+
+
+async def list_evidence(*, notice_id: int) -> list[NoticeEvidence]:
+    return await NoticeEvidence.filter(notice_id=notice_id).order_by("id")
+
+
+def evidence_json(e: NoticeEvidence) -> dict[str, Any]:
+    return {"id": e.id, "channel": e.channel, "channel_label": CHANNELS.get(e.channel, e.channel), "sha256": e.sha256, "content_type": e.content_type, "note": e.note, "staff_id": e.staff_id, "uploaded_at": e.created_at.isoformat(), "file": f"/api/notice-evidence/{e.id}"}
+
+
+async def get_evidence(*, scope: Scope, evidence_id: int) -> NoticeEvidence:
+    item = await NoticeEvidence.get_or_none(id=evidence_id)
+    if item is None:
+        raise NotFound("凭证不存在", code="evidence_not_found")
+    await get_notice(scope=scope, notice_id=item.notice_id)
+    return item
+
+
 def notice_json(notice: PublicNotice, *, with_entries: bool = True) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": notice.id, "campaign_id": notice.campaign_id, "station_id": notice.station_id, "published_on": notice.published_on.isoformat() if notice.published_on else None, "people": len(notice.entries), "created_at": notice.created_at.isoformat()}
+    data: dict[str, Any] = {
+        "id": notice.id,
+        "campaign_id": notice.campaign_id,
+        "station_id": notice.station_id,
+        "village_id": notice.village_id,
+        "published_on": notice.published_on.isoformat() if notice.published_on else None,
+        "published_at": notice.published_at.isoformat() if notice.published_at else None,
+        "published_by_staff_id": notice.published_by_staff_id,
+        "channels": notice.channels or [],
+        "people": len(notice.entries),
+        "created_at": notice.created_at.isoformat(),
+    }
     if with_entries:
         data["entries"] = [{k: v for k, v in e.items() if k not in ("beneficiary_id", "station_id")} for e in notice.entries]
     return data
 
 
-async def notice_heading(notice: PublicNotice) -> tuple[str, str]:
-    """The notice's title (with the station for a station notice) and the publishing office."""
+async def notice_heading(notice: PublicNotice, *, issuer: str = "") -> tuple[str, str]:
+    """The notice's title (with the station, and the village for a village notice) and the issuer:
+    ``settings.confirmation.notice_issuer`` when set, otherwise the county office's name."""
     campaign = notice.campaign if isinstance(notice.campaign, Campaign) else await Campaign.get(id=notice.campaign_id)
     district = await OrgUnit.get_or_none(id=campaign.district_id)
     station = await OrgUnit.get_or_none(id=notice.station_id) if notice.station_id else None
-    title = f"{campaign.name}未确认人员公告" + (f"（{station.name}）" if station else "")
-    return title, district.name if district else "县退役军人事务局"
+    village = await OrgUnit.get_or_none(id=notice.village_id) if notice.village_id else None
+    place = "".join(u.name for u in (station, village) if u is not None)
+    title = f"{campaign.name}未确认人员公告" + (f"（{place}）" if place else "")
+    return title, issuer.strip() or (district.name if district else "县退役军人事务局")
 
 
 def notice_xlsx(notice: PublicNotice, title: str) -> bytes:

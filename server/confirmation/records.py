@@ -13,7 +13,7 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
+from models.confirmation import CampaignStatus, Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
 from models.registry import Beneficiary, PhotoKind
 from server import media
 from server.actors import Actor
@@ -120,6 +120,8 @@ def _public_changes(updates: PersonUpdates) -> dict[str, Any]:
 
 
 def _require_open(confirmation: Confirmation) -> None:
+    if confirmation.campaign.status == CampaignStatus.CLOSED:
+        raise Conflict("该年度确认已结束", code="campaign_closed")
     if confirmation.status in (ConfirmationStatus.DECEASED,):
         raise Conflict("该对象已登记死亡", code="beneficiary_deceased")
 
@@ -159,7 +161,8 @@ async def record_home_visit(*, scope: Scope, actor: Actor, confirmation_id: int,
         return await mark_confirmed(actor=actor, confirmation=confirmation, method=ConfirmationMethod.HOME_VISIT, staff_id=int(actor.id or 0), home_visit=True)
     status = {"not_found": ConfirmationStatus.NOT_FOUND, "moved_away": ConfirmationStatus.MOVED, "death_reported": ConfirmationStatus.DECEASED}[visit.outcome]
     async with in_transaction():
-        await Confirmation.filter(id=confirmation.id).update(status=status, home_visited=True, version=confirmation.version + 1)
+        # Not a home-visit confirmation (quotas.py): the attempt stays in the record trail only.
+        await Confirmation.filter(id=confirmation.id).update(status=status, version=confirmation.version + 1)
         await audit.record(actor=actor, action=f"confirmation.home_visit_{visit.outcome}", entity_type="confirmation", entity_id=confirmation.id, details={"beneficiary_id": beneficiary.id})
         if visit.outcome == "death_reported" and visit.death_date is not None:
             from server.confirmation.deaths import record_death

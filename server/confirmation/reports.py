@@ -1,22 +1,18 @@
-"""Progress reports: station × age bracket × method, home-visit quotas, the Friday snapshot, the summary.
+"""Progress reports: station × age bracket × method, home-visit quotas, the Friday report, the summary.
 
-Counting rules (the XLSX shows the same numbers as the JSON):
+Counting rules live in ``quotas.py`` (successful visits only; the dead and the moved-out leave the
+count to confirm with their reason; people living away are outside the home-visit base) and
+``first_year.py`` (everyone met in person in a county's first campaign). The XLSX shows the same
+numbers as the JSON. Everything is aggregated in the database (GROUP BY), never person by person.
 
-- ``people``: everyone in the campaign in that station and bracket; ``deceased`` leave the count to
-  confirm, so ``to_confirm = people − deceased`` and ``confirmed_pct = confirmed / to_confirm``.
-  Every bracket must reach 100 % (``fully_confirmed``).
-- ``by_home_visit`` / ``by_station`` / ``by_self_service``: confirmations by each method. Station and
-  self-service confirmations are confirmations, not home visits.
-- ``home_visited``: people (not deceased) whom staff visited at home, whatever the outcome;
-  ``home_visits_required = ceil(quota × to_confirm)`` with ``rules.HOME_VISIT_QUOTA``.
-
-Everything is aggregated in the database (GROUP BY), never by loading people one by one.
+The Friday report (每周五通报) ranks the stations by progress against the expected pace of the
+implementation stage (序时进度): a station below it is ``lagging`` (现场督导、约谈).
 """
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -41,10 +37,11 @@ from models.confirmation import (
 )
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
-from server import media
+from server import clock, media
 from server.auth.scope import Scope
-from server.confirmation import rules
+from server.confirmation import quotas, rules
 from server.confirmation.campaigns import get_campaign
+from server.confirmation.first_year import is_first_year
 from server.errors import NotFound
 from server.notifications.templates import CHINA_TZ
 
@@ -53,7 +50,8 @@ BRACKET_ORDER = list(AgeBracket)
 METHODS = [m.value for m in ConfirmationMethod]
 STATUS_TEXT = {"pending": "未确认", "in_review": "自助确认待核验", "not_found": "走访未找到本人", "moved": "已迁出待核实", "deceased": "死亡", "confirmed": "已确认"}
 WEEKLY_KIND = "weekly_progress"
-COUNTS = ("people", "deceased", "to_confirm", "confirmed", "unconfirmed", *(f"by_{m}" for m in METHODS), "home_visited", "home_visits_required", "home_visits_missing")
+SUMMED = ("people", "deceased", "moved_out", "confirmed", "home_visited", "lives_away", "face_to_face", "face_to_face_base_met", *(f"by_{m}" for m in METHODS))
+COUNTS = (*SUMMED, "excluded", "to_confirm", "unconfirmed", "home_visit_base", "home_visits_required", "home_visits_missing", "face_to_face_required", "face_to_face_missing")
 
 
 def _pct(part: int, whole: int) -> float:
@@ -64,74 +62,85 @@ def _value(v: Any) -> str | None:
     return None if v is None else str(getattr(v, "value", v))
 
 
-def _finish(cell: dict[str, Any], bracket: AgeBracket) -> dict[str, Any]:
-    cell["to_confirm"] = cell["people"] - cell["deceased"]
-    cell["unconfirmed"] = cell["to_confirm"] - cell["confirmed"]
-    cell["confirmed_pct"] = _pct(cell["confirmed"], cell["to_confirm"])
-    cell["home_visits_required"] = rules.required_home_visits(bracket, cell["to_confirm"])
-    cell["home_visits_missing"] = max(0, cell["home_visits_required"] - cell["home_visited"])
-    cell["home_visit_quota_met"] = cell["home_visited"] >= cell["home_visits_required"]
-    cell["fully_confirmed"] = cell["unconfirmed"] == 0
-    return cell
-
-
 def _empty() -> dict[str, Any]:
-    return {"people": 0, "deceased": 0, "confirmed": 0, "home_visited": 0, **{f"by_{m}": 0 for m in METHODS}}
+    return {**quotas.empty_cell(), **{f"by_{m}": 0 for m in METHODS}}
 
 
 async def _grouped(query: Any) -> list[dict[str, Any]]:
-    return await query.annotate(n=Count("id")).group_by("station_id", "age_bracket", "status", "method", "home_visited").values("station_id", "age_bracket", "status", "method", "home_visited", "n")
+    keys = ("station_id", "age_bracket", "status", "method", "home_visited", "exclusion", "beneficiary__lives_away")
+    return await query.annotate(n=Count("id")).group_by(*keys).values(*keys, "n")
+
+
+def expected_pct(campaign: Campaign, today: date) -> float:
+    """序时进度: the share of the implementation stage elapsed (100 % once it is over)."""
+    if today < campaign.implementation_start:
+        return 0.0
+    if today >= campaign.implementation_end:
+        return 100.0
+    total = (campaign.implementation_end - campaign.implementation_start).days + 1
+    return round(100.0 * ((today - campaign.implementation_start).days + 1) / total, 1)
+
+
+def ranking(rows: list[dict[str, Any]], expected: float) -> list[dict[str, Any]]:
+    """Stations ranked by confirmation progress, slowest first; below the expected pace is lagging."""
+    stations: dict[int, dict[str, Any]] = {}
+    for r in rows:
+        s = stations.setdefault(r["station_id"], {"station_id": r["station_id"], "station": r["station"], "to_confirm": 0, "confirmed": 0, "home_visits_missing": 0, "face_to_face_missing": 0})
+        for key in ("to_confirm", "confirmed", "home_visits_missing", "face_to_face_missing"):
+            s[key] += r[key]
+    ranked = sorted(stations.values(), key=lambda s: (_pct(s["confirmed"], s["to_confirm"]), s["station"], s["station_id"]))
+    for rank, s in enumerate(ranked, start=1):
+        s["rank"] = rank
+        s["confirmed_pct"] = _pct(s["confirmed"], s["to_confirm"])
+        s["expected_pct"] = expected
+        s["lagging"] = s["confirmed_pct"] < expected or s["home_visits_missing"] > 0 and expected >= 100.0
+    return ranked
 
 
 async def progress(*, scope: Scope, campaign_id: int) -> dict[str, Any]:
-    """Per station and bracket: people, confirmed (by method), home visits done vs required; totals per
-    bracket (the quotas apply per bracket) and overall."""
+    """Per station and bracket: people, excluded (dead, moved out), confirmed (by method), successful
+    home visits vs required, first-year face-to-face; totals per bracket and overall; the ranking."""
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
+    first_year = await is_first_year(campaign)
     query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id))
     cells: dict[tuple[int, AgeBracket], dict[str, Any]] = {}
     for g in await _grouped(query):
         bracket = AgeBracket(_value(g["age_bracket"]))
         cell = cells.setdefault((g["station_id"], bracket), _empty())
-        n, status, method = g["n"], _value(g["status"]), _value(g["method"])
-        cell["people"] += n
-        if status == ConfirmationStatus.DECEASED.value:
-            cell["deceased"] += n
-            continue
-        if status == ConfirmationStatus.CONFIRMED.value:
-            cell["confirmed"] += n
-            if method:
-                cell[f"by_{method}"] += n
-        if g["home_visited"]:
-            cell["home_visited"] += n
+        quotas.add_group(cell, n=g["n"], status=_value(g["status"]), method=_value(g["method"]), home_visited=bool(g["home_visited"]), exclusion=g["exclusion"], lives_away=bool(g["beneficiary__lives_away"]))
     stations = dict(await OrgUnit.filter(id__in=list({s for s, _ in cells})).values_list("id", "name")) if cells else {}
     rows = []
     for (station_id, bracket), cell in sorted(cells.items(), key=lambda kv: (stations.get(kv[0][0], ""), kv[0][0], BRACKET_ORDER.index(kv[0][1]))):
-        rows.append({"station_id": station_id, "station": stations.get(station_id, ""), "age_bracket": bracket.value, "age_bracket_label": BRACKET_LABELS[bracket], **_finish(cell, bracket)})
+        rows.append({"station_id": station_id, "station": stations.get(station_id, ""), "age_bracket": bracket.value, "age_bracket_label": BRACKET_LABELS[bracket], **quotas.finish(cell, bracket, first_year=first_year)})
     by_bracket = []
     for bracket in BRACKET_ORDER:
         mine = [r for r in rows if r["age_bracket"] == bracket.value]
         if not mine:
             continue
-        total = {key: sum(r[key] for r in mine) for key in ("people", "deceased", "confirmed", "home_visited", *(f"by_{m}" for m in METHODS))}
+        total = quotas.finish({key: sum(r[key] for r in mine) for key in SUMMED}, bracket, first_year=first_year)
         # Quotas are per station and bracket: the bracket's requirement is the sum over its stations.
-        _finish(total, bracket)
-        total["home_visits_required"] = sum(r["home_visits_required"] for r in mine)
-        total["home_visits_missing"] = sum(r["home_visits_missing"] for r in mine)
+        for key in ("home_visits_required", "home_visits_missing", "face_to_face_missing"):
+            total[key] = sum(r[key] for r in mine)
         total["home_visit_quota_met"] = total["home_visits_missing"] == 0
+        total["fully_confirmed"] = total["unconfirmed"] == 0 and total["face_to_face_missing"] == 0
         by_bracket.append({"age_bracket": bracket.value, "age_bracket_label": BRACKET_LABELS[bracket], **total})
     totals = {key: sum(r[key] for r in rows) for key in COUNTS}
     totals["confirmed_pct"] = _pct(totals["confirmed"], totals["to_confirm"])
     totals["home_visit_quota_met"] = totals["home_visits_missing"] == 0
-    totals["fully_confirmed"] = totals["unconfirmed"] == 0
+    totals["fully_confirmed"] = totals["unconfirmed"] == 0 and totals["face_to_face_missing"] == 0
+    expected = expected_pct(campaign, clock.china_today())
     return {
         "campaign_id": campaign.id,
         "campaign": campaign.name,
         "reference_date": campaign.reference_date.isoformat(),
-        "generated_at": datetime.now(UTC).isoformat(),
+        "generated_at": clock.now().isoformat(),
+        "first_year": first_year,
         "quota": {b.value: rules.HOME_VISIT_QUOTA[b] for b in BRACKET_ORDER},
+        "expected_pct": expected,
         "rows": rows,
         "by_bracket": by_bracket,
         "totals": totals,
+        "ranking": ranking(rows, expected),
     }
 
 
@@ -145,18 +154,22 @@ async def quota_view(*, scope: Scope, campaign_id: int, station_id: int | None =
     report = await progress(scope=scope, campaign_id=campaign_id)
     rows = [r for r in report["rows"] if station_id is None or r["station_id"] == station_id]
     quota = [
-        {k: r[k] for k in ("station_id", "station", "age_bracket", "age_bracket_label", "to_confirm", "confirmed", "by_home_visit", "by_station", "by_self_service", "home_visited", "home_visits_required", "home_visits_missing", "home_visit_quota_met")}
+        {k: r[k] for k in ("station_id", "station", "age_bracket", "age_bracket_label", "to_confirm", "confirmed", "by_home_visit", "by_station", "by_self_service", "home_visited", "lives_away", "home_visit_base", "home_visits_required", "home_visits_missing", "home_visit_quota_met", "face_to_face_missing")}
         for r in rows
     ]
-    short = [(r["station_id"], r["age_bracket"]) for r in rows if not r["home_visit_quota_met"]]
+    short = [(r["station_id"], r["age_bracket"]) for r in rows if not r["home_visit_quota_met"] or r["face_to_face_missing"]]
     picked: list[dict[str, Any]] = []
     for unconfirmed in (True, False):
         for bracket in BRACKET_ORDER:
             stations = [sid for sid, b in short if b == bracket.value]
             if not stations or len(picked) >= limit:
                 continue
-            query = Confirmation.filter(campaign_id=report["campaign_id"], home_visited=False, age_bracket=bracket, station_id__in=stations)
-            query = query.exclude(status__in=[ConfirmationStatus.DECEASED, ConfirmationStatus.CONFIRMED]) if unconfirmed else query.filter(status=ConfirmationStatus.CONFIRMED)
+            # Living away: self-service is theirs, they are outside the quota; excluded people are gone.
+            query = Confirmation.filter(campaign_id=report["campaign_id"], age_bracket=bracket, station_id__in=stations, exclusion__isnull=True, beneficiary__lives_away=False)
+            if unconfirmed:
+                query = query.exclude(status__in=[ConfirmationStatus.DECEASED, ConfirmationStatus.CONFIRMED])
+            else:  # confirmed without being met (online): a visit still counts towards the quota
+                query = query.filter(status=ConfirmationStatus.CONFIRMED, home_visited=False)
             picked.extend(await query.order_by("station_id", "id").limit(limit - len(picked)).values(*VISIT_FIELDS))
     names = {r["station_id"]: r["station"] for r in rows}
     items = [
@@ -175,7 +188,7 @@ async def quota_view(*, scope: Scope, campaign_id: int, station_id: int | None =
         }
         for row in picked
     ]
-    return {"campaign_id": report["campaign_id"], "quota": quota, "still_needed": sum(r["home_visits_missing"] for r in rows), "items": items}
+    return {"campaign_id": report["campaign_id"], "first_year": report["first_year"], "quota": quota, "still_needed": sum(r["home_visits_missing"] for r in rows), "face_to_face_missing": sum(r["face_to_face_missing"] for r in rows), "items": items}
 
 
 async def visits_needed(*, scope: Scope, campaign_id: int, station_id: int | None = None, limit: int = 500) -> list[dict[str, Any]]:
@@ -195,11 +208,15 @@ PROGRESS_COLUMNS = [
     ("home_visits_required", "应上门"),
     ("home_visit_quota_met", "上门比例达标"),
     ("deceased", "死亡"),
-    ("to_confirm", "扣除死亡后应确认"),
+    ("to_confirm", "扣除死亡迁出后应确认"),
     ("unconfirmed", "未确认"),
     ("home_visits_missing", "尚需上门"),
     ("fully_confirmed", "全部确认"),
+    ("moved_out", "迁出"),
+    ("lives_away", "长期在外"),
+    ("face_to_face_missing", "首年尚未见面"),
 ]
+RANKING_COLUMNS = [("rank", "排名"), ("station", "服务站"), ("to_confirm", "应确认"), ("confirmed", "已确认"), ("confirmed_pct", "确认率%"), ("expected_pct", "序时进度%"), ("home_visits_missing", "尚需上门"), ("lagging", "进度滞后")]
 
 
 def _cell(value: Any) -> Any:
@@ -223,6 +240,11 @@ def progress_xlsx(report: dict[str, Any]) -> bytes:
     brackets.append([label for key, label in PROGRESS_COLUMNS if key != "station"])
     for row in report["by_bracket"]:
         brackets.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS if key != "station"])
+    ranked = workbook.create_sheet("镇街排名")
+    ranked.append([label for _, label in RANKING_COLUMNS])
+    for row in report.get("ranking", []):
+        ranked.append([_cell(row[key]) for key, _ in RANKING_COLUMNS])
+    ranked.column_dimensions["B"].width = 26
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -282,9 +304,30 @@ def snapshot_json(s: ReportSnapshot, *, with_data: bool = False) -> dict[str, An
     return data
 
 
+SUSPENSION_TEXT = {"proposed": "已提请暂停发放", "approved": "已暂停发放", "withdrawn": "暂停提议已撤销"}
+
+
+def unfinished_reason(*, status: str, lives_away: bool, attempts: list[Any], suspension: str | None) -> str:
+    """Why one person is not confirmed, in words for the 未完成确认人员情况说明."""
+    from server.confirmation.contact_attempts import METHODS, OUTCOMES
+
+    parts = [STATUS_TEXT.get(status, status)]
+    if lives_away:
+        parts.append("长期在外地生活")
+    if attempts:
+        last = attempts[-1]
+        parts.append(f"已联系{len(attempts)}次，最近一次{last.attempted_at.astimezone(CHINA_TZ):%m月%d日}{METHODS.get(last.method, last.method)}：{OUTCOMES.get(last.outcome, last.outcome)}")
+    else:
+        parts.append("尚无联系记录")
+    if suspension:
+        parts.append(SUSPENSION_TEXT.get(suspension, suspension))
+    return "；".join(parts)
+
+
 async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 1000) -> dict[str, Any]:
     """For the summary stage (总结上报): totals, the unconfirmed with their status and reason,
     suspensions and resumptions, deaths and overpayments, and open problems."""
+    from server.confirmation.contact_attempts import attempts_for
     from server.confirmation.spot_checks import spot_check_status
 
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
@@ -306,10 +349,11 @@ async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 10
     overpaid = sum((Decimal(str(d["overpayment_amount"])) for d in death_rows), Decimal("0.00"))
     recovered = sum((Decimal(str(d["recovered_amount"])) for d in death_rows), Decimal("0.00"))
 
-    pending = confirmations.exclude(status__in=[ConfirmationStatus.CONFIRMED, ConfirmationStatus.DECEASED])
+    pending = confirmations.filter(exclusion__isnull=True).exclude(status__in=[ConfirmationStatus.CONFIRMED, ConfirmationStatus.DECEASED])
     unconfirmed_total = await pending.count()
-    listed = await pending.order_by("station_id", "id").limit(unconfirmed_limit).values("beneficiary_id", "station_id", "age_bracket", "status", "home_visited", "beneficiary__name", "beneficiary__id_number_masked")
+    listed = await pending.order_by("station_id", "id").limit(unconfirmed_limit).values("id", "beneficiary_id", "station_id", "age_bracket", "status", "home_visited", "beneficiary__name", "beneficiary__id_number_masked", "beneficiary__lives_away")
     station_names = {r["station_id"]: r["station"] for r in report["rows"]}
+    attempts = await attempts_for(confirmation_ids=[u["id"] for u in listed])
     unconfirmed = [
         {
             "beneficiary_id": u["beneficiary_id"],
@@ -318,12 +362,15 @@ async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 10
             "station": station_names.get(u["station_id"], ""),
             "age_bracket": _value(u["age_bracket"]),
             "status": _value(u["status"]),
-            "reason": STATUS_TEXT.get(_value(u["status"]) or "", ""),
+            "reason": unfinished_reason(status=_value(u["status"]) or "", lives_away=bool(u["beneficiary__lives_away"]), attempts=attempts.get(u["id"], []), suspension=_value(proposal_of.get(u["beneficiary_id"]))),
             "home_visited": u["home_visited"],
+            "contact_attempts": len(attempts.get(u["id"], [])),
             "suspension": _value(proposal_of.get(u["beneficiary_id"])),
         }
         for u in listed
     ]
+    moved = await confirmations.filter(exclusion="moved_out").order_by("station_id", "id").values("beneficiary__name", "beneficiary__id_number_masked", "station_id", "exclusion_note")
+    moved_out = [{"name": m["beneficiary__name"], "id_number": m["beneficiary__id_number_masked"], "station": station_names.get(m["station_id"], ""), "note": m["exclusion_note"]} for m in moved]
     open_reviews = await (await scope.filter_by_station(ReviewItem.filter(confirmation__campaign_id=campaign.id, status=ReviewStatus.OPEN))).count()
     questioned = await confirmations.filter(recheck_status="questioned").count()
     spot = await spot_check_status(scope=scope, campaign_id=campaign.id)
@@ -333,9 +380,19 @@ async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 10
         "campaign_id": campaign.id,
         "campaign": campaign.name,
         "year": campaign.year,
-        "stage": rules.stage_on(campaign, datetime.now(UTC).astimezone(CHINA_TZ).date()).value,
+        "stage": rules.stage_on(campaign, clock.china_today()).value,
+        "status": campaign.status.value,
+        "generated_at": clock.now().isoformat(),
+        "first_year": report["first_year"],
         "people": totals["people"],
         "deceased": totals["deceased"],
+        "moved_out": totals["moved_out"],
+        "moved_out_people": moved_out,
+        "lives_away": totals["lives_away"],
+        "face_to_face": totals["face_to_face"],
+        "face_to_face_missing": totals["face_to_face_missing"],
+        "home_visits_missing": totals["home_visits_missing"],
+        "ranking": report["ranking"],
         "to_confirm": totals["to_confirm"],
         "confirmed": totals["confirmed"],
         "confirmed_pct": totals["confirmed_pct"],

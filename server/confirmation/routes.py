@@ -12,7 +12,7 @@ from models.registry import Category
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
-from server.confirmation import campaigns, records, review
+from server.confirmation import campaigns, contact_attempts, quotas, records, review
 from server.errors import BadRequest, PayloadTooLarge
 from server.http.validation import api, parse_json, parse_json_text
 
@@ -88,6 +88,19 @@ class ReviewDecisionBody(BaseModel):
         if not self.accept and len(self.reason.strip()) < 2:
             raise ValueError("a rejection needs a written reason")
         return self
+
+
+class ContactAttemptBody(BaseModel):
+    method: Literal["phone", "sms", "visit", "wechat", "letter", "other"]
+    outcome: Literal["reached", "family_reached", "no_answer", "wrong_number", "refused", "other"]
+    contact_name: str = Field(default="", max_length=64, description="who was reached or tried (the person or a family member)")
+    contact_relation: str = Field(default="", max_length=32, description="本人 / 儿子 / 女儿 / 配偶 ...")
+    contact_phone: str = Field(default="", max_length=32, pattern=r"^[0-9+\- ]*$", description="the family contact phone used")
+    notes: str = Field(default="", max_length=500)
+
+
+class MovedOutBody(BaseModel):
+    note: str = Field(min_length=2, max_length=300, description="where the file moved to, and on what basis")
 
 
 def _multipart_json(request: Request, model: type[BaseModel]) -> BaseModel:
@@ -224,3 +237,35 @@ async def review_frame(request: Request, item_id: int, index: int) -> HTTPRespon
 async def decide_review(request: Request, item_id: int, body: ReviewDecisionBody) -> HTTPResponse:
     item = await review.decide(scope=request.ctx.scope, actor=request.ctx.actor, item_id=item_id, accept=body.accept, reason=body.reason)
     return json({"id": item.id, "status": item.status.value})
+
+
+@bp.post("/confirmations/<confirmation_id:int>/contact-attempts")
+@api(summary="Log an attempt to reach the person or their family (who and when are recorded by the server)", tag="confirmation", json=ContactAttemptBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def add_contact_attempt(request: Request, confirmation_id: int, body: ContactAttemptBody) -> HTTPResponse:
+    row = await contact_attempts.record_attempt(scope=request.ctx.scope, actor=request.ctx.actor, confirmation_id=confirmation_id, attempt=contact_attempts.Attempt(**body.model_dump()))
+    return json(contact_attempts.attempt_json(row), status=201, ensure_ascii=False)
+
+
+@bp.get("/confirmations/<confirmation_id:int>/contact-attempts")
+@api(summary="The contact log of one person in a campaign", tag="confirmation")
+@staff_required()
+async def list_contact_attempts(request: Request, confirmation_id: int) -> HTTPResponse:
+    rows = await contact_attempts.list_attempts(scope=request.ctx.scope, confirmation_id=confirmation_id)
+    return json({"items": [contact_attempts.attempt_json(a) for a in rows]}, ensure_ascii=False)
+
+
+@bp.post("/confirmations/<confirmation_id:int>/moved-out")
+@api(summary="The person's file moved to another county: out of the count to confirm, with the reason", tag="confirmation", json=MovedOutBody)
+@staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
+async def moved_out(request: Request, confirmation_id: int, body: MovedOutBody) -> HTTPResponse:
+    c = await quotas.exclude_moved_out(scope=request.ctx.scope, actor=request.ctx.actor, confirmation_id=confirmation_id, note=body.note)
+    return json(campaigns.confirmation_json(c), ensure_ascii=False)
+
+
+@bp.post("/campaigns/<campaign_id:int>/close")
+@api(summary="Close the campaign after its notice stage: no more records, Friday reports and reminders stop", tag="confirmation")
+@staff_required(Role.BUREAU, write=True)
+async def close_campaign(request: Request, campaign_id: int) -> HTTPResponse:
+    campaign = await campaigns.close_campaign(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id)
+    return json(campaigns.campaign_json(campaign), ensure_ascii=False)

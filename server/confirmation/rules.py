@@ -7,6 +7,7 @@ from datetime import date
 from enum import StrEnum
 
 from models.confirmation import AgeBracket, Campaign
+from server.confirmation import notice_period
 from models.registry import Category
 
 # 上门服务确认: 80 and over 100%, 70-79 at least 80%, under 70 at least 60% of the bracket.
@@ -19,8 +20,8 @@ HOME_VISIT_QUOTA: dict[AgeBracket, float] = {
 # Everyone on a periodic pension/subsidy is in scope by default; a veteran without one is not.
 PERIODIC_CATEGORIES: list[Category] = [c for c in Category if c not in (Category.VETERAN,)]
 
-# 公告60日内仍未能取得联系的、无法确认的 … 自下月起停发
-NOTICE_TO_SUSPENSION_DAYS = 60
+# 公告60日内仍未能取得联系的、无法确认的 … 自下月起停发 (the rule itself: notice_period.py)
+NOTICE_TO_SUSPENSION_DAYS = notice_period.NOTICE_TO_SUSPENSION_DAYS
 
 
 def age_on(birth: date, reference: date) -> int:

@@ -2,6 +2,9 @@
 
 1. ``propose_suspensions``: everyone a published notice listed who, ``notice_to_suspension_days``
    after that publication, is still pending / not found / moved becomes a proposal (idempotent).
+   "Today" is the server's date (``server/clock.py``), never the request's: before day 60 of every
+   relevant notice it is refused (409 ``notice_period_running``, with the first possible date).
+   Each proposal is listed with the contact attempts made (contact_attempts.py).
 2. ``approve`` (bureau, one or many): payments suspended from the first day of next month, the
    person (and proxies) told with ``suspension_notice``. A proposal whose person has meanwhile
    confirmed (or died) is withdrawn instead; ``withdraw`` does it by hand.
@@ -11,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -22,11 +25,12 @@ from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.confirmation import rules
+from server.confirmation import notice_period, rules
 from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, NotFound
 from server.notifications.outbox import notify_beneficiary
-from server.notifications.templates import CHINA_TZ
+from server import clock
+from server.confirmation.contact_attempts import attempt_json, attempts_for
 from server.registry import service as registry
 
 # Still unreachable or unconfirmable: these are proposed. A pending face-check review is not (a clerk
@@ -36,26 +40,37 @@ RESOLVED = [ConfirmationStatus.CONFIRMED, ConfirmationStatus.DECEASED]
 
 
 def china_today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
+    return clock.china_today()
 
 
-async def propose_suspensions(*, scope: Scope, actor: Actor, campaign_id: int, today: date | None = None, notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> int:
+def notice_period_over(published_on: date, today: date, notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> bool:
+    return notice_period.period_over(published_on, today, notice_days)
+
+
+async def propose_suspensions(*, scope: Scope, actor: Actor, campaign_id: int, notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> int:
     """Everyone still unconfirmed ``notice_days`` after the earliest published notice listing them
     becomes a proposal. Running it again creates nothing new; proposals whose person has since
-    confirmed or died are withdrawn. Returns how many proposals were created."""
-    today = today or china_today()
+    confirmed or died are withdrawn. Returns how many proposals were created. Refused (409) while
+    no notice has run its full period, or when no notice was published."""
+    today = china_today()
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     scope.require_role(Role.BUREAU, Role.CENTRE)
     scope.require_write()
     await withdraw_resolved(scope=scope, actor=actor, campaign_id=campaign.id)
-    notices = await PublicNotice.filter(campaign_id=campaign.id, published_on__isnull=False, published_on__lte=today - timedelta(days=notice_days)).order_by("published_on", "id")
+    published = await PublicNotice.filter(campaign_id=campaign.id, published_on__isnull=False).order_by("published_on", "id")
+    if not published:
+        raise Conflict("尚无已发布的公告，不能提出暂停发放", code="no_published_notice")
+    notices = [n for n in published if notice_period_over(n.published_on, today, notice_days)]
+    if not notices:
+        earliest = notice_period.earliest_proposal(published[0].published_on, notice_days)
+        raise Conflict(f"公告期未满{notice_days}日，{earliest.isoformat()}起方可提出暂停发放", code="notice_period_running", earliest=earliest.isoformat(), today=today.isoformat())
     first_listed: dict[int, date] = {}
     for notice in notices:
         for entry in notice.entries:
             first_listed.setdefault(entry["beneficiary_id"], notice.published_on)
     if not first_listed:
         return 0
-    query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id, beneficiary_id__in=list(first_listed), status__in=SUSPENDABLE))
+    query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id, beneficiary_id__in=list(first_listed), status__in=SUSPENDABLE, exclusion__isnull=True))
     still = await query.values("beneficiary_id", "station_id")
     existing = set(await SuspensionProposal.filter(campaign_id=campaign.id).values_list("beneficiary_id", flat=True))
     fresh = [p for p in still if p["beneficiary_id"] not in existing]
@@ -141,20 +156,41 @@ async def confirmation_statuses(*, campaign_id: int, beneficiary_ids: list[int])
     return {b: ConfirmationStatus(s).value for b, s in rows}
 
 
-async def approve(*, scope: Scope, actor: Actor, proposal_ids: list[int], today: date | None = None) -> dict[str, list[int]]:
+async def proposals_with_contacts(*, campaign_id: int, items: list[SuspensionProposal]) -> list[dict[str, Any]]:
+    """The proposal list as the bureau approves it: each person with their confirmation status, the
+    days since the notice, and every contact attempt (who, when, how, outcome, family contact)."""
+    rows = await Confirmation.filter(campaign_id=campaign_id, beneficiary_id__in=[p.beneficiary_id for p in items]).values_list("beneficiary_id", "id", "status")
+    confirmation_of = {b: (cid, ConfirmationStatus(s).value) for b, cid, s in rows}
+    attempts = await attempts_for(confirmation_ids=[cid for cid, _ in confirmation_of.values()])
+    today = china_today()
+    out = []
+    for p in items:
+        cid, status = confirmation_of.get(p.beneficiary_id, (None, None))
+        logged = attempts.get(cid, []) if cid is not None else []
+        out.append({
+            **proposal_json(p, p.beneficiary, confirmation_status=status),
+            "confirmation_id": cid,
+            "days_since_notice": (today - p.notice_published_on).days,
+            "contact_attempts": [attempt_json(a) for a in logged],
+            "contact_attempt_count": len(logged),
+        })
+    return out
+
+
+async def approve(*, scope: Scope, actor: Actor, proposal_ids: list[int], notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> dict[str, list[int]]:
     """The bureau approves one or many: payments suspended from the first day of next month, each in
     its own transaction with its audit entry and notification. A person who confirmed (or died)
     meanwhile is withdrawn instead; one whose face check awaits a clerk is skipped for now."""
     scope.require_role(Role.BUREAU)
     scope.require_write()
-    today = today or china_today()
+    today = china_today()
     effective = rules.first_day_of_next_month(today)
     result: dict[str, list[int]] = {"approved": [], "withdrawn": [], "skipped": []}
     proposals = await SuspensionProposal.filter(id__in=proposal_ids).select_related("beneficiary").order_by("id")
     found = {p.id for p in proposals}
     result["skipped"].extend(sorted({pid for pid in proposal_ids if pid not in found}))
     for proposal in proposals:
-        if not await scope.contains_station(proposal.station_id) or proposal.status != SuspensionStatus.PROPOSED:
+        if not await scope.contains_station(proposal.station_id) or proposal.status != SuspensionStatus.PROPOSED or not notice_period_over(proposal.notice_published_on, today, notice_days):
             result["skipped"].append(proposal.id)
             continue
         confirmation = await Confirmation.get(campaign_id=proposal.campaign_id, beneficiary_id=proposal.beneficiary_id)
@@ -168,7 +204,7 @@ async def approve(*, scope: Scope, actor: Actor, proposal_ids: list[int], today:
             result["skipped"].append(proposal.id)
             continue
         async with in_transaction():
-            changed = await SuspensionProposal.filter(id=proposal.id, status=SuspensionStatus.PROPOSED).update(status=SuspensionStatus.APPROVED, approved_by_staff_id=int(actor.id or 0), approved_at=datetime.now(UTC), effective_from=effective)
+            changed = await SuspensionProposal.filter(id=proposal.id, status=SuspensionStatus.PROPOSED).update(status=SuspensionStatus.APPROVED, approved_by_staff_id=int(actor.id or 0), approved_at=clock.now(), effective_from=effective)
             if not changed:
                 result["skipped"].append(proposal.id)
                 continue
@@ -220,7 +256,7 @@ async def sign_off_resumption(*, scope: Scope, actor: Actor, resumption_id: int)
     if resumption.beneficiary.payment_status == PaymentStatus.DECEASED:
         raise Conflict("该对象已登记死亡，不能恢复发放", code="beneficiary_deceased")
     async with in_transaction():
-        changed = await Resumption.filter(id=resumption.id, status="pending").update(status="signed_off", signed_off_by_staff_id=int(actor.id or 0), signed_off_at=datetime.now(UTC))
+        changed = await Resumption.filter(id=resumption.id, status="pending").update(status="signed_off", signed_off_by_staff_id=int(actor.id or 0), signed_off_at=clock.now())
         if not changed:
             raise Conflict("该恢复发放已审批", code="resumption_already_signed_off")
         remark = f"补发暂停期间{resumption.back_pay_months}个月待遇" if resumption.back_pay_months else "暂停期间无待补发月份"

@@ -21,7 +21,8 @@ from tests.factories import make_county, make_staff, staff_headers
 
 
 def _freeze_china_time(monkeypatch: pytest.MonkeyPatch, moment: datetime) -> None:
-    monkeypatch.setattr(clock, "utc_now", lambda: moment.astimezone(UTC))
+    # The server's clock is moved, not patched: the conftest resets its offset after each test.
+    clock.set_offset(moment - datetime.now(UTC))
 
 
 async def test_deadline_across_new_year_is_provisional_until_the_year_is_confirmed(client: httpx.AsyncClient, app: Sanic) -> None:

@@ -12,6 +12,7 @@ from sanic import Sanic
 from models.cards import ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardStatus, PickupSlot, Shipment
 from models.staff import Role
 from models.wechat import Notification
+from server import clock
 from server.actors import SYSTEM
 from server.cards import applications, booking
 from server.cards.booking import SlotFull
@@ -112,8 +113,10 @@ async def test_cutoff_short_code_reminders_and_no_shows(client: httpx.AsyncClien
     await soon.save()
     late = await client.post("/api/mp/cards/bookings", headers={**headers, "Idempotency-Key": "k0"}, json={"card_id": card.id, "slot_id": soon.id})
     assert late.json()["error"]["code"] == "past_cutoff"
-    tomorrow = await _slot(county.station_a.id, capacity=5, day=date.today() + timedelta(days=1))
+    # Two China days ahead: "tomorrow" in UTC can be hours away in Beijing, inside the 2-hour cutoff.
+    tomorrow = await _slot(county.station_a.id, capacity=5, day=clock.china_today() + timedelta(days=2))
     made = (await client.post("/api/mp/cards/bookings", headers={**headers, "Idempotency-Key": "k1"}, json={"card_id": card.id, "slot_id": tomorrow.id})).json()
+    assert "id" in made, made
     start = booking.slot_start(tomorrow)
     assert await booking.queue_booking_reminders(now=start - timedelta(hours=30), settings=app.ctx.settings) == 0
     assert await booking.queue_booking_reminders(now=start - timedelta(hours=20), settings=app.ctx.settings) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -131,3 +132,33 @@ def xlsx_bytes(rows: list[list[Any]]) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
+
+
+async def pay_months(person: Beneficiary, months: list[date], amount: Decimal | None = None) -> None:
+    """Put months straight into the payments ledger (the file import has its own tests)."""
+    from models.payments import PaymentFile, PaymentMonth
+
+    batch = await PaymentFile.create(filename="test-ledger.csv", file_sha256="0" * 64)
+    for month in months:
+        await PaymentMonth.create(beneficiary_id=person.id, month=month.replace(day=1), amount=amount if amount is not None else person.monthly_amount, payment_file=batch)
+
+
+def months_back(today: date, first: int, last: int = 0) -> list[date]:
+    """The first days of the months ``first``..``last`` relative to ``today``'s month (negative = past)."""
+    return [month_shift(today, k, dom=1) for k in range(first, last + 1)]
+
+
+def board_photo(seed: int = 0) -> bytes:
+    """A small JPEG standing in for a photo of a notice board."""
+    import cv2
+    import numpy as np
+
+    image = np.full((40, 60, 3), 200 + seed % 50, dtype=np.uint8)
+    ok, encoded = cv2.imencode(".jpg", image)
+    assert ok
+    return encoded.tobytes()
+
+
+def ledger_csv(rows: list[tuple[str, str, date, Decimal]]) -> bytes:
+    """A payment system file: (ID number, name, month, amount) per row."""
+    return csv_bytes([["身份证号码", "姓名", "发放月份", "发放金额"], *[[i, n, m.strftime("%Y-%m"), str(a)] for i, n, m, a in rows]])

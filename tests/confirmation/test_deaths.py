@@ -14,29 +14,19 @@ from server.actors import SYSTEM
 from server.confirmation import deaths, rules
 from server.registry import service as registry
 from server.registry.service import decrypt_id_number
-from tests.confirmation.helpers_admin import china_today, confirmation_of, csv_bytes, month_shift, office, open_campaign, people, xlsx_bytes
+from tests.confirmation.helpers_admin import china_today, confirmation_of, csv_bytes, month_shift, months_back, office, open_campaign, pay_months, people, xlsx_bytes
 from tests.factories import make_beneficiary, make_county, unique_id_number
-
-
-def test_overpayment_months_follow_the_status_history() -> None:
-    today = china_today()
-    died = month_shift(today, -4)
-    active = PaymentStatus.ACTIVE
-    registered = [(today, None, active)]  # registration today: neutral, the months before it count as paid
-    assert deaths.months_paid_after_death(death_date=died, today=today, history=registered, current=active) == 4
-    suspended = [*registered, (month_shift(today, -2, dom=1), active, PaymentStatus.SUSPENDED)]
-    assert deaths.months_paid_after_death(death_date=died, today=today, history=suspended, current=PaymentStatus.SUSPENDED) == 1
-    resumed = [*suspended, (month_shift(today, 0, dom=1), PaymentStatus.SUSPENDED, active)]
-    assert deaths.months_paid_after_death(death_date=died, today=today, history=resumed, current=active) == 2
-    assert deaths.months_paid_after_death(death_date=month_shift(today, 0, dom=1), today=today, history=registered, current=active) == 0
 
 
 async def test_import_marks_deceased_computes_overpayment_reports_unmatched_and_reimport_changes_nothing(client: httpx.AsyncClient) -> None:
     o = await office(client)
     today = china_today()
     a, b, c, d = await people(o.county.station_a, ["王大山", "李秀英", "赵四", "钱五"], monthly_amount=Decimal("820.00"))
-    # c was suspended from the first of the month two months ago: only the month before is overpaid.
+    # The ledger: everyone paid for the last six months, except c, suspended two months ago.
     await registry.change_payment_status(actor=SYSTEM, beneficiary=c, to_status=PaymentStatus.SUSPENDED, effective_date=month_shift(today, -2, dom=1), reason="测试暂停")
+    for person in (a, b, d):
+        await pay_months(person, months_back(today, -5))
+    await pay_months(c, months_back(today, -5, -3))
     campaign = await open_campaign(o.county.district, implementation_end=today + timedelta(days=20))
     other_county = await make_county("X")
     stranger = await make_beneficiary(station=other_county.station_a, name="外县人")
@@ -64,7 +54,8 @@ async def test_import_marks_deceased_computes_overpayment_reports_unmatched_and_
     assert reasons[3:] == [(5, "unmatched", "no_such_person"), (6, "unmatched", "name_mismatch"), (7, "unmatched", "no_such_person"), (8, "rejected", "bad_id_number"), (9, "rejected", "bad_date"), (10, "rejected", "unknown_source")]
     assert all(decrypt_id_number(a) not in str(r) for r in report["rows"])
 
-    # a: died three months ago, paid every month since → 3 × 820; b: died this month → nothing; c: 1 month.
+    # From the ledger: a died three months ago, paid every month since → 3 × 820; b died this month →
+    # nothing; c died four months ago and was paid one more month before the suspension.
     expected = {a.id: (3, Decimal("2460.00"), "outstanding"), b.id: (0, Decimal("0.00"), "none"), c.id: (1, Decimal("820.00"), "outstanding")}
     assert rules.months_between(a_died, today) == 3
     for person, died in ((a, a_died), (b, b_died), (c, c_died)):
@@ -104,6 +95,7 @@ async def test_recoveries_are_recorded_with_dates_until_recovered(client: httpx.
     o = await office(client)
     today = china_today()
     (person,) = await people(o.county.station_a, ["孙大海"], monthly_amount=Decimal("800.00"))
+    await pay_months(person, months_back(today, -4))
     record = await deaths.record_death(actor=SYSTEM, beneficiary=person, death_date=month_shift(today, -2), source="civil_affairs", import_sha256="test")
     assert (record.overpaid_months, Decimal(record.overpayment_amount)) == (2, Decimal("1600.00"))
     assert (await deaths.record_death(actor=SYSTEM, beneficiary=person, death_date=month_shift(today, -2), source="police", import_sha256="other")).id == record.id
@@ -128,6 +120,7 @@ async def test_a_death_reported_on_a_home_visit_uses_the_same_rule(client: httpx
     o = await office(client)
     today = china_today()
     (person,) = await people(o.county.station_a, ["周老汉"])
+    await pay_months(person, months_back(today, -3))
     campaign = await open_campaign(o.county.district, implementation_end=today + timedelta(days=20))
     confirmation = await confirmation_of(campaign, person)
     visit = {"visited_at": "2026-11-20T09:00:00+08:00", "visitors": "站长", "outcome": "death_reported", "death_date": month_shift(today, -1).isoformat()}

@@ -13,13 +13,12 @@ from openpyxl import load_workbook
 from models.audit import AuditEntry
 from models.confirmation import ConfirmationMethod, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
 from models.registry import Beneficiary, PaymentStatus, PaymentStatusChange
-from models.staff import Role
 from models.wechat import Notification
 from server.actors import SYSTEM
-from server.auth.scope import Scope
-from server.confirmation import records, rules, suspensions
+from server.confirmation import records, rules
 from server.registry.service import decrypt_id_number
-from tests.confirmation.helpers_admin import add_proxy, bind, china_today, confirmation_of, month_shift, office, open_campaign, people, set_state
+from server import clock
+from tests.confirmation.helpers_admin import add_proxy, board_photo, bind, china_today, confirmation_of, month_shift, office, open_campaign, people, set_state
 
 
 async def test_notice_masks_names_and_id_numbers_in_json_xlsx_and_print(client: httpx.AsyncClient) -> None:
@@ -60,12 +59,21 @@ async def test_notice_masks_names_and_id_numbers_in_json_xlsx_and_print(client: 
     listed = (await client.get(f"/api/campaigns/{campaign.id}/notices", headers=o.station_b)).json()["items"]
     assert [n["id"] for n in listed] == [county["id"]]  # station B sees the county notice, not station A's
 
-    # Publishing records the date and tells each listed person (and proxies) once per campaign.
-    assert (await client.post(f"/api/notices/{notice['id']}/publish", headers=o.station_a, json={"published_on": (today + timedelta(days=1)).isoformat()})).status_code == 422
-    published = await client.post(f"/api/notices/{notice['id']}/publish", headers=o.station_a, json={"published_on": today.isoformat()})
-    assert published.json()["published_on"] == today.isoformat()
-    assert (await client.post(f"/api/notices/{notice['id']}/publish", headers=o.station_a, json={"published_on": today.isoformat()})).json()["error"]["code"] == "notice_already_published"
-    await client.post(f"/api/notices/{county['id']}/publish", headers=o.bureau, json={"published_on": today.isoformat()})
+    # Publishing records the server's date with its evidence and tells each listed person (and
+    # proxies) once per campaign; a date in the request is not even read.
+    no_proof = await client.post(f"/api/notices/{notice['id']}/publish", headers=o.station_a, data={"published_on": (today - timedelta(days=90)).isoformat()})
+    assert no_proof.status_code == 422 and no_proof.json()["error"]["code"] == "evidence_required"
+    board = {"town_board": ("board.jpg", board_photo(), "image/jpeg"), "village_board": ("village.jpg", board_photo(1), "image/jpeg")}
+    published = await client.post(f"/api/notices/{notice['id']}/publish", headers=o.station_a, files=board, data={"published_on": (today - timedelta(days=90)).isoformat()})
+    assert published.status_code == 200, published.text
+    assert published.json()["published_on"] == today.isoformat() and published.json()["channels"] == ["town_board", "village_board"]
+    assert [e["channel"] for e in published.json()["evidence"]] == ["town_board", "village_board"]
+    assert (await client.get(published.json()["evidence"][0]["file"], headers=o.station_a)).content == board_photo()
+    assert (await client.get(published.json()["evidence"][0]["file"], headers=o.station_b)).status_code == 404
+    assert (await client.post(f"/api/notices/{notice['id']}/publish", headers=o.station_a, files=board)).json()["error"]["code"] == "notice_already_published"
+    website = await client.post(f"/api/notices/{notice['id']}/evidence", headers=o.station_a, files={"website": ("site.png", board_photo(2), "image/jpeg")})
+    assert website.json()["channels"] == ["town_board", "village_board", "website"]
+    await client.post(f"/api/notices/{county['id']}/publish", headers=o.bureau, files={"website": ("site.jpg", board_photo(3), "image/jpeg")})
     sent = await Notification.filter(template_key="notice_published")
     assert {(n.beneficiary_id, n.user_id) for n in sent if n.beneficiary_id == zhang.id} == {(zhang.id, user.id), (zhang.id, daughter.id)}
     assert {n.beneficiary_id for n in sent} == {zhang.id, li.id, ouyang.id, far.id}  # never the confirmed one
@@ -82,18 +90,35 @@ async def test_sixty_days_then_batch_approval_then_resumption(client: httpx.Asyn
     campaign = await open_campaign(o.county.district, implementation_end=today - timedelta(days=80))
     await set_state(campaign, d, ConfirmationStatus.IN_REVIEW, ConfirmationMethod.SELF_SERVICE)  # a clerk decides first
     await set_state(campaign, e, ConfirmationStatus.NOT_FOUND, home_visited=True)
+    url = f"/api/campaigns/{campaign.id}/suspension-proposals"
+    assert (await client.post(url, headers=o.bureau)).json()["error"]["code"] == "no_published_notice"
     notice = (await client.post(f"/api/campaigns/{campaign.id}/notices", headers=o.bureau, json={})).json()
-    published_on = today - timedelta(days=70)
-    await client.post(f"/api/notices/{notice['id']}/publish", headers=o.bureau, json={"published_on": published_on.isoformat()})
+    clock.set_offset(timedelta(days=-70))  # the notice went up 70 days ago
+    assert (await client.post(f"/api/notices/{notice['id']}/publish", headers=o.bureau, files={"website": ("site.jpg", board_photo(), "image/jpeg")})).status_code == 200
+    published_on = clock.china_today()
 
-    bureau_scope = Scope(role=Role.BUREAU, org_unit_id=o.county.district.id, org_kind=o.county.district.kind)
-    assert await suspensions.propose_suspensions(scope=bureau_scope, actor=SYSTEM, campaign_id=campaign.id, today=published_on + timedelta(days=59)) == 0
-    assert (await client.post(f"/api/campaigns/{campaign.id}/suspension-proposals", headers=o.station_a)).status_code == 403
-    assert (await client.post(f"/api/campaigns/{campaign.id}/suspension-proposals", headers=o.bureau)).json() == {"created": 4}
+    # Day 59 on the server's clock: refused, whatever date the request carries.
+    clock.set_offset(timedelta(days=-11))
+    a_confirmation = await confirmation_of(campaign, a)
+    for attempt in ({"method": "phone", "outcome": "no_answer", "contact_phone": "13800001111"}, {"method": "visit", "outcome": "family_reached", "contact_name": "刘小一", "contact_relation": "儿子", "contact_phone": "13900002222", "notes": "家属称本人在外地务工"}):
+        assert (await client.post(f"/api/confirmations/{a_confirmation.id}/contact-attempts", headers=o.station_a, json=attempt)).status_code == 201
+    assert (await client.post(f"/api/confirmations/{a_confirmation.id}/contact-attempts", headers=o.station_b, json={"method": "phone", "outcome": "no_answer"})).status_code == 404
+    early = await client.post(f"{url}?today={today.isoformat()}", headers=o.bureau, json={"today": (today + timedelta(days=30)).isoformat(), "as_of": (today + timedelta(days=30)).isoformat()})
+    assert early.status_code == 409 and early.json()["error"]["code"] == "notice_period_running", early.text
+    assert early.json()["error"]["details"]["earliest"] == (published_on + timedelta(days=60)).isoformat()
+    assert await SuspensionProposal.all().count() == 0
+    clock.reset()
+    assert (await client.post(url, headers=o.station_a)).status_code == 403
+    assert (await client.post(url, headers=o.bureau)).json() == {"created": 4}
     assert (await client.post(f"/api/campaigns/{campaign.id}/suspension-proposals", headers=o.centre)).json() == {"created": 0}
     proposals = (await client.get(f"/api/campaigns/{campaign.id}/suspension-proposals?status=proposed", headers=o.bureau)).json()["items"]
     by_person = {p["beneficiary_id"]: p for p in proposals}
     assert set(by_person) == {a.id, b.id, c.id, e.id} and by_person[a.id]["notice_published_on"] == published_on.isoformat()
+    # The contact log is shown for each person: who, when (server time), how, outcome, family contact.
+    log = by_person[a.id]["contact_attempts"]
+    assert [(x["method"], x["outcome"]) for x in log] == [("phone", "no_answer"), ("visit", "family_reached")]
+    assert log[1]["contact_phone"] == "13900002222" and log[1]["contact_relation"] == "儿子" and log[0]["staff_id"]
+    assert log[0]["at"][:10] <= (today - timedelta(days=10)).isoformat() and by_person[b.id]["contact_attempts"] == []
     assert [p["beneficiary_id"] for p in (await client.get(f"/api/campaigns/{campaign.id}/suspension-proposals", headers=o.station_b)).json()["items"]] == [e.id]
 
     # c confirms at the station before approval: their proposal is withdrawn, the others approved.
@@ -120,7 +145,6 @@ async def test_sixty_days_then_batch_approval_then_resumption(client: httpx.Asyn
     assert (await client.post(f"/api/suspension-proposals/{by_person[b.id]['id']}/withdraw", headers=o.bureau, json={"reason": "误报"})).json()["error"]["code"] == "proposal_not_open"
 
     # a confirms at the station (endpoint) → a pending resumption from next month, no back pay yet.
-    a_confirmation = await confirmation_of(campaign, a)
     assert (await client.post(f"/api/confirmations/{a_confirmation.id}/station", headers=o.station_a, json={"id_card_checked": True})).status_code == 200
     # b's suspension took effect three months ago (time passes): b confirms via records.mark_confirmed.
     suspended_from = month_shift(today, -3, dom=1)

@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 
 from sanic import Sanic
 
 from models.wechat import Binding, MiniUser, Notification
 from server.confirmation import rules
-from server.confirmation.deaths import overpaid_months
+from server.payments.overpayment import first_month_not_due
 from server.confirmation.notices import mask_name
 from server.confirmation.reminders import queue_confirmation_reminders
 from server.confirmation.spot_checks import draw
@@ -40,11 +39,9 @@ def test_age_brackets_and_quota_rules() -> None:
     assert rules.first_day_of_next_month(date(2026, 12, 5)) == date(2027, 1, 1)
 
 
-def test_overpayment_months_and_masking() -> None:
-    assert overpaid_months(death_date=date(2026, 8, 20), recorded_on=date(2026, 11, 24), was_active=True) == 3
-    assert overpaid_months(death_date=date(2026, 11, 2), recorded_on=date(2026, 11, 24), was_active=True) == 0
-    assert overpaid_months(death_date=date(2026, 8, 20), recorded_on=date(2026, 11, 24), was_active=False) == 0
-    assert Decimal("820.00") * 3 == Decimal("2460.00")
+def test_first_month_not_due_and_masking() -> None:
+    assert first_month_not_due(date(2026, 8, 20)) == date(2026, 9, 1)  # the month of death is still due
+    assert first_month_not_due(date(2026, 12, 31)) == date(2027, 1, 1)
     assert mask_name("张建国") == "张*国" and mask_name("李四") == "李*" and mask_name("欧阳小明") == "欧**明"
 
 

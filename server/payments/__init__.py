@@ -1,0 +1,1 @@
+"""The payments ledger: monthly payment files in, suspension and resumption lists out."""
