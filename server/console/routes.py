@@ -29,8 +29,9 @@ from server.cards import booking, issuance
 from server.cards import rules as card_rules
 from server.confirmation import campaigns, deaths, notices, records, reports, review, spot_checks, suspensions
 from server.confirmation.self_service import ACTION_TEXT, REASON_TEXT
-from server.console import charts, labels
-from server.errors import ApiError, NotFound, Unauthorized
+from server import labels
+from server.console import charts, work
+from server.errors import ApiError, BadRequest, NotFound, Unauthorized
 from server.face_service import face_config
 from server import media
 from server.miniapp import proxies
@@ -46,7 +47,7 @@ bp.static("/static", STATIC_DIR, name="static")
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
 _templates.globals.update(L=labels.ALL, label=labels.label, action_text=ACTION_TEXT, reason_text=REASON_TEXT)
-_templates.filters["dt"] = lambda value: (value or "")[:16].replace("T", " ") if isinstance(value, str) else value
+_templates.filters["dt"] = labels.china_time  # stored UTC, shown in China time
 _templates.filters["score"] = lambda value: "—" if value is None else f"{max(0.0, float(value)):.2f}"
 
 # Which review step each role acts on in the card chain (its default tab on the card page).
@@ -97,6 +98,10 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
                 return _back(request, exc.message)
             if exc.status == 404:
                 return render(request, "error.html", status=404, title="未找到", message="未找到该页面，或您无权查看")
+            if exc.status == 400:
+                return render(request, "error.html", status=400, title="请求有误", message=exc.message)
+            if exc.status == 403:
+                return render(request, "error.html", status=403, title="无权操作", message=exc.message)
             return render(request, "error.html", status=exc.status, title="无法打开", message=exc.message)
         except Exception:
             log.exception("console page failed", extra={"path": request.path})
@@ -105,9 +110,23 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
     return openapi.exclude()(wrapper)
 
 
-def _int_arg(request: Request, name: str, default: int) -> int:
-    raw = request.args.get(name) or ""
-    return int(raw) if raw.isdigit() else default
+def _int_arg(request: Request, name: str, default: int, *, minimum: int = 1, maximum: int = 100_000) -> int:
+    """A whole-number query parameter; anything else is a 400 page in Chinese (never a 500 or a guess)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise BadRequest(f"参数“{name}”应为 {minimum} 到 {maximum} 之间的整数，请从菜单重新进入本页", code="bad_query_parameter")
+    return int(raw)
+
+
+def _choice_arg(request: Request, name: str, allowed: set[str] | dict[str, Any], default: str) -> str:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise BadRequest(f"参数“{name}”的取值不正确，请从页面上的选项重新选择", code="bad_query_parameter")
+    return raw
 
 
 async def _names(model: type, ids: set[int]) -> dict[int, str]:
@@ -214,9 +233,7 @@ async def home(request: Request) -> HTTPResponse:
 @bp.get("/reviews")
 @page
 async def review_list(request: Request) -> HTTPResponse:
-    status = request.args.get("status") or ReviewStatus.OPEN.value
-    if status not in {s.value for s in ReviewStatus}:
-        status = ReviewStatus.OPEN.value
+    status = _choice_arg(request, "status", {s.value for s in ReviewStatus}, ReviewStatus.OPEN.value)
     items = await review.list_items(scope=request.ctx.scope, status=ReviewStatus(status), overdue_only=False, station_id=None)
     summaries = [review.item_summary(i) for i in items]
     stations = await _names(OrgUnit, {s["station_id"] for s in summaries})
@@ -246,7 +263,8 @@ async def review_detail(request: Request, item_id: int) -> HTTPResponse:
         open_count=len(open_ids),
         previous_id=open_ids[position - 1] if position > 0 else None,
         next_id=open_ids[position + 1] if 0 <= position < len(open_ids) - 1 else (open_ids[0] if position == -1 and open_ids else None),
-        can_decide=scope.role in DECIDING_ROLES,
+        can_decide=scope.role in DECIDING_ROLES and scope.can_write,
+        can_accept=bool(evidence["references"]),
         error=request.args.get("error"),
     )
 
@@ -262,10 +280,23 @@ async def review_decide(request: Request, item_id: int) -> HTTPResponse:
     accept = decision == "accept"
     if not accept and len(reason) < 2:
         return redirect(f"/console/reviews/{item_id}?error={quote('选择“不通过”时必须填写原因（至少2个字），以便通知本人')}")
-    open_ids = [i.id for i in await review.list_items(scope=request.ctx.scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
-    await review.decide(scope=request.ctx.scope, actor=request.ctx.actor, item_id=item_id, accept=accept, reason=reason)
-    message = quote("已" + ("通过" if accept else "判定不通过") + "，并已通知本人")
+    scope = request.ctx.scope
+    open_ids = [i.id for i in await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     following = [i for i in open_ids if i > item_id] + [i for i in open_ids if i < item_id]
+    evidence = await review.evidence(scope=scope, item_id=item_id)
+    if accept and not evidence["references"]:
+        # Nothing to compare the frames with: the person must come in with the ID card (station confirmation).
+        return redirect(f"/console/reviews/{item_id}?error={quote('尚无身份证照片可供比对，不能判定通过。请选择“不通过”并请本人持身份证到服务站办理')}")
+    try:
+        await review.decide(scope=scope, actor=request.ctx.actor, item_id=item_id, accept=accept, reason=reason)
+    except ApiError as exc:
+        if exc.code != "review_already_decided":
+            raise
+        # A second click or a colleague was faster: nothing was changed twice; carry on with the queue.
+        message = quote(f"{evidence['name']} 的核验已被处理，未重复操作")
+    else:
+        told = await work.notification_outcome(dedupe_prefix=f"review:{item_id}:")
+        message = quote(f"已{'通过' if accept else '判定不通过'}：{evidence['name']}；{told}")
     if following:
         return redirect(f"/console/reviews/{following[0]}?msg={message}")
     return redirect(f"/console/reviews?msg={message}")
