@@ -57,6 +57,7 @@ BINDING_STATUS = {"active": "有效", "revoked": "已解除"}
 TRANSFER_STATUS = {"pending": "待审核", "approved": "已同意", "rejected": "已拒绝"}
 NOTIFICATION_STATUS = {"pending": "待发送", "sending": "发送中", "sent": "已发送", "no_quota": "无法推送", "refused": "用户拒收", "failed": "发送失败", "uncertain": "结果不明"}
 SPOT_RESULT = {"verified": "核实无误", "discrepancy": "发现问题", "not_reached": "未能联系"}
+IMPORT_ROW_STATUS = {"recorded": "已登记死亡", "already_recorded": "此前已登记", "unmatched": "未匹配", "rejected": "数据有误", "conflict": "与已有记录冲突"}
 YES_NO = {"True": "是", "False": "否", "true": "是", "false": "否"}
 
 ALL = {
@@ -68,7 +69,7 @@ ALL = {
     "DELIVERY_METHOD": DELIVERY_METHOD, "RECEIVED_BY": RECEIVED_BY, "SHIPMENT_STATUS": SHIPMENT_STATUS, "SUSPENSION_STATUS": SUSPENSION_STATUS,
     "AGE_BRACKET": AGE_BRACKET, "ORG_KIND": ORG_KIND, "CATEGORY": CATEGORY, "SEX": SEX, "BINDING_STATUS": BINDING_STATUS,
     "TRANSFER_STATUS": TRANSFER_STATUS, "NOTIFICATION_STATUS": NOTIFICATION_STATUS,
-    "SPOT_RESULT": SPOT_RESULT, "YES_NO": YES_NO,
+    "SPOT_RESULT": SPOT_RESULT, "IMPORT_ROW_STATUS": IMPORT_ROW_STATUS, "YES_NO": YES_NO,
 }
 
 # Every stored enum and the table that names its values (checked by a test).

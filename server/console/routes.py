@@ -16,7 +16,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, redirect
 from sanic_ext import openapi
 
-from models.cards import ApplicationStatus, Booking, PickupSlot, Shipment
+from models.cards import ApplicationStatus, Booking, CardApplication, PickupSlot, Shipment
 from models.confirmation import Campaign, CampaignStatus, Confirmation, PublicNotice, ReportSnapshot, ReviewStatus, SuspensionStatus
 from models.org import OrgUnit
 from models.registry import Beneficiary
@@ -203,7 +203,7 @@ async def _visits_by_bracket(scope: Any, campaign: Campaign) -> list[dict[str, A
 @page
 async def home(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    today = date.today()
+    today = labels.china_now().date()
     items = [review.item_summary(i) for i in await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     campaign = await _open_campaign(request)
     visits = await _visits_by_bracket(scope, campaign) if campaign is not None else []
@@ -324,6 +324,12 @@ async def beneficiary(request: Request, beneficiary_id: int) -> HTTPResponse:
     for c in await Confirmation.filter(beneficiary_id=person.id).select_related("campaign").order_by("-id"):
         confirmations.append({**campaigns.confirmation_json(c), "campaign": c.campaign.name, "records": [records.record_json(r) for r in await records.history(confirmation_id=c.id)]})
     grants = [g for g in await proxies.list_for_station(scope=scope, status=None) if g.beneficiary_id == person.id]
+    current_row = await campaigns.current_confirmation(beneficiary_id=person.id)
+    current = None
+    if current_row is not None:
+        await current_row.fetch_related("campaign")
+        if current_row.campaign.status == CampaignStatus.OPEN:
+            current = {**campaigns.confirmation_json(current_row), "campaign": current_row.campaign.name, "deadline": current_row.campaign.implementation_end.isoformat()}
     station = await OrgUnit.get_or_none(id=person.station_id)
     return render(
         request,
@@ -335,6 +341,13 @@ async def beneficiary(request: Request, beneficiary_id: int) -> HTTPResponse:
         proxies=[proxies.proxy_json(g) for g in grants],
         history=await registry.status_history(beneficiary_id=person.id),
         can_reveal=scope.can_see_full_id_number,
+        current=current,
+        may_record=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.ADMIN) and current is not None,
+        applications=[card_applications.application_json(a) for a in await CardApplication.filter(beneficiary_id=person.id).order_by("-id")],
+        card_kind=card_rules.card_kind_for(person.category),
+        may_apply=scope.can_write and scope.role in (Role.STATION, Role.ADMIN),
+        documents=await work.documents_of(scope=scope, beneficiary_id=person.id),
+        today=labels.china_now().date().isoformat(),
     )
 
 
@@ -376,6 +389,12 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
         notices=[{**notices.notice_json(n, with_entries=False), "station": notice_stations.get(n.station_id, "")} for n in notice_rows],
         spot=await spot_checks.spot_check_status(scope=scope, campaign_id=campaign_id),
         overpayments=[deaths.death_json(d) for d in await deaths.list_overpayments(scope=scope, outstanding_only=False)],
+        today=labels.china_now().date().isoformat(),
+        may_notice=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN),
+        may_county_notice=scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
+        notice_stations_choice=sorted((await _names(OrgUnit, set(await scope.station_ids() or await OrgUnit.filter(parent_id=item.district_id).values_list("id", flat=True)))).items(), key=lambda kv: work.pinyin_key(kv[1])),
+        may_draw=scope.can_write and scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
+        may_import_deaths=scope.can_write and scope.role in (Role.BUREAU, Role.ADMIN),
     )
 
 
@@ -411,10 +430,11 @@ async def cards(request: Request) -> HTTPResponse:
     for a in everything:
         counts[a.status.value] = counts.get(a.status.value, 0) + 1
     default = ROLE_CARD_STEP.get(scope.role)
-    status = request.args.get("status") or (default.value if default else "all")
     valid = {s.value for s in ApplicationStatus}
-    shown = [a for a in everything if status == "all" or (status == "overdue" and card_applications.application_json(a)["overdue"]) or a.status.value == status] if status in valid | {"all", "overdue"} else everything
-    names = await _names(Beneficiary, {a.beneficiary_id for a in shown})
+    status = _choice_arg(request, "status", valid | {"all", "overdue"}, default.value if default else "all")
+    shown = [a for a in everything if status == "all" or (status == "overdue" and card_applications.application_json(a)["overdue"]) or a.status.value == status]
+    people = {b.id: b for b in await Beneficiary.filter(id__in=list({a.beneficiary_id for a in shown}))}
+    names = {k: v.name for k, v in people.items()}
     stations = await _names(OrgUnit, {a.station_id for a in shown})
     shipments = []
     if scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN):
@@ -426,7 +446,10 @@ async def cards(request: Request) -> HTTPResponse:
         request,
         "cards.html",
         shipments=shipments,
-        items=[{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, ""), "station": stations.get(a.station_id, "")} for a in shown],
+        items=sorted(
+            [{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, ""), "id_number": people[a.beneficiary_id].id_number_masked if a.beneficiary_id in people else "", "station": stations.get(a.station_id, "")} for a in shown],
+            key=lambda x: (x["due_date"] or "9999", work.pinyin_key(x["name"])),
+        ),
         filter_status=status,
         counts=counts,
         overdue_count=sum(1 for a in everything if card_applications.application_json(a)["overdue"]),
@@ -465,7 +488,7 @@ async def card_transition(request: Request, application_id: int) -> HTTPResponse
 @page
 async def pickups(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    today = date.today()
+    today = labels.china_now().date()
     items = await booking.todays_bookings(scope=scope, day=today)
     names = await _names(Beneficiary, {b.card.beneficiary_id for b in items})
     slots = await (await scope.filter_by_station(PickupSlot.filter(day__gte=today, day__lte=today + timedelta(days=14)))).order_by("day", "start_time").limit(200)
@@ -479,6 +502,7 @@ async def pickups(request: Request) -> HTTPResponse:
         can_check_in=scope.role in (Role.STATION, Role.ADMIN),
         error=request.args.get("error"),
         request_code=request.args.get("code"),
+        preview=await work.booking_preview(scope=scope, booking_id=_int_arg(request, "booking", 0, maximum=2**31)) if request.args.get("booking") and scope.role in (Role.STATION, Role.ADMIN) else None,
     )
 
 
@@ -536,3 +560,22 @@ async def monthly_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
     if snapshot is None or snapshot.xlsx_path is None or not visible:
         raise NotFound("报表不存在", code="report_not_found")
     return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"card-statistics-{snapshot.period}.xlsx")
+
+
+# ---- unknown console addresses ----------------------------------------------------------------------
+
+
+@bp.route("/<rest:path>", methods=["GET", "POST"])
+@openapi.exclude()
+async def unknown_page(request: Request, rest: str) -> HTTPResponse:
+    """A mistyped or stale console address: a Chinese page, not the API's English JSON 404."""
+    if not rest.strip("/") and request.method == "GET":  # the router may hand /console/ itself to this route
+        return await home(request)
+    try:
+        await current_staff(request)
+    except ApiError:
+        pass
+    return render(request, "error.html", status=404, title="未找到", message="未找到该页面。请从上方菜单进入。")
+
+
+from server.console import daily  # noqa: E402,F401  (registers the data-entry pages on the same blueprint)

@@ -11,7 +11,7 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 from tortoise.expressions import Q
 
-from models.cards import CardApplication, Shipment
+from models.cards import Booking, Card, CardApplication, Shipment
 from models.confirmation import ConfirmationRecord
 from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus, ReferencePhoto
@@ -182,3 +182,44 @@ async def open_document(*, scope: Scope, actor: Actor, media_dir: Path, key: str
         raise NotFound("文件不存在，或您无权查看", code="document_not_found")
     await audit.record(actor=actor, action="document.viewed", entity_type="beneficiary", entity_id=beneficiary_id or 0, details={"document": key})
     return media.resolve(media_dir, path)
+
+
+async def find_booking(*, scope: Scope, settings: Any, code: str) -> Booking:
+    """The booking behind a scanned QR token or a typed short code, without checking it in: the clerk
+    first sees whose card it is (holder, or proxy and for whom)."""
+    from server.cards.booking import verify_qr_token
+
+    code = code.strip()
+    if "." in code:
+        booking = await Booking.get_or_none(id=verify_qr_token(code, key=settings.security.qr_signing_key.get_secret_value()))
+    else:
+        booking = await Booking.get_or_none(short_code=code.upper())
+    if booking is None:
+        raise NotFound("预约不存在，请核对预约码", code="booking_not_found")
+    card = await Card.get(id=booking.card_id)
+    if not await scope.contains_station(card.station_id):
+        raise NotFound("预约不存在，请核对预约码", code="booking_not_found")
+    return booking
+
+
+async def booking_preview(*, scope: Scope, booking_id: int) -> dict[str, Any] | None:
+    booking = await Booking.get_or_none(id=booking_id).select_related("slot", "card", "user")
+    if booking is None or not await scope.contains_station(booking.card.station_id):
+        return None
+    holder = await Beneficiary.get(id=booking.card.beneficiary_id)
+    proxy_name = ""
+    if booking.as_proxy:
+        grant = await ProxyGrant.filter(beneficiary_id=holder.id, proxy_user_id=booking.user_id).order_by("-id").first()
+        proxy_name = grant.proxy_name if grant else "代领人"
+    return {"id": booking.id, "short_code": booking.short_code, "status": booking.status.value, "holder": holder.name, "holder_id_number": holder.id_number_masked, "as_proxy": booking.as_proxy, "proxy_name": proxy_name, "slot": f"{booking.slot.day.isoformat()} {booking.slot.start_time}–{booking.slot.end_time}"}
+
+
+async def mark_handled(*, scope: Scope, actor: Actor, staff_id: int, notification: Notification, note: str) -> bool:
+    """Staff reached the person another way (the same rule as POST /api/staff/notifications/{id}/handled)."""
+    from datetime import UTC, datetime
+
+    await scope.require_station_writable(notification.station_id or 0)
+    changed = await Notification.filter(id=notification.id, handled_at__isnull=True).update(handled_at=datetime.now(UTC), handled_by_staff_id=staff_id)
+    if changed:
+        await audit.record(actor=actor, action="notification.handled_offline", entity_type="notification", entity_id=notification.id, details={"note": note})
+    return bool(changed)
