@@ -9,18 +9,19 @@ from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, redirect
 from sanic_ext import openapi
 
-from models.cards import ApplicationStatus, Booking, CardApplication, PickupSlot, Shipment
+from models.cards import ApplicationStatus, Booking, CardApplication, CardStatus, PickupSlot, Shipment
 from models.confirmation import Campaign, CampaignStatus, Confirmation, PublicNotice, ReportSnapshot, ReviewStatus, SuspensionStatus
 from models.org import OrgUnit
-from models.registry import Beneficiary
+from models.registry import Beneficiary, Category, PaymentStatus
 from models.staff import Role
+from models.wechat import ProxyStatus
 from server.auth import service as auth_service
 from server.auth import sessions
 from server.auth.guard import SESSION_COOKIE, current_staff
@@ -78,6 +79,15 @@ def _back(request: Request, message: str, *, key: str = "msg") -> HTTPResponse:
     return redirect(f"{_local(request.headers.get('referer'))}?{key}={quote(message)}")
 
 
+# The query parameters each page understands; anything else in the address is answered with a Chinese 400
+# page (a stale bookmark or a hand-edited link must not be silently ignored or turn into a 500).
+COMMON_ARGS = {"msg"}
+PAGE_ARGS: dict[str, set[str]] = {
+    "review_list": {"status"}, "review_detail": {"error"}, "beneficiaries": {"q", "page", "station", "category", "payment", "sort"},
+    "cards": {"status"}, "pickups": {"error", "code", "booking"}, "proxy_list": {"status"}, "unsent": {"show"},
+}
+
+
 def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
     """A logged-in page: an expired session goes to the login page; a refused action comes back with its
     message in Chinese; anything unexpected is logged and shown as a plain error page (never a trace)."""
@@ -92,6 +102,10 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
         except ApiError as exc:  # the CSRF check: a stale or forged form
             return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
         try:
+            if request.method == "GET":
+                unknown = sorted(set(request.args) - COMMON_ARGS - PAGE_ARGS.get(handler.__name__, set()))
+                if unknown:
+                    raise BadRequest(f"网址中的参数“{unknown[0]}”无法识别，请从菜单重新进入本页", code="unknown_query_parameter")
             return await handler(request, *args, **kwargs)
         except ApiError as exc:
             if request.method == "POST":
@@ -224,6 +238,13 @@ async def home(request: Request) -> HTTPResponse:
         overdue_delivery=len(overdue_delivery),
         pickups=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot)} for b in pickups],
         pickups_waiting=sum(1 for b in pickups if b.status.value == "active"),
+        unsent=len(await work.unsent_messages(scope=scope, include_handled=False)),
+        proxies_pending=len(await proxies.list_for_station(scope=scope, status=ProxyStatus.PENDING)),
+        cards_to_deliver=len(await issuance.list_cards(scope=scope, status=CardStatus.AT_STATION, overdue_only=False)),
+        my_step=ROLE_CARD_STEP.get(scope.role),
+        my_step_count=len(await card_applications.list_applications(scope=scope, status=ROLE_CARD_STEP[scope.role], overdue_only=False, problems_only=False)) if scope.role in ROLE_CARD_STEP else 0,
+        campaign_json=campaigns.campaign_json(campaign) if campaign else None,
+        days_left=(campaign.implementation_end - today).days if campaign else None,
     )
 
 
@@ -308,11 +329,30 @@ async def review_decide(request: Request, item_id: int) -> HTTPResponse:
 @bp.get("/beneficiaries")
 @page
 async def beneficiaries(request: Request) -> HTTPResponse:
-    q = (request.args.get("q") or "").strip()
-    page_no = max(1, _int_arg(request, "page", 1))
-    by_id = len(q) == 18 and q[:17].isdigit()
-    items, total = await registry.search(scope=request.ctx.scope, name=None if by_id else (q or None), id_number=q.upper() if by_id else None, page=page_no, page_size=30)
-    return render(request, "beneficiaries.html", q=q, items=[registry.beneficiary_json(b) for b in items], total=total, page=page_no, page_size=30)
+    scope = request.ctx.scope
+    q = (request.args.get("q") or "").strip()[:40]
+    page_no = _int_arg(request, "page", 1)
+    page_size = 30
+    stations = dict(sorted((await _names(OrgUnit, set(await scope.station_ids() or await OrgUnit.filter(kind="station").values_list("id", flat=True)))).items(), key=lambda kv: work.pinyin_key(kv[1])))
+    station = _choice_arg(request, "station", {str(k) for k in stations}, "")
+    category = _choice_arg(request, "category", labels.CATEGORY, "")
+    payment = _choice_arg(request, "payment", labels.PAYMENT_STATUS, "")
+    sort = _choice_arg(request, "sort", {"name", "-name", "birth", "-birth", "station"}, "name")
+    items, total = await work.search_people(
+        scope=scope, q=q, station_id=int(station) if station else None, category=Category(category) if category else None,
+        status=PaymentStatus(payment) if payment else None, sort=sort, page=page_no, page_size=page_size,
+    )
+    pages = max(1, (total + page_size - 1) // page_size)
+    if page_no > pages:
+        raise BadRequest(f"共 {pages} 页，没有第 {page_no} 页", code="bad_query_parameter")
+    station_of = await _names(OrgUnit, {b.station_id for b in items})
+    village_of = await _names(OrgUnit, {b.village_id for b in items if b.village_id})
+    base = {"q": q, "station": station, "category": category, "payment": payment, "sort": sort}
+    return render(
+        request, "beneficiaries.html", q=q, total=total, page=page_no, pages=pages, page_size=page_size, stations=stations, station=station, category=category, payment=payment, sort=sort,
+        items=[{**registry.beneficiary_json(b), "station": station_of.get(b.station_id, ""), "village": village_of.get(b.village_id or 0, "")} for b in items],
+        link=lambda **changes: "?" + urlencode({k: v for k, v in {**base, **changes}.items() if v not in ("", None)}),
+    )
 
 
 @bp.get("/beneficiaries/<beneficiary_id:int>")

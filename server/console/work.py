@@ -203,7 +203,7 @@ async def find_booking(*, scope: Scope, settings: Any, code: str) -> Booking:
 
 
 async def booking_preview(*, scope: Scope, booking_id: int) -> dict[str, Any] | None:
-    booking = await Booking.get_or_none(id=booking_id).select_related("slot", "card", "user")
+    booking = await Booking.get_or_none(id=booking_id).select_related("slot", "card")
     if booking is None or not await scope.contains_station(booking.card.station_id):
         return None
     holder = await Beneficiary.get(id=booking.card.beneficiary_id)

@@ -26,6 +26,7 @@ from server.wechat.standin import StandinControl
 from tests.cards.helpers import bind, mini_headers, ready_card
 from tests.confirmation.helpers import face_kit
 from tests.confirmation.test_self_service import _bound_person, _challenge, _submit
+from server.labels import china_now
 from tests.console.conftest import shot
 from tests.factories import PASSWORD, make_beneficiary, make_county, make_staff
 
@@ -105,7 +106,9 @@ async def test_decide_a_failed_face_check_from_the_keyboard(page, client: httpx.
     await page.keyboard.type("画面为翻拍照片，请到站办理")
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/console/reviews?msg=*")
-    assert "已判定不通过" in await page.inner_text(".flash")
+    assert person.name in page.dialogs[-1] and "不通过" in page.dialogs[-1]  # the confirmation named the person
+    flash = await page.inner_text(".flash")
+    assert "已判定不通过" in flash and "未绑定" not in flash
     item = await ReviewItem.get(confirmation__beneficiary_id=person.id)
     assert item.status == ReviewStatus.REJECTED and item.reason == "画面为翻拍照片，请到站办理"
     assert await AuditEntry.filter(action="review.rejected").count() == 1
@@ -132,6 +135,7 @@ async def test_bureau_approves_a_suspension_batch(page, app: Sanic) -> None:  # 
     await page.screenshot(path=shot("suspensions"), full_page=True)
     await page.click("#approve")
     await page.wait_for_url("**?msg=*")
+    assert "3 人" in page.dialogs[-1]  # the confirmation named the count
     assert "已批准暂停发放 3 人" in await page.inner_text(".flash")
     assert await SuspensionProposal.filter(status=SuspensionStatus.APPROVED).count() == 3
     assert {p.payment_status for p in await Beneficiary.filter(id__in=[p.id for p in people])} == {PaymentStatus.SUSPENDED}
@@ -146,7 +150,7 @@ async def test_check_in_a_pickup_by_typed_code(page, app: Sanic) -> None:  # typ
     await bind(user, person)
     slot = await PickupSlot.create(station_id=county.station_a.id, day=date.today() + timedelta(days=2), start_time="09:00", end_time="10:00", capacity=5)
     made, _ = await booking.book(settings=app.ctx.settings, user=user, card_id=card.id, slot_id=slot.id, idempotency_key="console")
-    await PickupSlot.filter(id=slot.id).update(day=date.today())  # the appointment is today
+    await PickupSlot.filter(id=slot.id).update(day=china_now().date())  # the appointment is today (China's date)
     clerk = await make_staff(role=Role.STATION, unit=county.station_a)
     await _login(page, app, clerk.username)
     await page.click("nav >> text=领证签到")
@@ -157,8 +161,13 @@ async def test_check_in_a_pickup_by_typed_code(page, app: Sanic) -> None:  # typ
     await page.wait_for_url("**error=*")
     assert "预约不存在" in await page.inner_text("#code-error")
     await page.fill("#code", made.short_code.lower())
+    await page.keyboard.press("Enter")  # a scanner ends with Enter: this only looks the booking up
+    await page.wait_for_url("**booking=*")
+    assert "李卫国" in await page.inner_text("#holder")
+    assert (await Booking.get(id=made.id)).status == BookingStatus.ACTIVE  # nothing issued yet
     await page.click("#checkin")
     await page.wait_for_url("**?msg=*")
+    assert "李卫国" in page.dialogs[-1]
     assert "签到成功" in await page.inner_text(".flash") and "李卫国" in await page.inner_text(".flash")
     await page.screenshot(path=shot("pickups"), full_page=True)
     assert (await Booking.get(id=made.id)).status == BookingStatus.CHECKED_IN
