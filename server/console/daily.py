@@ -296,7 +296,7 @@ async def proxy_list(request: Request) -> HTTPResponse:
     return render(
         request,
         "proxies.html",
-        status=status,
+        filter_status=status,
         grants=[{**proxies.proxy_json(g), "beneficiary": people.get(g.beneficiary_id)} for g in grants],
         transfers=transfers,
         may_decide=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.ADMIN),

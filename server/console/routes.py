@@ -4,6 +4,7 @@ JSON API with the same Scope, and renders a template. Forms post back with the C
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from functools import wraps
@@ -49,6 +50,8 @@ bp.static("/static", STATIC_DIR, name="static")
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
 _templates.globals.update(L=labels.ALL, label=labels.label, action_text=ACTION_TEXT, reason_text=REASON_TEXT)
 _templates.filters["dt"] = labels.china_time  # stored UTC, shown in China time
+# Free-text notes written by the services may carry reason codes ("action_missing,replay"): say them in words.
+_templates.filters["words"] = lambda text: re.sub(r"[a-z][a-z_]+(,[a-z][a-z_]+)*", lambda m: "、".join(REASON_TEXT.get(c, ACTION_TEXT.get(c, c)) for c in m.group(0).split(",")), text or "")
 _templates.filters["score"] = lambda value: "—" if value is None else f"{max(0.0, float(value)):.2f}"
 
 # Which review step each role acts on in the card chain (its default tab on the card page).
