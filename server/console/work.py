@@ -42,7 +42,7 @@ async def search_people(
     if len(q) == 18 and q[:17].isdigit():
         query = query.filter(id_number_hash=registry.id_lookup_hash(q.upper()))
     elif len(q) == 4 and (q.isdigit() or (q[:3].isdigit() and q[3] in "xX")):
-        query = query.filter(id_number_masked__endswith=q.upper())
+        query = query.filter(Q(id_number_masked__endswith=q.upper()) | Q(phone__endswith=q))  # last 4 of the ID number or the phone
     elif q.isdigit() and len(q) >= 5:
         query = query.filter(phone__contains=q)
     elif q:
