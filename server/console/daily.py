@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sanic import Request
-from sanic.response import HTTPResponse, file, redirect
+from sanic.response import HTTPResponse, file, raw, redirect
 
 from models.cards import CardKind, CardStatus
 from models.confirmation import SpotCheck
@@ -25,7 +25,7 @@ from server.cards import booking, issuance
 from server.cards import rules as card_rules
 from server.confirmation import campaigns, deaths, notices, records, spot_checks
 from server.console import work
-from server.console.routes import _back, _choice_arg, _local, _names, _scoped_shipments, bp, page, render
+from server.console.routes import XLSX, _back, _choice_arg, _local, _names, _scoped_shipments, bp, page, render
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.miniapp import proxies
 from server.miniapp import service as miniapp_service
@@ -346,6 +346,20 @@ async def unsent(request: Request) -> HTTPResponse:
     show = _choice_arg(request, "show", {"open", "all"}, "open")
     rows = await work.unsent_messages(scope=scope, include_handled=show == "all")
     return render(request, "unsent.html", rows=rows, show=show, may_handle=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN))
+
+
+@bp.get("/unsent.xlsx")
+@page
+async def unsent_xlsx(request: Request) -> HTTPResponse:
+    """The phoning list to print or share: name, phone, station, what to tell them, why WeChat failed."""
+    rows = await work.unsent_messages(scope=request.ctx.scope, include_handled=False)
+    data = work.xlsx_table(
+        title="待电话通知",
+        headers=[("姓名", 10), ("电话", 15), ("服务站", 24), ("事项", 18), ("要告知的内容", 60), ("未送达原因", 30), ("时间", 18)],
+        rows=[[r.name, r.phone, r.station, r.title, r.text, labels.label(labels.NOTIFICATION_STATUS, r.status) + (f"：{r.reason}" if r.reason else ""), labels.china_time(r.created_at)] for r in rows],
+    )
+    name = f"待电话通知名单-{labels.china_now().date().isoformat()}.xlsx"
+    return raw(data, content_type=XLSX, headers={"Content-Disposition": work.attachment(name), "Cache-Control": "no-store"})
 
 
 @bp.post("/unsent/<notification_id:int>/handled")

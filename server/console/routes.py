@@ -602,7 +602,9 @@ async def monthly_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
     visible = scope.is_global or (snapshot is not None and snapshot.scope_unit_id in set(await OrgUnit.filter(id__in=list(await scope.station_ids() or [])).values_list("parent_id", flat=True)))
     if snapshot is None or snapshot.xlsx_path is None or not visible:
         raise NotFound("报表不存在", code="report_not_found")
-    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"card-statistics-{snapshot.period}.xlsx")
+    response = await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX)
+    response.headers["Content-Disposition"] = work.attachment(f"优待证月度统计-{snapshot.period}.xlsx")
+    return response
 
 
 # ---- unknown console addresses ----------------------------------------------------------------------

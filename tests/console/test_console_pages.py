@@ -5,10 +5,13 @@ the safety rules (one decision per item, no approval without an ID photo, a trut
 from __future__ import annotations
 
 import html as htmllib
+from io import BytesIO
+from urllib.parse import quote
 import re
 from datetime import UTC, datetime
 
 import httpx
+from openpyxl import load_workbook
 from sanic import Sanic
 
 from models.audit import AuditEntry
@@ -101,6 +104,12 @@ async def test_every_page_for_every_role_is_chinese_in_china_time_and_refuses_ba
             response = await client.get(f"{bare}?{bad}", headers=cookie)
             assert response.status_code == 400, (bare, bad, response.status_code)
             assert response.headers["content-type"].startswith("text/html") and "请求有误" in response.text and "Traceback" not in response.text, (bare, bad)
+    # The phoning list as XLSX: Chinese file name, frozen bold header, widths, phone numbers kept as text.
+    download = await client.get("/console/unsent.xlsx", headers=cookie)
+    assert download.status_code == 200 and "filename*=UTF-8''" + quote("待电话通知名单") in download.headers["content-disposition"]
+    sheet = load_workbook(BytesIO(download.content)).active
+    assert sheet.title == "待电话通知" and sheet.freeze_panes == "A2" and sheet["A1"].font.bold and sheet.column_dimensions["E"].width >= 40
+    assert [c.value for c in sheet[2]][:2] == ["钱桂兰", "13912345678"]
     for path in ("/console/no-such-page", "/console/reviews/999999", "/console/cards/999999", "/console/spot-checks/999999", "/console/documents/photo-999999"):
         response = await client.get(path, headers=cookie)
         assert response.status_code == 404 and response.headers["content-type"].startswith("text/html") and "未找到" in response.text, path
