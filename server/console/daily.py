@@ -14,7 +14,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, file, raw, redirect
 
 from models.cards import CardKind, CardStatus
-from models.confirmation import SpotCheck
+from models.confirmation import ConfirmationStatus, SpotCheck
 from models.org import OrgUnit
 from models.registry import Beneficiary
 from models.staff import Role
@@ -79,6 +79,9 @@ def _updates(request: Request) -> records.PersonUpdates:
 async def station_confirm(request: Request, confirmation_id: int) -> HTTPResponse:
     _allow(request, Role.STATION, Role.CENTRE)
     settings = request.app.ctx.settings
+    existing = await records.get_confirmation(scope=request.ctx.scope, confirmation_id=confirmation_id)
+    if existing.status == ConfirmationStatus.CONFIRMED:
+        return _back(request, f"{existing.beneficiary.name} 本年度已确认，未重复登记")
     c = await records.record_station_confirmation(
         scope=request.ctx.scope, actor=request.ctx.actor, confirmation_id=confirmation_id, notes=_form(request, "notes"), updates=_updates(request),
         photo=_upload(request, "photo", limit=settings.uploads.max_image_bytes), media_dir=settings.media_dir,

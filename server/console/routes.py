@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from functools import wraps
@@ -67,6 +68,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         csrf=staff.csrf_token if staff else "",
         flash=request.args.get("msg"),
         path=request.path,
+        once=secrets.token_hex(8),
         **context,
     )
     return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"})
@@ -104,6 +106,13 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
             return redirect("/console/login?expired=1" + (f"&next={quote(target)}" if target.startswith("/console/") else ""))
         except ApiError as exc:  # the CSRF check: a stale or forged form
             return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
+        once = ((request.form or {}).get("once") or "")[:64] if request.method == "POST" else ""
+        if once:
+            # Each rendered form carries a one-time token: a double click, a resent form or a second tab
+            # submitting the same page again changes nothing, whatever the service would do with a repeat.
+            fresh = await request.app.ctx.kv.set(f"console:once:{request.ctx.staff.staff_id}:{once}", "1", ttl=6 * 3600, only_if_absent=True)
+            if not fresh:
+                return _back(request, "该表单已提交过，未重复办理")
         try:
             if request.method == "GET":
                 unknown = sorted(set(request.args) - COMMON_ARGS - PAGE_ARGS.get(handler.__name__, set()))

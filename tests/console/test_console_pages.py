@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import html as htmllib
 from io import BytesIO
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 import re
 from datetime import UTC, datetime
 
@@ -16,7 +16,7 @@ from sanic import Sanic
 
 from models.audit import AuditEntry
 from models.cards import CardStatus
-from models.confirmation import AgeBracket, Confirmation, ConfirmationMethod, ConfirmationStatus, ReviewItem, ReviewStatus, SpotCheck, SpotCheckItem
+from models.confirmation import AgeBracket, Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, ReviewItem, ReviewStatus, SpotCheck, SpotCheckItem
 from models.registry import PhotoKind
 from models.staff import Role
 from models.wechat import ProxyGrant, ProxyStatus
@@ -27,10 +27,10 @@ from server.notifications.outbox import enqueue
 from server.registry import service as registry
 from server.wechat.standin import StandinControl
 from tests.cards.helpers import mini_headers, ready_card
-from tests.confirmation.helpers import face_kit
+from tests.confirmation.helpers import face_kit, running_campaign
 from tests.confirmation.test_self_service import _bound_person, _challenge, _submit
 from tests.console.test_console_http import _console_login, _csrf
-from tests.factories import make_beneficiary, make_staff
+from tests.factories import make_beneficiary, make_county, make_staff
 
 # Every code a service may hand to a page: if one of these shows up as visible text, a label is missing.
 CODES = {str(v.value) for enum in ENUM_TABLES for v in enum} | set(REASON_TEXT) | set(ACTION_TEXT) | {k for table in ALL.values() for k in table if not k[:1].isupper()}
@@ -133,8 +133,6 @@ async def test_a_decision_is_taken_once_and_reported_truthfully(client: httpx.As
     second = await client.post(f"/console/reviews/{item.id}/decide", headers=cookie, data={"csrf_token": token, "decision": "accept"})
     assert first.status_code == second.status_code == 302
     first_text = htmllib.unescape(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0), first.headers["location"]))
-    from urllib.parse import unquote
-
     assert "姚明" in unquote(first_text) and "已通知本人" not in unquote(first_text) and "排队" in unquote(first_text)
     assert "已被处理，未重复操作" in unquote(second.headers["location"])
     assert await AuditEntry.filter(action="review.accepted").count() == 1
@@ -154,3 +152,21 @@ async def test_an_item_without_an_id_photo_cannot_be_approved(client: httpx.Asyn
     # With the person at the station, a photo taken there becomes the reference the next check compares with.
     await registry.add_photo(actor=SYSTEM, beneficiary=person, data=face_kit(app).id_photo, kind=PhotoKind.ID_CARD, media_dir=app.ctx.settings.media_dir)
     assert 'id="accept" disabled' not in (await client.get(f"/console/reviews/{item.id}", headers=cookie)).text
+
+
+async def test_a_form_submitted_twice_is_recorded_once(client: httpx.AsyncClient, app: Sanic) -> None:
+    county = await make_county()
+    person = await make_beneficiary(station=county.station_a, name="张建国")
+    await running_campaign(county.district)
+    confirmation = await Confirmation.get(beneficiary_id=person.id)
+    cookie = await _console_login(client, (await make_staff(role=Role.STATION, unit=county.station_a)).username)
+    page = (await client.get(f"/console/beneficiaries/{person.id}", headers=cookie)).text
+    form = {"csrf_token": _csrf(page), "once": "page-1", "notes": "本人持证到站"}
+    back = {**cookie, "Referer": f"{app.ctx.test_base_url}/console/beneficiaries/{person.id}"}
+    first = await client.post(f"/console/confirmations/{confirmation.id}/station", headers=back, data=form)
+    again = await client.post(f"/console/confirmations/{confirmation.id}/station", headers=back, data=form)
+    assert "张建国" in unquote(first.headers["location"]) and "已提交过，未重复办理" in unquote(again.headers["location"])
+    # A fresh page (new token) still cannot confirm the same person twice.
+    later = await client.post(f"/console/confirmations/{confirmation.id}/station", headers=back, data={**form, "once": "page-2"})
+    assert "本年度已确认，未重复登记" in unquote(later.headers["location"])
+    assert await ConfirmationRecord.filter(confirmation_id=confirmation.id, kind="station").count() == 1
