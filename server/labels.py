@@ -10,7 +10,14 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 
 from models.cards import ApplicationStatus, BookingStatus, CardKind, CardStatus
-from models.confirmation import AgeBracket, CampaignStatus, ConfirmationMethod, ConfirmationStatus, ReviewStatus, SuspensionStatus
+from models.confirmation import (
+    AgeBracket,
+    CampaignStatus,
+    ConfirmationMethod,
+    ConfirmationStatus,
+    ReviewStatus,
+    SuspensionStatus,
+)
 from models.org import OrgKind
 from models.registry import Category, PaymentStatus, PhotoKind, Sex
 from models.staff import Role
@@ -95,7 +102,7 @@ def china_time(value: datetime | str | None, *, seconds: bool = False) -> str:
         return "—"
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = datetime.fromisoformat(value)
         except ValueError:
             return value
     if isinstance(value, date) and not isinstance(value, datetime):

@@ -21,11 +21,21 @@ from models.staff import Role
 from models.wechat import Notification, ProxyStatus, TransferStatus
 from server import labels
 from server.cards import applications as card_applications
-from server.cards import booking, issuance
+from server.cards import issuance
 from server.cards import rules as card_rules
-from server.confirmation import campaigns, deaths, notices, records, spot_checks
+from server.confirmation import deaths, notices, records, spot_checks
 from server.console import work
-from server.console.routes import XLSX, _back, _choice_arg, _local, _names, _scoped_shipments, bp, page, render
+from server.console.routes import (
+    XLSX,
+    _back,
+    _choice_arg,
+    _local,
+    _names,
+    _scoped_shipments,
+    bp,
+    page,
+    render,
+)
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.miniapp import proxies
 from server.miniapp import service as miniapp_service

@@ -7,7 +7,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -18,25 +18,48 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, redirect
 from sanic_ext import openapi
 
-from models.cards import ApplicationStatus, Booking, CardApplication, CardStatus, PickupSlot, Shipment
-from models.confirmation import Campaign, CampaignStatus, Confirmation, PublicNotice, ReportSnapshot, ReviewStatus, SuspensionStatus
+from models.cards import (
+    ApplicationStatus,
+    Booking,
+    CardApplication,
+    CardStatus,
+    PickupSlot,
+    Shipment,
+)
+from models.confirmation import (
+    Campaign,
+    CampaignStatus,
+    Confirmation,
+    PublicNotice,
+    ReportSnapshot,
+    ReviewStatus,
+    SuspensionStatus,
+)
 from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus
 from models.staff import Role
 from models.wechat import ProxyStatus
+from server import labels, media
 from server.auth import service as auth_service
 from server.auth import sessions
 from server.auth.guard import SESSION_COOKIE, current_staff
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import rules as card_rules
-from server.confirmation import campaigns, deaths, notices, records, reports, review, spot_checks, suspensions
+from server.confirmation import (
+    campaigns,
+    deaths,
+    notices,
+    records,
+    reports,
+    review,
+    spot_checks,
+    suspensions,
+)
 from server.confirmation.self_service import ACTION_TEXT, REASON_TEXT
-from server import labels
 from server.console import charts, work
 from server.errors import ApiError, BadRequest, NotFound, Unauthorized
 from server.face_service import face_config
-from server import media
 from server.miniapp import proxies
 from server.registry import service as registry
 from server.registry.categories import CATEGORY_LABELS
@@ -632,4 +655,4 @@ async def unknown_page(request: Request, rest: str) -> HTTPResponse:
     return render(request, "error.html", status=404, title="未找到", message="未找到该页面。请从上方菜单进入。")
 
 
-from server.console import daily  # noqa: E402,F401  (registers the data-entry pages on the same blueprint)
+from server.console import daily  # noqa: F401  (registers the data-entry pages on the same blueprint)

@@ -109,7 +109,7 @@ async def unsent_messages(*, scope: Scope, include_handled: bool, limit: int = 5
             values = rendered.values()
             text = "；".join(f"{f.label + '：' if f.label else ''}{values.get(f.name, '')}" for f in template.fields if values.get(f.name))
             title = template.title
-        except Exception:  # a context the template no longer fits still gets listed for phoning
+        except (KeyError, ValueError, TypeError, IndexError):  # a context the template no longer fits is still listed for phoning
             title, text = "通知", ""
         out.append(UnsentRow(id=n.id, name=person.name if person else "—", phone=person.phone if person else "", station=stations.get(n.station_id or 0, ""), title=title, text=text, status=n.status.value, reason=n.last_error, created_at=n.created_at))
     return out

@@ -13,8 +13,25 @@ import httpx
 from sanic import Sanic
 
 from models.audit import AuditEntry
-from models.cards import ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardStatus, PickupSlot
-from models.confirmation import Confirmation, ConfirmationMethod, ConfirmationStatus, PublicNotice, ReviewItem, ReviewStatus, SpotCheckItem
+from models.cards import (
+    ApplicationStatus,
+    Booking,
+    BookingStatus,
+    Card,
+    CardApplication,
+    CardKind,
+    CardStatus,
+    PickupSlot,
+)
+from models.confirmation import (
+    Confirmation,
+    ConfirmationMethod,
+    ConfirmationStatus,
+    PublicNotice,
+    ReviewItem,
+    ReviewStatus,
+    SpotCheckItem,
+)
 from models.org import OrgKind
 from models.registry import Beneficiary, PaymentStatus, PhotoKind
 from models.staff import Role
@@ -43,16 +60,6 @@ async def _login(page, app: Sanic, username: str, password: str = PASSWORD) -> N
     await page.fill("#password", password)
     await page.click("button[type=submit]")
     await page.wait_for_url("**/console/")
-
-
-async def _failed_still_check(client: httpx.AsyncClient, app: Sanic, standin: StandinControl):  # type: ignore[no-untyped-def]
-    """A bound person sends the same still three times: a replay, which fails into the station's queue."""
-    county, person, _, headers = await _bound_person(client, app, standin)
-    challenge = await _challenge(client, headers, person.id)
-    still = face_kit(app).frames_for(challenge["actions"])[0]
-    result = (await _submit(client, headers, challenge["nonce"], [still, still, still])).json()
-    assert result["decision"] == "fail" and "replay" in result["reasons"]
-    return county, person
 
 
 async def test_login_home_and_logout(page, app: Sanic) -> None:  # type: ignore[no-untyped-def]

@@ -5,10 +5,10 @@ the safety rules (one decision per item, no approval without an ID photo, a trut
 from __future__ import annotations
 
 import html as htmllib
-from io import BytesIO
-from urllib.parse import quote, unquote
 import re
 from datetime import UTC, datetime
+from io import BytesIO
+from urllib.parse import quote, unquote
 
 import httpx
 from openpyxl import load_workbook
@@ -16,7 +16,17 @@ from sanic import Sanic
 
 from models.audit import AuditEntry
 from models.cards import CardStatus
-from models.confirmation import AgeBracket, Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, ReviewItem, ReviewStatus, SpotCheck, SpotCheckItem
+from models.confirmation import (
+    AgeBracket,
+    Confirmation,
+    ConfirmationMethod,
+    ConfirmationRecord,
+    ConfirmationStatus,
+    ReviewItem,
+    ReviewStatus,
+    SpotCheck,
+    SpotCheckItem,
+)
 from models.registry import PhotoKind
 from models.staff import Role
 from models.wechat import ProxyGrant, ProxyStatus
@@ -38,7 +48,7 @@ ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")
 
 
 def visible_text(page: str) -> str:
-    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL)
     page = re.sub(r"<[^>]+>", " ", page)
     return htmllib.unescape(page)
 
