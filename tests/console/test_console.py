@@ -154,6 +154,8 @@ async def test_a_station_clerks_day(page, client: httpx.AsyncClient, app: Sanic,
     await page.keyboard.press("Enter")
     await page.click("#people >> text=张建国")
     await page.set_input_files("#st-photo", _upload("walkin.jpg", photo))
+    await page.screenshot(path=shot("beneficiary"), full_page=True)
+    _keep("beneficiary")
     await page.click("#station-confirm")
     await page.wait_for_url("**msg=*")
     assert "张建国" in page.dialogs[-1] and "张建国 在服务站完成年度确认" in await _flash(page)
@@ -169,8 +171,6 @@ async def test_a_station_clerks_day(page, client: httpx.AsyncClient, app: Sanic,
     assert "已登记上门走访：李秀英" in await _flash(page)
     confirmation = await Confirmation.get(beneficiary_id=visited.id)
     assert confirmation.status == ConfirmationStatus.CONFIRMED and confirmation.home_visited
-    await page.screenshot(path=shot("beneficiary"), full_page=True)
-    _keep("beneficiary")
     href = await page.get_attribute("#documents a >> nth=0", "href")
     viewed = await page.request.get(app.ctx.test_base_url + href)
     assert viewed.status == 200 and viewed.headers["content-type"].startswith("image/")
