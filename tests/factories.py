@@ -68,6 +68,9 @@ async def staff_headers(client: httpx.AsyncClient, *, role: Role, unit: OrgUnit)
 
 
 async def make_beneficiary(*, station: OrgUnit, name: str = "张建国", category: Category = Category.WAR_VETERAN, birth: date = date(1950, 5, 17), male: bool = True, id_number: str | None = None, **extra: Any) -> Beneficiary:
+    # A complete record by default, as the registry holds for most people (cards refuse incomplete ones).
+    extra.setdefault("address", "伊山镇东风路18号")
+    extra.setdefault("phone", "13800000000")
     data = registry.NewBeneficiary(
         name=name,
         id_number=id_number or unique_id_number(birth=birth, male=male),

@@ -4,23 +4,42 @@ JSON API with the same Scope, and renders a template. Forms post back with the C
 from __future__ import annotations
 
 import logging
+import re
+import secrets
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, redirect
 from sanic_ext import openapi
 
-from models.cards import ApplicationStatus, Booking, PickupSlot, Shipment
-from models.confirmation import Campaign, CampaignStatus, Confirmation, PublicNotice, ReportSnapshot, ReviewStatus, SuspensionStatus
+from models.cards import (
+    ApplicationStatus,
+    Booking,
+    CardApplication,
+    CardStatus,
+    PickupSlot,
+    Shipment,
+)
+from models.confirmation import (
+    Campaign,
+    CampaignStatus,
+    Confirmation,
+    PublicNotice,
+    ReportSnapshot,
+    ReviewStatus,
+    SuspensionStatus,
+)
 from models.org import OrgUnit
-from models.registry import Beneficiary
+from models.registry import Beneficiary, Category, PaymentStatus
 from models.staff import Role
+from models.wechat import ProxyStatus
+from server import labels, media
 from server.calendar import service as calendar_service
 from server.clock import china_today
 from server.auth import service as auth_service
@@ -28,13 +47,22 @@ from server.auth import sessions
 from server.auth.guard import SESSION_COOKIE, current_staff
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
+from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
-from server.confirmation import campaigns, deaths, notices, records, reports, review, spot_checks, suspensions
+from server.confirmation import (
+    campaigns,
+    deaths,
+    notices,
+    records,
+    reports,
+    review,
+    spot_checks,
+    suspensions,
+)
 from server.confirmation.self_service import ACTION_TEXT, REASON_TEXT
-from server.console import charts, labels
-from server.errors import ApiError, NotFound, Unauthorized
+from server.console import charts, work
+from server.errors import ApiError, BadRequest, NotFound, Unauthorized
 from server.face_service import face_config
-from server import media
 from server.miniapp import proxies
 from server.registry import service as registry
 from server.registry.categories import CATEGORY_LABELS
@@ -48,7 +76,9 @@ bp.static("/static", STATIC_DIR, name="static")
 
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
 _templates.globals.update(L=labels.ALL, label=labels.label, action_text=ACTION_TEXT, reason_text=REASON_TEXT)
-_templates.filters["dt"] = lambda value: (value or "")[:16].replace("T", " ") if isinstance(value, str) else value
+_templates.filters["dt"] = labels.china_time  # stored UTC, shown in China time
+# Free-text notes written by the services may carry reason codes ("action_missing,replay"): say them in words.
+_templates.filters["words"] = lambda text: re.sub(r"[a-z][a-z_]+(,[a-z][a-z_]+)*", lambda m: "、".join(REASON_TEXT.get(c, ACTION_TEXT.get(c, c)) for c in m.group(0).split(",")), text or "")
 _templates.filters["score"] = lambda value: "—" if value is None else f"{max(0.0, float(value)):.2f}"
 
 # Which review step each role acts on in the card chain (its default tab on the card page).
@@ -65,6 +95,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
         flash=request.args.get("msg"),
         calendar_warning=calendar_service.provisional_warning(today=china_today()) if staff else None,
         path=request.path,
+        once=secrets.token_hex(8),
         **context,
     )
     return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY", "Referrer-Policy": "same-origin"})
@@ -80,6 +111,15 @@ def _back(request: Request, message: str, *, key: str = "msg") -> HTTPResponse:
     return redirect(f"{_local(request.headers.get('referer'))}?{key}={quote(message)}")
 
 
+# The query parameters each page understands; anything else in the address is answered with a Chinese 400
+# page (a stale bookmark or a hand-edited link must not be silently ignored or turn into a 500).
+COMMON_ARGS = {"msg"}
+PAGE_ARGS: dict[str, set[str]] = {
+    "review_list": {"status"}, "review_detail": {"error"}, "beneficiaries": {"q", "page", "station", "category", "payment", "sort"},
+    "cards": {"status"}, "pickups": {"error", "code", "booking"}, "proxy_list": {"status"}, "unsent": {"show"},
+}
+
+
 def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
     """A logged-in page: an expired session goes to the login page; a refused action comes back with its
     message in Chinese; anything unexpected is logged and shown as a plain error page (never a trace)."""
@@ -93,13 +133,28 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
             return redirect("/console/login?expired=1" + (f"&next={quote(target)}" if target.startswith("/console/") else ""))
         except ApiError as exc:  # the CSRF check: a stale or forged form
             return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
+        once = ((request.form or {}).get("once") or "")[:64] if request.method == "POST" else ""
+        if once:
+            # Each rendered form carries a one-time token: a double click, a resent form or a second tab
+            # submitting the same page again changes nothing, whatever the service would do with a repeat.
+            fresh = await request.app.ctx.kv.set(f"console:once:{request.ctx.staff.staff_id}:{once}", "1", ttl=6 * 3600, only_if_absent=True)
+            if not fresh:
+                return _back(request, "该表单已提交过，未重复办理")
         try:
+            if request.method == "GET":
+                unknown = sorted(set(request.args) - COMMON_ARGS - PAGE_ARGS.get(handler.__name__, set()))
+                if unknown:
+                    raise BadRequest(f"网址中的参数“{unknown[0]}”无法识别，请从菜单重新进入本页", code="unknown_query_parameter")
             return await handler(request, *args, **kwargs)
         except ApiError as exc:
             if request.method == "POST":
                 return _back(request, exc.message)
             if exc.status == 404:
                 return render(request, "error.html", status=404, title="未找到", message="未找到该页面，或您无权查看")
+            if exc.status == 400:
+                return render(request, "error.html", status=400, title="请求有误", message=exc.message)
+            if exc.status == 403:
+                return render(request, "error.html", status=403, title="无权操作", message=exc.message)
             return render(request, "error.html", status=exc.status, title="无法打开", message=exc.message)
         except Exception:
             log.exception("console page failed", extra={"path": request.path})
@@ -108,9 +163,23 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
     return openapi.exclude()(wrapper)
 
 
-def _int_arg(request: Request, name: str, default: int) -> int:
-    raw = request.args.get(name) or ""
-    return int(raw) if raw.isdigit() else default
+def _int_arg(request: Request, name: str, default: int, *, minimum: int = 1, maximum: int = 100_000) -> int:
+    """A whole-number query parameter; anything else is a 400 page in Chinese (never a 500 or a guess)."""
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+        raise BadRequest(f"参数“{name}”应为 {minimum} 到 {maximum} 之间的整数，请从菜单重新进入本页", code="bad_query_parameter")
+    return int(raw)
+
+
+def _choice_arg(request: Request, name: str, allowed: set[str] | dict[str, Any], default: str) -> str:
+    raw = (request.args.get(name) or "").strip()
+    if not raw:
+        return default
+    if raw not in allowed:
+        raise BadRequest(f"参数“{name}”的取值不正确，请从页面上的选项重新选择", code="bad_query_parameter")
+    return raw
 
 
 async def _names(model: type, ids: set[int]) -> dict[int, str]:
@@ -187,7 +256,7 @@ async def _visits_by_bracket(scope: Any, campaign: Campaign) -> list[dict[str, A
 @page
 async def home(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    today = date.today()
+    today = labels.china_now().date()
     items = [review.item_summary(i) for i in await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     campaign = await _open_campaign(request)
     visits = await _visits_by_bracket(scope, campaign) if campaign is not None else []
@@ -208,6 +277,13 @@ async def home(request: Request) -> HTTPResponse:
         overdue_delivery=len(overdue_delivery),
         pickups=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot)} for b in pickups],
         pickups_waiting=sum(1 for b in pickups if b.status.value == "active"),
+        unsent=len(await work.unsent_messages(scope=scope, include_handled=False)),
+        proxies_pending=len(await proxies.list_for_station(scope=scope, status=ProxyStatus.PENDING)),
+        cards_to_deliver=len(await issuance.list_cards(scope=scope, status=CardStatus.AT_STATION, overdue_only=False)),
+        my_step=ROLE_CARD_STEP.get(scope.role),
+        my_step_count=len(await card_applications.list_applications(scope=scope, status=ROLE_CARD_STEP[scope.role], overdue_only=False, problems_only=False)) if scope.role in ROLE_CARD_STEP else 0,
+        campaign_json=campaigns.campaign_json(campaign) if campaign else None,
+        days_left=(campaign.implementation_end - today).days if campaign else None,
     )
 
 
@@ -217,9 +293,7 @@ async def home(request: Request) -> HTTPResponse:
 @bp.get("/reviews")
 @page
 async def review_list(request: Request) -> HTTPResponse:
-    status = request.args.get("status") or ReviewStatus.OPEN.value
-    if status not in {s.value for s in ReviewStatus}:
-        status = ReviewStatus.OPEN.value
+    status = _choice_arg(request, "status", {s.value for s in ReviewStatus}, ReviewStatus.OPEN.value)
     items = await review.list_items(scope=request.ctx.scope, status=ReviewStatus(status), overdue_only=False, station_id=None)
     summaries = [review.item_summary(i) for i in items]
     stations = await _names(OrgUnit, {s["station_id"] for s in summaries})
@@ -249,7 +323,8 @@ async def review_detail(request: Request, item_id: int) -> HTTPResponse:
         open_count=len(open_ids),
         previous_id=open_ids[position - 1] if position > 0 else None,
         next_id=open_ids[position + 1] if 0 <= position < len(open_ids) - 1 else (open_ids[0] if position == -1 and open_ids else None),
-        can_decide=scope.role in DECIDING_ROLES,
+        can_decide=scope.role in DECIDING_ROLES and scope.can_write,
+        can_accept=bool(evidence["references"]),
         error=request.args.get("error"),
     )
 
@@ -265,10 +340,23 @@ async def review_decide(request: Request, item_id: int) -> HTTPResponse:
     accept = decision == "accept"
     if not accept and len(reason) < 2:
         return redirect(f"/console/reviews/{item_id}?error={quote('选择“不通过”时必须填写原因（至少2个字），以便通知本人')}")
-    open_ids = [i.id for i in await review.list_items(scope=request.ctx.scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
-    await review.decide(scope=request.ctx.scope, actor=request.ctx.actor, item_id=item_id, accept=accept, reason=reason)
-    message = quote("已" + ("通过" if accept else "判定不通过") + "，并已通知本人")
+    scope = request.ctx.scope
+    open_ids = [i.id for i in await review.list_items(scope=scope, status=ReviewStatus.OPEN, overdue_only=False, station_id=None)]
     following = [i for i in open_ids if i > item_id] + [i for i in open_ids if i < item_id]
+    evidence = await review.evidence(scope=scope, item_id=item_id)
+    if accept and not evidence["references"]:
+        # Nothing to compare the frames with: the person must come in with the ID card (station confirmation).
+        return redirect(f"/console/reviews/{item_id}?error={quote('尚无身份证照片可供比对，不能判定通过。请选择“不通过”并请本人持身份证到服务站办理')}")
+    try:
+        await review.decide(scope=scope, actor=request.ctx.actor, item_id=item_id, accept=accept, reason=reason)
+    except ApiError as exc:
+        if exc.code != "review_already_decided":
+            raise
+        # A second click or a colleague was faster: nothing was changed twice; carry on with the queue.
+        message = quote(f"{evidence['name']} 的核验已被处理，未重复操作")
+    else:
+        told = await work.notification_outcome(dedupe_prefix=f"review:{item_id}:")
+        message = quote(f"已{'通过' if accept else '判定不通过'}：{evidence['name']}；{told}")
     if following:
         return redirect(f"/console/reviews/{following[0]}?msg={message}")
     return redirect(f"/console/reviews?msg={message}")
@@ -280,11 +368,30 @@ async def review_decide(request: Request, item_id: int) -> HTTPResponse:
 @bp.get("/beneficiaries")
 @page
 async def beneficiaries(request: Request) -> HTTPResponse:
-    q = (request.args.get("q") or "").strip()
-    page_no = max(1, _int_arg(request, "page", 1))
-    by_id = len(q) == 18 and q[:17].isdigit()
-    items, total = await registry.search(scope=request.ctx.scope, name=None if by_id else (q or None), id_number=q.upper() if by_id else None, page=page_no, page_size=30)
-    return render(request, "beneficiaries.html", q=q, items=[registry.beneficiary_json(b) for b in items], total=total, page=page_no, page_size=30)
+    scope = request.ctx.scope
+    q = (request.args.get("q") or "").strip()[:40]
+    page_no = _int_arg(request, "page", 1)
+    page_size = 30
+    stations = dict(sorted((await _names(OrgUnit, set(await scope.station_ids() or await OrgUnit.filter(kind="station").values_list("id", flat=True)))).items(), key=lambda kv: work.pinyin_key(kv[1])))
+    station = _choice_arg(request, "station", {str(k) for k in stations}, "")
+    category = _choice_arg(request, "category", labels.CATEGORY, "")
+    payment = _choice_arg(request, "payment", labels.PAYMENT_STATUS, "")
+    sort = _choice_arg(request, "sort", {"name", "-name", "birth", "-birth", "station"}, "name")
+    items, total = await work.search_people(
+        scope=scope, q=q, station_id=int(station) if station else None, category=Category(category) if category else None,
+        status=PaymentStatus(payment) if payment else None, sort=sort, page=page_no, page_size=page_size,
+    )
+    pages = max(1, (total + page_size - 1) // page_size)
+    if page_no > pages:
+        raise BadRequest(f"共 {pages} 页，没有第 {page_no} 页", code="bad_query_parameter")
+    station_of = await _names(OrgUnit, {b.station_id for b in items})
+    village_of = await _names(OrgUnit, {b.village_id for b in items if b.village_id})
+    base = {"q": q, "station": station, "category": category, "payment": payment, "sort": sort}
+    return render(
+        request, "beneficiaries.html", q=q, total=total, page=page_no, pages=pages, page_size=page_size, stations=stations, station=station, category=category, payment=payment, sort=sort,
+        items=[{**registry.beneficiary_json(b), "station": station_of.get(b.station_id, ""), "village": village_of.get(b.village_id or 0, "")} for b in items],
+        link=lambda **changes: "?" + urlencode({k: v for k, v in {**base, **changes}.items() if v not in ("", None)}),
+    )
 
 
 @bp.get("/beneficiaries/<beneficiary_id:int>")
@@ -296,6 +403,12 @@ async def beneficiary(request: Request, beneficiary_id: int) -> HTTPResponse:
     for c in await Confirmation.filter(beneficiary_id=person.id).select_related("campaign").order_by("-id"):
         confirmations.append({**campaigns.confirmation_json(c), "campaign": c.campaign.name, "records": [records.record_json(r) for r in await records.history(confirmation_id=c.id)]})
     grants = [g for g in await proxies.list_for_station(scope=scope, status=None) if g.beneficiary_id == person.id]
+    current_row = await campaigns.current_confirmation(beneficiary_id=person.id)
+    current = None
+    if current_row is not None:
+        await current_row.fetch_related("campaign")
+        if current_row.campaign.status == CampaignStatus.OPEN:
+            current = {**campaigns.confirmation_json(current_row), "campaign": current_row.campaign.name, "deadline": current_row.campaign.implementation_end.isoformat()}
     station = await OrgUnit.get_or_none(id=person.station_id)
     return render(
         request,
@@ -307,6 +420,13 @@ async def beneficiary(request: Request, beneficiary_id: int) -> HTTPResponse:
         proxies=[proxies.proxy_json(g) for g in grants],
         history=await registry.status_history(beneficiary_id=person.id),
         can_reveal=scope.can_see_full_id_number,
+        current=current,
+        may_record=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.ADMIN) and current is not None,
+        applications=[card_applications.application_json(a) for a in await CardApplication.filter(beneficiary_id=person.id).order_by("-id")],
+        card_kind=card_eligibility.card_kind_for(person.category),
+        may_apply=scope.can_write and scope.role in (Role.STATION, Role.ADMIN),
+        documents=await work.documents_of(scope=scope, beneficiary_id=person.id),
+        today=labels.china_now().date().isoformat(),
     )
 
 
@@ -348,6 +468,12 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
         notices=[{**notices.notice_json(n, with_entries=False), "station": notice_stations.get(n.station_id, "")} for n in notice_rows],
         spot=await spot_checks.spot_check_status(scope=scope, campaign_id=campaign_id),
         overpayments=[deaths.death_json(d) for d in await deaths.list_overpayments(scope=scope, outstanding_only=False)],
+        today=labels.china_now().date().isoformat(),
+        may_notice=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN),
+        may_county_notice=scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
+        notice_stations_choice=sorted((await _names(OrgUnit, set(await scope.station_ids() or await OrgUnit.filter(parent_id=item.district_id).values_list("id", flat=True)))).items(), key=lambda kv: work.pinyin_key(kv[1])),
+        may_draw=scope.can_write and scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
+        may_import_deaths=scope.can_write and scope.role in (Role.BUREAU, Role.ADMIN),
     )
 
 
@@ -383,10 +509,11 @@ async def cards(request: Request) -> HTTPResponse:
     for a in everything:
         counts[a.status.value] = counts.get(a.status.value, 0) + 1
     default = ROLE_CARD_STEP.get(scope.role)
-    status = request.args.get("status") or (default.value if default else "all")
     valid = {s.value for s in ApplicationStatus}
-    shown = [a for a in everything if status == "all" or (status == "overdue" and card_applications.application_json(a)["overdue"]) or a.status.value == status] if status in valid | {"all", "overdue"} else everything
-    names = await _names(Beneficiary, {a.beneficiary_id for a in shown})
+    status = _choice_arg(request, "status", valid | {"all", "overdue"}, default.value if default else "all")
+    shown = [a for a in everything if status == "all" or (status == "overdue" and card_applications.application_json(a)["overdue"]) or a.status.value == status]
+    people = {b.id: b for b in await Beneficiary.filter(id__in=list({a.beneficiary_id for a in shown}))}
+    names = {k: v.name for k, v in people.items()}
     stations = await _names(OrgUnit, {a.station_id for a in shown})
     shipments = []
     if scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN):
@@ -398,7 +525,10 @@ async def cards(request: Request) -> HTTPResponse:
         request,
         "cards.html",
         shipments=shipments,
-        items=[{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, ""), "station": stations.get(a.station_id, "")} for a in shown],
+        items=sorted(
+            [{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, ""), "id_number": people[a.beneficiary_id].id_number_masked if a.beneficiary_id in people else "", "station": stations.get(a.station_id, "")} for a in shown],
+            key=lambda x: (x["due_date"] or "9999", work.pinyin_key(x["name"])),
+        ),
         filter_status=status,
         counts=counts,
         overdue_count=sum(1 for a in everything if card_applications.application_json(a)["overdue"]),
@@ -437,7 +567,7 @@ async def card_transition(request: Request, application_id: int) -> HTTPResponse
 @page
 async def pickups(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    today = date.today()
+    today = labels.china_now().date()
     items = await booking.todays_bookings(scope=scope, day=today)
     names = await _names(Beneficiary, {b.card.beneficiary_id for b in items})
     slots = await (await scope.filter_by_station(PickupSlot.filter(day__gte=today, day__lte=today + timedelta(days=14)))).order_by("day", "start_time").limit(200)
@@ -451,6 +581,7 @@ async def pickups(request: Request) -> HTTPResponse:
         can_check_in=scope.role in (Role.STATION, Role.ADMIN),
         error=request.args.get("error"),
         request_code=request.args.get("code"),
+        preview=await work.booking_preview(scope=scope, booking_id=_int_arg(request, "booking", 0, maximum=2**31)) if request.args.get("booking") and scope.role in (Role.STATION, Role.ADMIN) else None,
     )
 
 
@@ -507,4 +638,25 @@ async def monthly_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
     visible = scope.is_global or (snapshot is not None and snapshot.scope_unit_id in set(await OrgUnit.filter(id__in=list(await scope.station_ids() or [])).values_list("parent_id", flat=True)))
     if snapshot is None or snapshot.xlsx_path is None or not visible:
         raise NotFound("报表不存在", code="report_not_found")
-    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"card-statistics-{snapshot.period}.xlsx")
+    response = await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX)
+    response.headers["Content-Disposition"] = work.attachment(f"优待证月度统计-{snapshot.period}.xlsx")
+    return response
+
+
+# ---- unknown console addresses ----------------------------------------------------------------------
+
+
+@bp.route("/<rest:path>", methods=["GET", "POST"])
+@openapi.exclude()
+async def unknown_page(request: Request, rest: str) -> HTTPResponse:
+    """A mistyped or stale console address: a Chinese page, not the API's English JSON 404."""
+    if not rest.strip("/") and request.method == "GET":  # the router may hand /console/ itself to this route
+        return await home(request)
+    try:
+        await current_staff(request)
+    except ApiError:
+        pass
+    return render(request, "error.html", status=404, title="未找到", message="未找到该页面。请从上方菜单进入。")
+
+
+from server.console import daily  # noqa: F401  (registers the data-entry pages on the same blueprint)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ async def browser() -> AsyncIterator[object]:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage"],
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-dev-shm-usage", "--lang=zh-CN"],
         )
         yield browser
         await browser.close()
@@ -32,8 +33,17 @@ async def browser() -> AsyncIterator[object]:
 
 @pytest.fixture
 async def page(browser):  # type: ignore[no-untyped-def]
-    context = await browser.new_context(viewport={"width": 1366, "height": 900}, locale="zh-CN")
+    # 1366×768: the smallest desk screen the console must work on.
+    context = await browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN", timezone_id="Asia/Shanghai")
     page = await context.new_page()
+    # Confirmation dialogs are accepted, and their text kept so a test can check who or how many they name.
+    page.dialogs = []  # type: ignore[attr-defined]
+
+    async def _accept(dialog) -> None:  # type: ignore[no-untyped-def]
+        page.dialogs.append(dialog.message)  # type: ignore[attr-defined]
+        await dialog.accept()
+
+    page.on("dialog", lambda dialog: asyncio.ensure_future(_accept(dialog)))
     yield page
     await context.close()
 

@@ -118,7 +118,7 @@ async def test_every_page_renders_in_chinese_and_stays_out_of_the_api_document(c
     assert page.text.count("<svg") == 2 and "<script src" not in page.text and "http://" not in page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
     cards_page = await client.get("/console/cards", headers=bureau)
     assert cards_page.status_code == 200 and "SF-page" in cards_page.text and "拒收" in cards_page.text
-    for path in ("/console/", "/console/reviews", "/console/reviews?status=rejected", "/console/beneficiaries?q=周", "/console/beneficiaries?page=x", f"/console/beneficiaries/{person.id}", "/console/campaigns", "/console/cards?status=all", "/console/pickups", "/console/reports"):
+    for path in ("/console/", "/console/reviews", "/console/reviews?status=rejected", "/console/beneficiaries?q=周", f"/console/beneficiaries/{person.id}", "/console/campaigns", "/console/cards?status=all", "/console/pickups", "/console/reports"):
         response = await client.get(path, headers=bureau)
         assert response.status_code == 200, path
         assert "周德福" in response.text or path not in ("/console/beneficiaries?q=周", f"/console/beneficiaries/{person.id}")
