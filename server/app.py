@@ -16,8 +16,10 @@ from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
 from server.face_service import start_face_engine
+from server.http.openapi import install as install_contract
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
+from server.notifications.startup import check_templates
 from server.security.fields import configure_cipher
 from server.workdays import load_overrides
 from server.wechat import WeChatClient
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     _register_middleware(app)
     _register_listeners(app, settings)
     _register_blueprints(app)
+    check_templates(settings)
+    install_contract(app)
     return app
 
 

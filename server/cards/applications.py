@@ -65,12 +65,20 @@ async def _notify(application: CardApplication, *, note: str) -> None:
     )
 
 
+async def refuse_reapplication_while_card_held(*, beneficiary_id: int, card_kind: CardKind) -> None:
+    """One card of a kind per person: no new application while one is approved (being made, issued or
+    delivered). Applications still in the review chain are refused by the open_key unique index."""
+    if await CardApplication.filter(beneficiary_id=beneficiary_id, card_kind=card_kind, status=ApplicationStatus.APPROVED).exists():
+        raise Conflict("已有审核通过的同类优待证，不能重复申领", code="card_already_approved")
+
+
 async def create_application(*, actor: Actor, settings: Settings, beneficiary: Beneficiary, card_kind: CardKind, channel: str, applicant_user_id: int | None = None, proxy_user_id: int | None = None, staff_id: int | None = None) -> CardApplication:
     entitled = rules.card_kind_for(beneficiary.category)
     if entitled is None:
         raise ValidationFailed("该类别人员不在优待证申领范围内", code="not_entitled")
     if entitled != card_kind:
         raise ValidationFailed(f"申请的优待证种类不正确，应申领{rules.KIND_LABELS[entitled]}", code="card_kind_mismatch", expected=entitled.value)
+    await refuse_reapplication_while_card_held(beneficiary_id=beneficiary.id, card_kind=card_kind)
     today = date.today()
     async with in_transaction():
         try:

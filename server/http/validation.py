@@ -76,6 +76,14 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+def _query_type(annotation: Any) -> type:
+    """The documented type of a query parameter (ids are integers, flags booleans)."""
+    for candidate in (bool, int):
+        if annotation is candidate or annotation == candidate | None:
+            return candidate
+    return str
+
+
 def api(
     *,
     summary: str,
@@ -96,6 +104,10 @@ def api(
     def decorator(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
+            # Who is asking comes before what they sent: no token is 401, whatever the body.
+            authenticate = getattr(handler, "__authenticate__", None)
+            if authenticate is not None:
+                await authenticate(request)
             if json is not None and parse_body:
                 kwargs["body"] = parse_json(request, json)
             if query is not None:
@@ -119,7 +131,7 @@ def api(
         decorated = openapi.definition(**definition)(wrapper)
         if query is not None:
             for name, field in query.model_fields.items():
-                decorated = openapi.parameter(name, str, "query", required=field.is_required(), description=field.description or "")(decorated)
+                decorated = openapi.parameter(name, _query_type(field.annotation), "query", required=field.is_required(), description=field.description or "")(decorated)
         return decorated
 
     return decorator
