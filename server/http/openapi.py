@@ -27,6 +27,7 @@ SWAGGER_HTML = Path(__file__).with_name("swagger.html")
 F = TypeVar("F", bound=Callable[..., Any])
 
 _SCHEMAS: dict[str, dict[str, Any]] = {}
+ANY_CODE = "*"  # in an error list: the codes named are examples, others (e.g. per image problem) may occur
 
 
 class ErrorDetail(BaseModel):
@@ -103,7 +104,7 @@ def error_schema(codes: Sequence[str]) -> dict[str, Any]:
                 "type": "object",
                 "required": ["code", "message"],
                 "properties": {
-                    "code": {"type": "string", "enum": sorted(set(codes))},
+                    "code": {"type": "string", "enum": sorted(set(codes))} if ANY_CODE not in codes else {"type": "string", "description": "known: " + ", ".join(sorted(set(codes) - {ANY_CODE}))},
                     "message": {"type": "string"},
                     "details": {"type": "object", "additionalProperties": True},
                 },
@@ -146,7 +147,7 @@ def contract(
             decorated = openapi.response(
                 code_status,
                 {"application/json": {"schema": error_schema(codes), "example": {"error": {"code": codes[0], "message": "…"}}}},
-                "错误码: " + ", ".join(sorted(set(codes))),
+                "错误码: " + ", ".join(sorted(set(codes) - {ANY_CODE})),
             )(decorated)
         if auth:
             decorated = openapi.secured(BEARER)(decorated)

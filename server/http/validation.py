@@ -84,6 +84,16 @@ def _query_type(annotation: Any) -> type:
     return str
 
 
+def _multipart_field(spec: str | tuple[str, str]) -> dict[str, Any]:
+    """A file by default; ``(description, "text")`` is a plain form field, ``(description, "files")`` a repeated file."""
+    description, kind = spec if isinstance(spec, tuple) else (spec, "file")
+    if kind == "text":
+        return {"type": "string", "description": description}
+    if kind == "files":
+        return {"type": "array", "items": {"type": "string", "format": "binary"}, "description": description}
+    return {"type": "string", "format": "binary", "description": description}
+
+
 def api(
     *,
     summary: str,
@@ -91,7 +101,7 @@ def api(
     json: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
-    multipart: dict[str, str] | None = None,
+    multipart: dict[str, str | tuple[str, str]] | None = None,
     description: str | None = None,
     parse_body: bool = True,
 ) -> Callable[[Handler], Handler]:
@@ -123,7 +133,7 @@ def api(
             definition["body"] = {
                 "multipart/form-data": {
                     "type": "object",
-                    "properties": {name: {"type": "string", "format": "binary", "description": text} for name, text in multipart.items()},
+                    "properties": {name: _multipart_field(text) for name, text in multipart.items()},
                 }
             }
         if response is not None:

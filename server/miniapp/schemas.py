@@ -257,3 +257,44 @@ class Subscriptions(BaseModel):
 
 class SubscriptionsRecorded(BaseModel):
     remaining: dict[str, int] = Field(description="by template key, after recording the results")
+
+
+# ---------------------------------------------------------------- annual confirmation (self-service)
+
+
+class ConfirmationCampaign(BaseModel):
+    id: int
+    name: str
+    implementation_end: date
+    stage: Literal["before", "publicity", "implementation", "notice", "after"]
+
+
+class ConfirmationStatusView(BaseModel):
+    campaign: ConfirmationCampaign | None = Field(description="null when no campaign is open for the person (then nothing else is set)")
+    status: Literal["pending", "in_review", "confirmed", "not_found", "deceased", "moved"] | None = None
+    method: Literal["home_visit", "station", "self_service"] | None = None
+    self_service_allowed: bool | None = None
+    self_service_locked: bool | None = None
+
+
+class FrameLimits(BaseModel):
+    min: int
+    max: int
+
+
+class FaceChallenge(BaseModel):
+    nonce: str = Field(description="send back as the form field `nonce` with the frames; single use")
+    actions: list[str]
+    instructions: list[str] = Field(examples=[["请眨眨眼", "请向左转头"]])
+    expires_in: int = Field(description="seconds")
+    frames: FrameLimits
+
+
+class FaceAttemptResult(BaseModel):
+    attempt_id: int
+    decision: Literal["pass", "review", "fail"]
+    reasons: list[str]
+    reason_texts: list[str]
+    guidance: str
+    confirmation_status: Literal["pending", "in_review", "confirmed", "not_found", "deceased", "moved"]
+    self_service_locked: bool
