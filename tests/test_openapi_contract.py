@@ -98,3 +98,54 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(client
     await asyncio.to_thread(run)
     assert counted["operations"] >= 25 and counted["requests"] >= counted["operations"]
     assert not failures, "\n".join(sorted(set(failures))[:20])
+
+
+async def test_docs_render_offline_in_headless_chromium(client: httpx.AsyncClient, app: Sanic) -> None:
+    """/docs must work on an intranet: every asset from this server, none from a CDN."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    import pytest
+
+    chromium = os.environ.get("VETS_CHROMIUM", "/usr/bin/chromium")
+    if not shutil.which(chromium) and not Path(chromium).exists():
+        pytest.skip(f"Chromium not found at {chromium} (apt-get install chromium)")
+    from playwright.async_api import Route, async_playwright
+
+    page_html = (await client.get("/docs")).text
+    assert "cdn" not in page_html.lower() and "/docs/assets/swagger-ui-bundle.js" in page_html
+    base = app.ctx.test_base_url
+    outside: list[str] = []
+
+    async def only_this_server(route: Route) -> None:
+        if route.request.url.startswith(base):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort("internetdisconnected")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            # No name resolves but the loopback address: the browser has no network beyond this server.
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"],
+        )
+        try:
+            context = await browser.new_context()
+            await context.route("**/*", only_this_server)
+            page = await context.new_page()
+            await page.goto(base + "/docs", wait_until="networkidle")
+            await page.wait_for_selector(".opblock-summary", timeout=20000)
+            title = await page.inner_text(".information-container .title")
+            operations = await page.locator(".opblock").count()
+            await page.locator(".opblock-summary-path[data-path='/api/mp/my-year']").click()
+            await page.wait_for_selector(".opblock.is-open .responses-wrapper", timeout=10000)
+            opened = await page.inner_text(".opblock.is-open")
+            authorize = await page.locator(".auth-wrapper .authorize").count()  # the bearer scheme
+        finally:
+            await browser.close()
+    assert "退役军人事务" in title and operations >= 100
+    assert "mini_login_required" in opened and authorize == 1
+    assert outside == []

@@ -183,11 +183,12 @@ def install(app: Sanic) -> None:
     builder = SpecificationBuilder()
     for name, schema in _SCHEMAS.items():
         builder.add_component("schemas", name, schema)
-    _offline_docs(app)
 
 
-def _offline_docs(app: Sanic) -> None:
-    """Government intranets have no internet: Swagger UI comes from the swagger-ui-bundle wheel."""
+def configure_offline_docs(app: Sanic) -> None:
+    """Government intranets have no internet: Swagger UI comes from the swagger-ui-bundle wheel.
+
+    Call before ``app.ext`` is first touched: sanic-ext builds the /docs pages from this config."""
     import swagger_ui_bundle
 
     app.config.OAS_UI_REDOC = False  # ReDoc exists only on a CDN
