@@ -1923,7 +1923,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: application_not_found */
+            /** @description 错误码: application_not_found, not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1932,7 +1932,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "application_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -1940,7 +1940,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "application_not_found";
+                            code: "application_not_found" | "not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2060,7 +2060,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: application_not_found */
+            /** @description 错误码: application_not_found, not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2069,7 +2069,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "application_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2077,7 +2077,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "application_not_found";
+                            code: "application_not_found" | "not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2300,7 +2300,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: application_not_found */
+            /** @description 错误码: application_not_found, not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2309,7 +2309,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "application_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2317,7 +2317,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "application_not_found";
+                            code: "application_not_found" | "not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2701,7 +2701,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: booking_not_found */
+            /** @description 错误码: booking_not_found, not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2710,7 +2710,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "booking_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2718,7 +2718,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "booking_not_found";
+                            code: "booking_not_found" | "not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2827,7 +2827,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: booking_not_found */
+            /** @description 错误码: booking_not_found, not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2836,7 +2836,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "booking_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2844,7 +2844,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "booking_not_found";
+                            code: "booking_not_found" | "not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2986,7 +2986,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: booking_not_found, slot_not_found */
+            /** @description 错误码: booking_not_found, not_found, slot_not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2995,7 +2995,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "booking_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -3003,7 +3003,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "booking_not_found" | "slot_not_found";
+                            code: "booking_not_found" | "not_found" | "slot_not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -3573,7 +3573,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: attempt_not_found */
+            /** @description 错误码: attempt_not_found, not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3582,7 +3582,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "attempt_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -3590,7 +3590,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "attempt_not_found";
+                            code: "attempt_not_found" | "not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -4671,7 +4671,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: proxy_not_found */
+            /** @description 错误码: not_found, proxy_not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4680,7 +4680,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "proxy_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -4688,7 +4688,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "proxy_not_found";
+                            code: "not_found" | "proxy_not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -4823,7 +4823,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: proxy_not_found */
+            /** @description 错误码: not_found, proxy_not_found */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4832,7 +4832,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "proxy_not_found",
+                     *         "code": "not_found",
                      *         "message": "…"
                      *       }
                      *     }
@@ -4840,7 +4840,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "proxy_not_found";
+                            code: "not_found" | "proxy_not_found";
                             message: string;
                             details?: {
                                 [key: string]: unknown;

@@ -61,6 +61,14 @@ async def test_every_mp_operation_publishes_its_response_errors_and_security(cli
     assert set(document["components"]["schemas"]) >= {"MyYear", "CardList", "BookingInfo", "SlotList", "Subscriptions", "Station"}
 
 
+async def test_ids_beyond_the_database_range_are_unknown_not_server_errors(client: httpx.AsyncClient, wechat_standin: StandinControl) -> None:
+    headers = await mini_login(client, wechat_standin, "o-huge-ids")
+    for path in (f"/api/mp/cards/bookings/{2**40}/qr", "/api/mp/cards/bookings/-3/qr", f"/api/mp/cards/applications/{2**63}"):
+        response = await client.get(path, headers=headers)
+        assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", (path, response.text)
+    assert (await client.get(f"/api/mp/cards/bookings/{2**40}/qr")).status_code == 401
+
+
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(client: httpx.AsyncClient, app: Sanic, wechat_standin: StandinControl) -> None:
     county = await make_county()
     person = await make_beneficiary(station=county.station_a, name="周正")

@@ -11,14 +11,17 @@ The document is OpenAPI 3.0 (what sanic-ext serves), so pydantic's JSON Schema i
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field
-from sanic import Sanic
+from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.types import Integer, String
+
+from server.errors import NotFound
 
 BEARER = "bearer"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database: larger ones are answered 404, not 500
@@ -131,11 +134,13 @@ def contract(
     Place it above ``@api(...)``: it documents the route handler sanic-ext already knows.
     """
     all_errors: dict[int, list[str]] = {}
-    for source in ([AUTH_ERRORS] if auth else []) + ([VALIDATION_ERRORS] if body else []) + [dict(errors or {})]:
+    for source in ([AUTH_ERRORS] if auth else []) + ([VALIDATION_ERRORS] if body else []) + ([{404: ["not_found"]}] if path_ids else []) + [dict(errors or {})]:
         for code_status, codes in source.items():
             all_errors.setdefault(code_status, []).extend(codes)
 
     def decorator(handler: F) -> F:
+        if path_ids:
+            handler = _bounded_ids(handler, path_ids)
         ref = component(response)
         content: dict[str, Any] = {"schema": ref}
         if example is not None:
@@ -165,6 +170,27 @@ def contract(
         return decorated  # type: ignore[no-any-return]
 
     return decorator
+
+
+def _bounded_ids(handler: F, names: Sequence[str]) -> F:
+    """Ids beyond the database's integer range are unknown ids (404), not a database error (500)."""
+    from sanic_ext.extensions.openapi.builders import OperationStore
+
+    @wraps(handler)
+    async def bounded(request: Request, *args: Any, **kwargs: Any) -> Any:
+        authenticate = getattr(handler, "__authenticate__", None)
+        if authenticate is not None:
+            await authenticate(request)  # 401 before 404, as for every other input
+        for name in names:
+            value = kwargs.get(name)
+            if isinstance(value, int) and not 1 <= value <= MAX_ID:
+                raise NotFound("未找到", code="not_found")
+        return await handler(request, *args, **kwargs)
+
+    store = OperationStore()
+    if handler in store:
+        store[bounded] = store.pop(handler)
+    return bounded  # type: ignore[return-value]
 
 
 def respond(model: BaseModel, *, status: int = 200) -> HTTPResponse:
