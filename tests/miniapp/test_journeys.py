@@ -73,6 +73,8 @@ async def test_beneficiary_year_login_bind_my_year_confirm(client: httpx.AsyncCl
     assert me["card"]["status"] == "none" and me["card"]["status_label"] == "尚未申领"
     assert me["station"] == {"id": county.station_a.id, "name": county.station_a.name, "address": "伊山镇人民路12号", "phone": "0518-88881234", "opening_hours": HOURS}
     assert [t["code"] for t in me["todo"]] == ["confirm", "apply_card"]
+    stations = contract.check(await client.get(f"/api/mp/stations?district_id={county.district.id}", headers=headers))
+    assert [s["name"] for s in stations["items"]] == [county.station_a.name, county.station_b.name] and stations["items"][0]["opening_hours"] == HOURS
 
     challenge = contract.check(await client.post("/api/mp/confirmation/challenge", headers=headers, json={"beneficiary_id": person.id}))
     frames = face_kit(app).frames_for(challenge["actions"])
