@@ -32,6 +32,8 @@ class OrgUnit(TimestampedModel):
     )
     address = fields.CharField(max_length=200, default="")
     phone = fields.CharField(max_length=32, default="")
+    # Shown to beneficiaries beside the address and phone, e.g. "工作日 8:30-12:00，14:00-17:30".
+    opening_hours = fields.CharField(max_length=100, default="")
 
     class Meta:
         table = "org_unit"

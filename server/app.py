@@ -16,8 +16,10 @@ from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
 from server.face_service import start_face_engine
+from server.http.openapi import configure_offline_docs, install as install_contract
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
+from server.notifications.startup import check_templates
 from server.security.fields import configure_cipher
 from server.calendar import service as calendar_service
 from server.wechat import WeChatClient
@@ -39,6 +41,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.OAS_UI_DEFAULT = "swagger"
     app.config.OAS_URL_PREFIX = "/docs"
+    configure_offline_docs(app)  # before app.ext is first used: it builds /docs from this config
     app.config.ACCESS_LOG = False
     app.config.KEEP_ALIVE_TIMEOUT = 15
     app.ext.openapi.describe(
@@ -52,6 +55,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     _register_middleware(app)
     _register_listeners(app, settings)
     _register_blueprints(app)
+    check_templates(settings)
+    install_contract(app)
     return app
 
 

@@ -85,9 +85,17 @@ def check_may_apply(*, beneficiary: Beneficiary, card_kind: CardKind) -> None:
         raise ValidationFailed(f"建档立卡信息不完整（缺少{labels}），请先到服务站完善信息", code="record_incomplete", missing=missing)
 
 
+async def refuse_reapplication_while_card_held(*, beneficiary_id: int, card_kind: CardKind) -> None:
+    """One card of a kind per person: no new application while one is approved (being made, issued or
+    delivered). Applications still in the review chain are refused by the open_key unique index."""
+    if await CardApplication.filter(beneficiary_id=beneficiary_id, card_kind=card_kind, status=ApplicationStatus.APPROVED).exists():
+        raise Conflict("已有审核通过的同类优待证，不能重复申领", code="card_already_approved")
+
+
 async def create_application(*, actor: Actor, settings: Settings, beneficiary: Beneficiary, card_kind: CardKind, channel: str, applicant_user_id: int | None = None, proxy_user_id: int | None = None, staff_id: int | None = None) -> CardApplication:
     beneficiary = await Beneficiary.get(id=beneficiary.id)  # the record as it is now, not a stale copy
     check_may_apply(beneficiary=beneficiary, card_kind=card_kind)
+    await refuse_reapplication_while_card_held(beneficiary_id=beneficiary.id, card_kind=card_kind)
     today = date.today()
     timeline.require_review_period(today, settings)
     async with in_transaction():

@@ -111,6 +111,7 @@ async def book(*, settings: Settings, user: MiniUser, card_id: int, slot_id: int
                 context={"booking_id": booking.id, "service_name": "优待证领取", "slot_start": slot_start(slot), "office_name": station.name, "booking_no": booking.short_code},
                 dedupe_key=f"booking_confirmed:{booking.id}",
                 proxy_scope=ProxyScope.COLLECT,
+                also_user_ids=[user.id],  # the one who booked hears back, even a proxy with only `book`
             )
     except IntegrityError as exc:
         again = await Booking.get_or_none(user_id=user.id, idempotency_key=idempotency_key)
@@ -238,6 +239,7 @@ async def queue_booking_reminders(*, now: datetime, settings: Settings) -> int:
                 context={"booking_id": booking.id, "service_name": "优待证领取", "slot_start": start, "office_address": station.address or station.name},
                 dedupe_key=f"booking_reminder:{booking.id}:{booking.slot_id}",
                 proxy_scope=ProxyScope.COLLECT,
+                also_user_ids=[booking.user_id],
             )
             queued += 1
     return queued

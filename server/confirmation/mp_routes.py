@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, json
+from sanic.response import HTTPResponse
 
 from server.confirmation import self_service
 from server.errors import BadRequest, ServiceUnavailable
+from server.http.openapi import ANY_CODE, MAX_ID, contract, respond
 from server.http.validation import api
+from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
 
 mp_bp = Blueprint("confirmation_mp", url_prefix="/api/mp/confirmation")
 
 class ChallengeBody(BaseModel):
-    beneficiary_id: int
+    beneficiary_id: int = Field(ge=1, le=MAX_ID)
 
 class StatusQuery(BaseModel):
-    beneficiary_id: int
+    beneficiary_id: int = Field(ge=1, le=MAX_ID)
+
+ACTING_ERRORS = {403: ["not_authorised_for_beneficiary", "proxy_not_allowed"], 404: ["beneficiary_not_found"]}
+SELF_SERVICE_ERRORS = {403: ["not_authorised_for_beneficiary", "proxy_not_allowed"], 404: ["beneficiary_not_found", "no_open_campaign"], 409: ["campaign_not_in_progress", "already_confirmed", "in_review", "not_allowed"], 423: ["self_service_locked"], 503: ["face_unavailable"]}
 
 
 
@@ -29,23 +34,26 @@ def _engine(request: Request):  # type: ignore[no-untyped-def]
 
 
 @mp_bp.get("/status")
+@contract(response=schemas.ConfirmationStatusView, errors={**ACTING_ERRORS, 422: ["validation_failed"]})
 @api(summary="This year's confirmation status for me or someone I act for", tag="mini-program confirmation", query=StatusQuery)
 @mini_user_required
 async def mp_status(request: Request, query: StatusQuery) -> HTTPResponse:
-    return json(await self_service.status_for(user=request.ctx.mini_user, beneficiary_id=query.beneficiary_id, request_id=request.ctx.request_id), ensure_ascii=False)
+    return respond(schemas.ConfirmationStatusView.model_validate(await self_service.status_for(user=request.ctx.mini_user, beneficiary_id=query.beneficiary_id, request_id=request.ctx.request_id)))
 
 
 @mp_bp.post("/challenge")
+@contract(response=schemas.FaceChallenge, status=201, body=True, errors=SELF_SERVICE_ERRORS)
 @api(summary="Start a face check (the person only, never a proxy): 2-3 actions, a single-use nonce, a short TTL", tag="mini-program confirmation", json=ChallengeBody)
 @mini_user_required
 async def mp_challenge(request: Request, body: ChallengeBody) -> HTTPResponse:
     _engine(request)
     result = await self_service.issue_challenge(kv=request.app.ctx.kv, settings=request.app.ctx.settings, user=request.ctx.mini_user, beneficiary_id=body.beneficiary_id, request_id=request.ctx.request_id)
-    return json(result, status=201, ensure_ascii=False)
+    return respond(schemas.FaceChallenge.model_validate(result), status=201)
 
 
 @mp_bp.post("/attempts")
-@api(summary="Submit the challenge frames (3-10 JPEG/PNG, field `frames`, in capture order) with the nonce", tag="mini-program confirmation", multipart={"nonce": "from /challenge", "frames": "3-10 images, repeated field"})
+@contract(response=schemas.FaceAttemptResult, status=201, errors={**SELF_SERVICE_ERRORS, 400: ["nonce_missing", "nonce_unknown", "frame_count", "invalid_frames", ANY_CODE], 409: [*SELF_SERVICE_ERRORS[409], "nonce_used"], 410: ["nonce_expired"], 413: ["image_too_large", "payload_too_large"]})
+@api(summary="Submit the challenge frames (3-10 JPEG/PNG, field `frames`, in capture order) with the nonce", tag="mini-program confirmation", multipart={"nonce": ("from /challenge", "text"), "frames": ("3-10 images, repeated field", "files")})
 @mini_user_required
 async def mp_attempt(request: Request) -> HTTPResponse:
     engine = _engine(request)
@@ -54,12 +62,13 @@ async def mp_attempt(request: Request) -> HTTPResponse:
         raise BadRequest("缺少认证请求编号", code="nonce_missing")
     frames = [f.body for f in (request.files.getlist("frames") or [])] if request.files else []
     outcome = await self_service.submit_attempt(kv=request.app.ctx.kv, settings=request.app.ctx.settings, engine=engine, user=request.ctx.mini_user, nonce=nonce, frames=frames, request_id=request.ctx.request_id)
-    return json(outcome.to_dict(), status=201, ensure_ascii=False)
+    return respond(schemas.FaceAttemptResult.model_validate(outcome.to_dict()), status=201)
 
 
 @mp_bp.get("/attempts/<attempt_id:int>")
+@contract(response=schemas.FaceAttemptResult, errors={404: ["attempt_not_found"]}, path_ids=["attempt_id"])
 @api(summary="The result of one of my face checks", tag="mini-program confirmation")
 @mini_user_required
 async def mp_attempt_result(request: Request, attempt_id: int) -> HTTPResponse:
     outcome = await self_service.get_attempt_for_user(user=request.ctx.mini_user, attempt_id=attempt_id)
-    return json(outcome.to_dict(), ensure_ascii=False)
+    return respond(schemas.FaceAttemptResult.model_validate(outcome.to_dict()))

@@ -76,6 +76,24 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
     return node
 
 
+def _query_type(annotation: Any) -> type:
+    """The documented type of a query parameter (ids are integers, flags booleans)."""
+    for candidate in (bool, int):
+        if annotation is candidate or annotation == candidate | None:
+            return candidate
+    return str
+
+
+def _multipart_field(spec: str | tuple[str, str]) -> dict[str, Any]:
+    """A file by default; ``(description, "text")`` is a plain form field, ``(description, "files")`` a repeated file."""
+    description, kind = spec if isinstance(spec, tuple) else (spec, "file")
+    if kind == "text":
+        return {"type": "string", "description": description}
+    if kind == "files":
+        return {"type": "array", "items": {"type": "string", "format": "binary"}, "description": description}
+    return {"type": "string", "format": "binary", "description": description}
+
+
 def api(
     *,
     summary: str,
@@ -83,7 +101,7 @@ def api(
     json: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
-    multipart: dict[str, str] | None = None,
+    multipart: dict[str, str | tuple[str, str]] | None = None,
     description: str | None = None,
     parse_body: bool = True,
 ) -> Callable[[Handler], Handler]:
@@ -96,6 +114,10 @@ def api(
     def decorator(handler: Handler) -> Handler:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
+            # Who is asking comes before what they sent: no token is 401, whatever the body.
+            authenticate = getattr(handler, "__authenticate__", None)
+            if authenticate is not None:
+                await authenticate(request)
             if json is not None and parse_body:
                 kwargs["body"] = parse_json(request, json)
             if query is not None:
@@ -111,7 +133,7 @@ def api(
             definition["body"] = {
                 "multipart/form-data": {
                     "type": "object",
-                    "properties": {name: {"type": "string", "format": "binary", "description": text} for name, text in multipart.items()},
+                    "properties": {name: _multipart_field(text) for name, text in multipart.items()},
                 }
             }
         if response is not None:
@@ -119,7 +141,7 @@ def api(
         decorated = openapi.definition(**definition)(wrapper)
         if query is not None:
             for name, field in query.model_fields.items():
-                decorated = openapi.parameter(name, str, "query", required=field.is_required(), description=field.description or "")(decorated)
+                decorated = openapi.parameter(name, _query_type(field.annotation), "query", required=field.is_required(), description=field.description or "")(decorated)
         return decorated
 
     return decorator

@@ -40,4 +40,6 @@ def mini_user_required(handler: Callable[..., Awaitable[Any]]) -> Callable[..., 
         await current_mini_user(request)
         return await handler(request, *args, **kwargs)
 
+    # Read by server.http.validation.api: authenticate before parsing the body.
+    wrapper.__authenticate__ = current_mini_user  # type: ignore[attr-defined]
     return wrapper

@@ -25,7 +25,7 @@ BIND_ATTEMPTS_PER_ID_PER_DAY = 10
 
 
 class WeChatLoginFailed(ApiError):
-    status, code, message = 400, "wechat_login_failed", "微信登录失败，请重新进入小程序"
+    status, code, message = 422, "wechat_login_failed", "微信登录失败，请重新进入小程序"
 
 
 async def login(*, wechat: WeChatClient, kv: KeyValueStore, code: str, ttl: int) -> tuple[str, MiniUser]:
@@ -75,12 +75,13 @@ def binding_json(binding: Binding, beneficiary: Beneficiary) -> dict[str, Any]:
     return {"id": binding.id, "beneficiary_id": beneficiary.id, "name": beneficiary.name, "id_number": beneficiary.id_number_masked, "station_id": beneficiary.station_id, "status": binding.status.value}
 
 
-async def bind_self(*, kv: KeyValueStore, user: MiniUser, actor: Actor, name: str, id_number: str, verified_phone: str | None) -> tuple[Binding, Beneficiary]:
+async def bind_self(*, kv: KeyValueStore, user: MiniUser, actor: Actor, name: str, id_number: str, verified_phone: str | None) -> tuple[Binding, Beneficiary, bool]:
+    """(binding, beneficiary, created): binding again to the same person returns the existing binding."""
     beneficiary = await _verify_identity(kv=kv, user=user, name=name, id_number=id_number, verified_phone=verified_phone)
     existing = await Binding.get_or_none(beneficiary_id=beneficiary.id, status=BindingStatus.ACTIVE)
     if existing is not None:
         if existing.user_id == user.id:
-            return existing, beneficiary
+            return existing, beneficiary, False
         raise Conflict("该优抚对象已绑定其他微信，如需更换请提交更换申请，由服务站审核", code="already_bound_elsewhere")
     if await Binding.filter(user_id=user.id, status=BindingStatus.ACTIVE).exists():
         raise Conflict("您的微信已绑定本人身份；为家人办理请申请代办授权", code="user_already_bound")
@@ -92,7 +93,7 @@ async def bind_self(*, kv: KeyValueStore, user: MiniUser, actor: Actor, name: st
         if verified_phone:
             await MiniUser.filter(id=user.id).update(phone=verified_phone)
         await audit.record(actor=actor, action="binding.created", entity_type="beneficiary", entity_id=beneficiary.id, details={"user_id": user.id, "phone_verified": bool(verified_phone)})
-    return binding, beneficiary
+    return binding, beneficiary, True
 
 
 async def request_transfer(*, kv: KeyValueStore, user: MiniUser, actor: Actor, name: str, id_number: str, note: str) -> BindingTransfer:

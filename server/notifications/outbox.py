@@ -65,22 +65,28 @@ async def notify_beneficiary(
     dedupe_key: str,
     proxy_scope: ProxyScope | None = None,
     include_proxies: bool = True,
+    also_user_ids: list[int] | None = None,
 ) -> int:
     """Queue the message for the person's own WeChat and their active proxies (optionally only those
-    holding ``proxy_scope``). With nobody to send to, one row is queued for staff to phone instead.
-    Returns how many rows were queued."""
-    recipients: list[int] = []
+    holding ``proxy_scope``), plus ``also_user_ids`` (e.g. the proxy who made the booking, whatever
+    their scopes). With nobody to send to, one row is queued for staff to phone instead.
+    Each row's context says whether its reader is the person or a proxy (``recipient_role``), so a
+    template can word it for them. Returns how many rows were queued."""
+    recipients: dict[int, str] = {}
     binding = await Binding.get_or_none(beneficiary_id=beneficiary_id, status=BindingStatus.ACTIVE)
     if binding is not None:
-        recipients.append(binding.user_id)
+        recipients[binding.user_id] = "self"
+    grants = await ProxyGrant.filter(beneficiary_id=beneficiary_id, status=ProxyStatus.ACTIVE)
     if include_proxies:
-        for grant in await ProxyGrant.filter(beneficiary_id=beneficiary_id, status=ProxyStatus.ACTIVE):
+        for grant in grants:
             if proxy_scope is None or proxy_scope.value in grant.scopes:
-                if grant.proxy_user_id not in recipients:
-                    recipients.append(grant.proxy_user_id)
+                recipients.setdefault(grant.proxy_user_id, "proxy")
+    proxy_users = {grant.proxy_user_id for grant in grants}
+    for user_id in also_user_ids or []:
+        recipients.setdefault(user_id, "proxy" if user_id in proxy_users else "self")
     if not recipients:
-        await enqueue(user_id=None, template_key=template_key, context=context, dedupe_key=f"{dedupe_key}:none", beneficiary_id=beneficiary_id, station_id=station_id)
+        await enqueue(user_id=None, template_key=template_key, context={**context, "recipient_role": "self"}, dedupe_key=f"{dedupe_key}:none", beneficiary_id=beneficiary_id, station_id=station_id)
         return 1
-    for user_id in recipients:
-        await enqueue(user_id=user_id, template_key=template_key, context=context, dedupe_key=f"{dedupe_key}:u{user_id}", beneficiary_id=beneficiary_id, station_id=station_id)
+    for user_id, role in recipients.items():
+        await enqueue(user_id=user_id, template_key=template_key, context={**context, "recipient_role": role}, dedupe_key=f"{dedupe_key}:u{user_id}", beneficiary_id=beneficiary_id, station_id=station_id)
     return len(recipients)

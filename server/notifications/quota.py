@@ -55,15 +55,30 @@ async def record_result(*, kv: KeyValueStore, user_id: int, template_key: str, r
     return await SubscriptionQuota.get(id=row.id)
 
 
+class UnknownTemplateIds(ValueError):
+    def __init__(self, unknown: list[str]) -> None:
+        self.unknown = unknown
+        super().__init__(f"unknown template ids: {unknown}")
+
+
 async def record_client_results(*, kv: KeyValueStore, user: MiniUser, results: Mapping[str, str], template_ids: Mapping[str, str]) -> dict[str, int]:
-    """``results`` as the mini-program got them: {template id (or our key): accept/reject/ban/filter}."""
+    """``results`` exactly as ``wx.requestSubscribeMessage`` returned them: {WeChat template id:
+    accept/reject/ban/filter}. Every id must be one of ours, checked before anything is stored, so a
+    bad request changes nothing; each result counts once (one accept = one message)."""
     keys = template_keys_by_id(template_ids)
+    unknown = sorted(template for template in results if template not in keys)
+    if unknown:
+        raise UnknownTemplateIds(unknown)
     remaining: dict[str, int] = {}
     for template, result in results.items():
-        key = keys.get(template, template)
+        key = keys[template]
         row = await record_result(kv=kv, user_id=user.id, template_key=key, result=result, source="client")
         remaining[key] = row.remaining
     return remaining
+
+
+async def rows_for(*, user_id: int) -> dict[str, SubscriptionQuota]:
+    return {r.template_key: r for r in await SubscriptionQuota.filter(user_id=user_id)}
 
 
 async def consume(*, user_id: int, template_key: str) -> bool:

@@ -11,10 +11,13 @@ from models.wechat import MiniUser, Notification
 from models.staff import Role
 from server.audit import service as audit
 from server.auth.guard import staff_required
-from server.errors import BadRequest, Conflict, Forbidden, NotFound
+from server.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from server.http.openapi import contract, respond
 from server.http.validation import api
+from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
 from server.notifications import quota
+from server.notifications.templates import default_registry
 from server.notifications.worker import UNSENT_STATUSES
 from server.wechat.push import InvalidPushSignature, MalformedPush, open_push, parse_subscribe_events, verify_echo
 
@@ -22,7 +25,12 @@ bp = Blueprint("notifications", url_prefix="/api")
 
 
 class SubscriptionResults(BaseModel):
-    results: dict[str, Literal["accept", "reject", "ban", "filter"]] = Field(description="wx.requestSubscribeMessage result: {template id: accept|reject|ban|filter}")
+    results: dict[str, Literal["accept", "reject", "ban", "filter"]] = Field(
+        min_length=1,
+        max_length=20,
+        description="wx.requestSubscribeMessage's result as it came: {WeChat template id (from GET /api/mp/subscriptions): accept|reject|ban|filter}",
+        examples=[{"TPL-card_ready_for_pickup": "accept"}],
+    )
 
 
 class UnsentQuery(BaseModel):
@@ -35,18 +43,48 @@ class HandledBody(BaseModel):
 
 
 @bp.post("/mp/subscriptions")
-@api(summary="Report wx.requestSubscribeMessage results; each accept allows one message", tag="mini-program", json=SubscriptionResults)
+@contract(response=schemas.SubscriptionsRecorded, body=True, errors={422: ["unknown_template_id"]}, example={"remaining": {"card_ready_for_pickup": 1}})
+@api(summary="Report wx.requestSubscribeMessage results (WeChat template ids); each accept allows one message", tag="mini-program", json=SubscriptionResults)
 @mini_user_required
 async def report_subscriptions(request: Request, body: SubscriptionResults) -> HTTPResponse:
-    remaining = await quota.record_client_results(kv=request.app.ctx.kv, user=request.ctx.mini_user, results=body.results, template_ids=request.app.ctx.settings.wechat.template_ids)
-    return json({"remaining": remaining})
+    try:
+        remaining = await quota.record_client_results(kv=request.app.ctx.kv, user=request.ctx.mini_user, results=body.results, template_ids=request.app.ctx.settings.wechat.template_ids)
+    except quota.UnknownTemplateIds as exc:
+        raise ValidationFailed("包含未知的订阅消息模板，请先获取模板列表", code="unknown_template_id", unknown=exc.unknown[:20]) from exc
+    return respond(schemas.SubscriptionsRecorded(remaining=remaining))
 
 
 @bp.get("/mp/subscriptions")
-@api(summary="How many messages of each template may still be sent to me", tag="mini-program")
+@contract(
+    response=schemas.Subscriptions,
+    example={
+        "templates": [{"key": "card_ready_for_pickup", "template_id": "AbC123…", "title": "优待证领取通知", "when_sent": "卡片送达服务站、可以领取时通知持证人。", "remaining": 0, "last_result": None, "banned": False}],
+        "remaining": {"card_ready_for_pickup": 0},
+    },
+)
+@api(summary="Our message templates: the WeChat ids to pass to wx.requestSubscribeMessage, their titles, when each is sent, and how many I may still receive", tag="mini-program")
 @mini_user_required
 async def my_subscriptions(request: Request) -> HTTPResponse:
-    return json({"remaining": await quota.remaining_for(user_id=request.ctx.mini_user.id)})
+    template_ids = request.app.ctx.settings.wechat.template_ids
+    rows = await quota.rows_for(user_id=request.ctx.mini_user.id)
+    templates = []
+    for key in default_registry().keys():
+        if not template_ids.get(key):
+            continue  # not configured here (reported at start-up): the popup cannot ask for it
+        template = default_registry().get(key)
+        row = rows.get(key)
+        templates.append(
+            schemas.SubscriptionTemplate(
+                key=key,
+                template_id=template_ids[key],
+                title=template.title,
+                when_sent=template.description,
+                remaining=row.remaining if row else 0,
+                last_result=(row.last_result or None) if row else None,
+                banned=row.banned if row else False,
+            )
+        )
+    return respond(schemas.Subscriptions(templates=templates, remaining={t.key: t.remaining for t in templates}))
 
 
 def _push_params(request: Request) -> dict[str, str]:

@@ -44,7 +44,7 @@ FIELD_TYPES = (
     "phone_number",
 )
 _FILE_KEYS = {"key", "title", "page", "fields", "description", "example"}
-_FIELD_KEYS = {"name", "type", "text", "default", "label"}
+_FIELD_KEYS = {"name", "type", "text", "default", "label", "proxy_text"}
 _KEY = re.compile(r"[a-z][a-z0-9_]*")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 
@@ -82,6 +82,7 @@ class TemplateField:
     text: str  # str.format template
     default: str | None = None  # used when the filled text is empty
     label: str | None = None  # the keyword's Chinese label in the WeChat console, for humans
+    proxy_text: str | None = None  # used instead of ``text`` when the recipient is a family proxy
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,9 +180,30 @@ def fit_thing(value: Any) -> str:
     return text if len(text) <= THING_MAX else text[: THING_MAX - 1] + ELLIPSIS
 
 
+# Status words longer than a phrase keyword allows, in the short form that keeps their meaning.
+# Cutting them instead turns 服务中心核实 into 服务中心核, which says nothing.
+PHRASE_SHORT_FORMS = {
+    "服务站受理检查": "受理中",
+    "服务中心核实": "核实中",
+    "事务局初审": "初审中",
+    "市局审核": "审核中",
+    "退回申请人补正": "待补正",
+    "审核通过待制证": "审核通过",
+    "待人工核验": "待核验",
+    "待人工复核": "待复核",
+    "未找到本人": "未找到",
+    "公告停发阶段": "停发阶段",
+}
+
+
 def fit_phrase(value: Any) -> str:
-    # Chinese characters only; an ellipsis is not Chinese, so a long phrase is simply cut.
-    return "".join(_CJK.findall(str(value)))[:PHRASE_MAX]
+    """Chinese characters only, at most five; a longer value needs a short form (never a blind cut)."""
+    text = "".join(_CJK.findall(str(value)))
+    if len(text) <= PHRASE_MAX:
+        return text
+    if text in PHRASE_SHORT_FORMS:
+        return PHRASE_SHORT_FORMS[text]
+    raise RenderError(f"phrase {text!r} is longer than {PHRASE_MAX} characters and has no short form (add one to PHRASE_SHORT_FORMS or set the field's default)")
 
 
 def fit_character_string(value: Any) -> str:
@@ -327,9 +349,12 @@ def _field_problems(*, where: str, raw: Any, seen: set[str]) -> tuple[list[str],
     if default is not None and not isinstance(default, str):
         problems.append(f"{where}: 'default' must be a string")
     label = raw.get("label")
+    proxy_text = raw.get("proxy_text")
+    if proxy_text is not None and (not isinstance(proxy_text, str) or not proxy_text.strip()):
+        problems.append(f"{where}: 'proxy_text' must be a non-empty string")
     if problems:
         return problems, None
-    return [], TemplateField(name=name, type=ftype, text=text, default=default, label=label)
+    return [], TemplateField(name=name, type=ftype, text=text, default=default, label=label, proxy_text=proxy_text)
 
 
 def load_template_file(path: Path) -> MessageTemplate:
@@ -474,8 +499,16 @@ def render_template(template: MessageTemplate, context: Mapping[str, Any]) -> Re
     data: dict[str, dict[str, str]] = {}
     for item in template.fields:
         where = f"{template.key}.{item.name}"
+        # A proxy reads the message about someone else: "请本人携带…" would tell them the wrong thing.
+        text = item.proxy_text if item.proxy_text is not None and context.get("recipient_role") == "proxy" else item.text
         try:
-            value = fit_value(field_type=item.type, value=_fill(text=item.text, context=context))
+            filled = _fill(text=text, context=context)
+            try:
+                value = fit_value(field_type=item.type, value=filled)
+            except RenderError:
+                if item.default is None or item.type != "phrase":
+                    raise
+                value = ""  # a phrase with no short form falls back to the field's default
             if not value and item.default is not None:
                 value = fit_value(field_type=item.type, value=item.default)
         except RenderError as exc:

@@ -21,6 +21,7 @@ class UnitBody(BaseModel):
     parent_id: int | None = None
     address: str = Field(default="", max_length=200)
     phone: str = Field(default="", max_length=32)
+    opening_hours: str = Field(default="", max_length=100, description="shown in the mini-program, e.g. 工作日 8:30-12:00，14:00-17:30")
 
 
 class StaffBody(BaseModel):

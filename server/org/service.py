@@ -27,7 +27,7 @@ ROLE_UNIT_KIND: dict[Role, set[OrgKind]] = {
 
 
 def unit_json(unit: OrgUnit) -> dict[str, Any]:
-    return {"id": unit.id, "name": unit.name, "code": unit.code, "kind": unit.kind.value, "parent_id": unit.parent_id, "address": unit.address, "phone": unit.phone}
+    return {"id": unit.id, "name": unit.name, "code": unit.code, "kind": unit.kind.value, "parent_id": unit.parent_id, "address": unit.address, "phone": unit.phone, "opening_hours": unit.opening_hours}
 
 
 async def list_units(*, scope: Scope) -> list[OrgUnit]:
@@ -49,7 +49,7 @@ async def list_units(*, scope: Scope) -> list[OrgUnit]:
     return [u for u in units if u.id in keep]
 
 
-async def create_unit(*, actor: Actor, name: str, code: str, kind: OrgKind, parent_id: int | None, address: str = "", phone: str = "") -> OrgUnit:
+async def create_unit(*, actor: Actor, name: str, code: str, kind: OrgKind, parent_id: int | None, address: str = "", phone: str = "", opening_hours: str = "") -> OrgUnit:
     expected_parent = ALLOWED_PARENT[kind]
     parent = None
     if expected_parent is None:
@@ -63,7 +63,7 @@ async def create_unit(*, actor: Actor, name: str, code: str, kind: OrgKind, pare
             raise ValidationFailed(f"{kind.value} 的上级必须是 {expected_parent.value}", code="invalid_parent")
     async with in_transaction():
         try:
-            unit = await OrgUnit.create(name=name, code=code, kind=kind, parent=parent, address=address, phone=phone)
+            unit = await OrgUnit.create(name=name, code=code, kind=kind, parent=parent, address=address, phone=phone, opening_hours=opening_hours)
         except IntegrityError as exc:
             raise Conflict("单位编码已存在", code="duplicate_code") from exc
         await audit.record(actor=actor, action="org_unit.created", entity_type="org_unit", entity_id=unit.id, after=unit_json(unit))

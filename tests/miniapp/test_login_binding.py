@@ -22,7 +22,7 @@ async def test_login_gives_our_own_token_and_keeps_wechat_secrets(client: httpx.
     assert user.session_key_encrypted and code.session_key not in user.session_key_encrypted
     assert cipher().decrypt(user.session_key_encrypted, associated=b"mini_user.session_key") == code.session_key
     reused = await client.post("/api/mp/login", json={"code": code.code})
-    assert reused.status_code == 400 and reused.json()["error"]["code"] == "wechat_code_invalid"
+    assert reused.status_code == 422 and reused.json()["error"]["code"] == "wechat_code_invalid"
 
 
 async def test_logout_revokes_the_session(client: httpx.AsyncClient, wechat_standin: StandinControl) -> None:

@@ -77,7 +77,11 @@ def test_long_text_is_shortened_predictably() -> None:
     assert thing == "关于开展2026年度优抚对象待遇资格认…" and len(thing) == 20
     assert fit_value(field_type="thing", value="一二三四五六七八九十一二三四五六七八九十") == "一二三四五六七八九十一二三四五六七八九十"
     assert fit_value(field_type="thing", value="第一行\n第二行\t  第三行") == "第一行 第二行 第三行"
-    assert fit_value(field_type="phrase", value="审核已通过OK啦啦") == "审核已通过"
+    assert fit_value(field_type="phrase", value="审核已通过OK") == "审核已通过"
+    # Never cut mid-word: a known long status gets its short form, anything else is refused.
+    assert fit_value(field_type="phrase", value="服务中心核实") == "核实中"
+    with pytest.raises(RenderError, match="no short form"):
+        fit_value(field_type="phrase", value="审核已通过啦啦")
     assert fit_value(field_type="phrase", value="通过 (复核)") == "通过复核"
     assert fit_value(field_type="character_string", value="预约号 YY-2026/0042 号") == "YY-2026/0042"
     assert len(fit_value(field_type="character_string", value="A" * 40)) == 32
@@ -127,8 +131,11 @@ def test_render_context_defaults_and_page_quoting() -> None:
 
     with pytest.raises(RenderError, match=r"review_result\.thing1.*\{item_name\}"):
         render("review_result", {"application_id": 1, "result": "通过", "comment": "", "reviewed_at": "2026-11-25 15:20"})
-    with pytest.raises(RenderError, match=r"review_result\.phrase2.*empty"):
-        render("review_result", {"application_id": 1, "item_name": "x", "result": "OK", "comment": "", "reviewed_at": "2026-11-25 15:20"})
+    # Nothing Chinese left, or too long without a short form: the field's default, never a cut word.
+    for result in ("OK", "服务中心已核实通过"):
+        fallback = render("review_result", {"application_id": 1, "item_name": "x", "result": result, "comment": "", "reviewed_at": "2026-11-25 15:20"})
+        assert fallback.values()["phrase2"] == "请查看详情"
+    assert render("card_status_changed", {"application_id": 1, "status_label": "服务中心核实", "changed_at": "2026-11-25 15:20", "note": "无"}).values()["phrase2"] == "核实中"
 
 
 def test_nested_context_and_private_attributes(tmp_path: Path) -> None:
