@@ -16,6 +16,7 @@ from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
 from server.face_service import start_face_engine
+from server.http.validation import install_input_guards
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.ctx.settings = settings
 
     register_error_handlers(app)
+    install_input_guards(app)
     _register_middleware(app)
     _register_listeners(app, settings)
     _register_blueprints(app)

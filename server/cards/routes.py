@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, html, json, raw
 
@@ -13,7 +13,7 @@ from server.auth.guard import staff_required
 from server.cards import applications, booking, issuance, stats
 from server.errors import BadRequest
 from server.http.uploads import required_upload
-from server.http.validation import api
+from server.http.validation import ClockTime, api, check_windows
 from server.registry.service import decrypt_id_number, get_beneficiary
 from server.registry.categories import CATEGORY_LABELS
 
@@ -68,8 +68,10 @@ class SlotsBody(BaseModel):
     station_id: int
     start: date
     days: int = Field(ge=1, le=60)
-    windows: list[tuple[str, str]] = Field(min_length=1, max_length=12, description='e.g. [["09:00","10:00"],["10:00","11:00"]]')
+    windows: list[tuple[ClockTime, ClockTime]] = Field(min_length=1, max_length=12, description='e.g. [["09:00","10:00"],["10:00","11:00"]]')
     capacity: int = Field(ge=1, le=500)
+
+    _windows_ordered = field_validator("windows")(check_windows)
 
 
 class SlotsQuery(BaseModel):

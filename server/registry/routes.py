@@ -13,7 +13,7 @@ from server import media
 from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
 from server.http.uploads import required_upload
-from server.http.validation import api
+from server.http.validation import api, patch_changes
 from server.registry import importer, service
 
 bp = Blueprint("registry", url_prefix="/api/beneficiaries")
@@ -103,7 +103,7 @@ async def detail(request: Request, beneficiary_id: int) -> HTTPResponse:
 @api(summary="Update a beneficiary (optimistic concurrency on version)", tag="registry", json=UpdateBody)
 @staff_required(write=True)
 async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTTPResponse:
-    changes = body.model_dump(exclude_unset=True)
+    changes = patch_changes(body, nullable=("village_id",))
     version = changes.pop("version")
     b = await service.update_beneficiary(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=beneficiary_id, changes=changes, expected_version=version)
     return json(service.beneficiary_json(b), ensure_ascii=False)
@@ -139,7 +139,7 @@ async def upload_photo(request: Request, beneficiary_id: int) -> HTTPResponse:
         kind = PhotoKind(kind_text)
     except ValueError as exc:
         raise BadRequest("照片类型不正确", code="bad_photo_kind") from exc
-    photo, created = await service.add_photo(actor=request.ctx.actor, beneficiary=b, data=data, kind=kind, media_dir=request.app.ctx.settings.media_dir)
+    photo, created = await service.add_photo(actor=request.ctx.actor, beneficiary=b, data=data, kind=kind, media_dir=request.app.ctx.settings.media_dir, max_pixels=request.app.ctx.settings.uploads.max_image_pixels)
     return json(service.photo_json(photo), status=201 if created else 200)
 
 
@@ -168,5 +168,5 @@ async def import_registry(request: Request) -> HTTPResponse:
 @staff_required(write=True)
 async def import_photos(request: Request) -> HTTPResponse:
     name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
-    report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes)
+    report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes, max_image_pixels=request.app.ctx.settings.uploads.max_image_pixels)
     return json(report.to_dict(), ensure_ascii=False)

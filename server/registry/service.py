@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,6 +22,7 @@ from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.registry.categories import CATEGORY_LABELS, STATUS_LABELS
 from server.registry.id_numbers import InvalidIdNumber, IdNumber, normalise, parse_id_number
 from server.security.fields import cipher
+from server.security.uploads import check_image
 
 EDITABLE_FIELDS = ("name", "category", "station_id", "village_id", "address", "phone", "monthly_amount", "on_periodic_payment", "hardship", "hardship_note", "lives_away")
 
@@ -266,8 +268,14 @@ def photo_json(p: ReferencePhoto) -> dict[str, Any]:
     return {"id": p.id, "kind": p.kind.value, "sha256": p.sha256, "content_type": p.content_type, "size_bytes": p.size_bytes, "is_active": p.is_active, "created_at": p.created_at.isoformat()}
 
 
-async def add_photo(*, actor: Actor, beneficiary: Beneficiary, data: bytes, kind: PhotoKind, media_dir: Path) -> tuple[ReferencePhoto, bool]:
-    """Store a reference photo; returns (photo, created). The same image twice is one photo."""
+async def add_photo(*, actor: Actor, beneficiary: Beneficiary, data: bytes, kind: PhotoKind, media_dir: Path, max_pixels: int = 24_000_000) -> tuple[ReferencePhoto, bool]:
+    """Store a reference photo; returns (photo, created). The same image twice is one photo.
+
+    The image is decoded first (off the event loop): one that cannot be decoded would make every
+    later face check of this person fail.
+    """
+    media.sniff_type(data, allowed=media.IMAGE_TYPES)
+    await asyncio.to_thread(check_image, data, max_pixels=max_pixels)
     stored = media.store(media_dir, data, category="photos", allowed=media.IMAGE_TYPES)
     existing = await ReferencePhoto.get_or_none(beneficiary_id=beneficiary.id, sha256=stored.sha256)
     if existing is not None:
