@@ -143,6 +143,8 @@ def check_image(data: bytes, *, max_pixels: int) -> tuple[int, int]:
             image.load()
     except BadImage:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError, EOFError):
+    except Image.DecompressionBombError:
+        raise BadImage("图片尺寸过大或异常", code="image_too_large", max_pixels=max_pixels) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         raise BadImage() from None
     return width, height
