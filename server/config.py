@@ -42,7 +42,12 @@ class SecuritySettings(BaseModel):
     staff_session_ttl_seconds: int = 8 * 3600
     # Sliding idle timeout: a session unused this long is gone even before its absolute TTL.
     staff_idle_timeout_seconds: int = 30 * 60
+    # Wrong passwords for one account from one address before that pair is locked out.
     max_login_failures: int = 5
+    # Wrong passwords from one address (any usernames) before the address is refused.
+    max_login_failures_per_source: int = 20
+    # Wrong passwords for one account from anywhere before the account itself is locked.
+    max_account_failures: int = 50
     lockout_seconds: int = 15 * 60
     mini_session_ttl_seconds: int = 7 * 24 * 3600
 

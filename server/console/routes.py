@@ -23,7 +23,8 @@ from models.registry import Beneficiary
 from models.staff import Role
 from server.auth import service as auth_service
 from server.auth import sessions
-from server.auth.guard import SESSION_COOKIE, current_staff
+from server.auth.csrf import login_form_is_genuine, login_form_token, set_login_form_cookie
+from server.auth.guard import SESSION_COOKIE, client_address, current_staff
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import rules as card_rules
@@ -124,8 +125,11 @@ async def _open_campaign(request: Request) -> Campaign | None:
 
 def _login_page(request: Request, *, message: str | None, username: str = "", next_url: str = "", status: int = 200, info: bool = False) -> HTTPResponse:
     security = request.app.ctx.settings.security
-    body = _templates.get_template("login.html").render(message=message, username=username, next_url=next_url, info=info, max_failures=security.max_login_failures, lockout_minutes=max(1, security.lockout_seconds // 60))
-    return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    csrf_token = login_form_token(request)
+    body = _templates.get_template("login.html").render(message=message, username=username, next_url=next_url, info=info, max_failures=security.max_login_failures, lockout_minutes=max(1, security.lockout_seconds // 60), csrf_token=csrf_token)
+    response = html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    set_login_form_cookie(response, csrf_token, secure=not request.app.ctx.settings.is_development)
+    return response
 
 
 @bp.get("/login")
@@ -144,10 +148,12 @@ async def login_submit(request: Request) -> HTTPResponse:
     form = request.form or {}
     username, password = (form.get("username") or "").strip(), form.get("password") or ""
     next_url = _local(form.get("next"))
+    if not login_form_is_genuine(request):
+        return _login_page(request, message="页面已过期，请重新输入后登录", username=username, next_url=next_url, status=403)
     if not username or not password:
         return _login_page(request, message="请输入用户名和密码", username=username, next_url=next_url, status=422)
     try:
-        token, _ = await auth_service.login(kv=request.app.ctx.kv, security=request.app.ctx.settings.security, username=username, password=password, request_id=request.ctx.request_id)
+        token, _ = await auth_service.login(kv=request.app.ctx.kv, security=request.app.ctx.settings.security, username=username, password=password, request_id=request.ctx.request_id, source=client_address(request))
     except ApiError as exc:
         return _login_page(request, message=exc.message, username=username, next_url=next_url, status=exc.status)
     response = redirect(next_url)
