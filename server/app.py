@@ -34,6 +34,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     configure_logging(json_logs=settings.log_json)
     # Configured here as well as in the listener: request handlers and CLI tools both need it.
     configure_cipher(settings.security.field_key.get_secret_value())
+    audit_service.configure(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
 
     app = Sanic(APP_NAME)
     app.config.REQUEST_MAX_SIZE = settings.uploads.max_request_bytes

@@ -46,7 +46,15 @@ async def card_monthly_statistics(now: datetime, settings: Settings) -> None:
     await generate_monthly_statistics(now=now, media_dir=settings.media_dir)
 
 
+async def anchor_audit_head(now: datetime, settings: Settings) -> None:
+    from server.audit.service import anchor_head
+
+    await anchor_head(anchor_path=settings.audit_anchor_path)
+
+
 JOBS: list[PeriodicJob] = [
+    # The audit chain's head, appended to the anchor file outside the database (truncation/re-hash evidence).
+    PeriodicJob(name="audit_anchor", interval_seconds=60, run=anchor_audit_head),
     # Booking reminders (24 h ahead), releasing no-shows, refreshing the calendar overrides.
     PeriodicJob(name="card_bookings", interval_seconds=300, run=card_jobs),
     PeriodicJob(name="card_monthly_statistics", interval_seconds=6 * 3600, run=card_monthly_statistics),
