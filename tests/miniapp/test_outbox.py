@@ -70,6 +70,8 @@ async def test_client_report_and_push_count_one_popup_once(client: httpx.AsyncCl
     assert remaining["booking_reminder"] == 1  # the same popup, reported twice, counted once
     # A second popup reported only by push (List as an array) does count.
     push["List"] = [push["List"], {"TemplateId": TEMPLATE_IDS["card_status_changed"], "SubscribeStatusString": "reject"}]
+    # A new push has its own nonce (the same one again is a replay and is not processed).
+    params = {"timestamp": timestamp, "nonce": "n2", "signature": hashlib.sha1("".join(sorted([token, timestamp, "n2"])).encode()).hexdigest()}
     await client.post("/api/wechat/push", params=params, content=json.dumps(push))
     remaining = (await client.get("/api/mp/subscriptions", headers=headers)).json()["remaining"]
     assert remaining == {"booking_reminder": 2, "card_status_changed": 0}
