@@ -82,6 +82,8 @@ class UploadSettings(BaseModel):
     max_frames: int = 10
     min_frames: int = 3
     max_import_bytes: int = 20 * 1024 * 1024
+    # A registry import still running after this answers 202 and continues in the background.
+    import_inline_wait_seconds: float = 2.0
     max_document_bytes: int = 10 * 1024 * 1024
 
 

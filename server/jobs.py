@@ -52,7 +52,15 @@ async def anchor_audit_head(now: datetime, settings: Settings) -> None:
     await anchor_head(anchor_path=settings.audit_anchor_path)
 
 
+async def resume_registry_imports(now: datetime, settings: Settings) -> None:
+    from server.registry.jobs import resume_stalled_imports
+
+    await resume_stalled_imports(now=now)
+
+
 JOBS: list[PeriodicJob] = [
+    # Registry imports whose process died mid-file continue from their last finished row.
+    PeriodicJob(name="registry_import_resume", interval_seconds=60, run=resume_registry_imports),
     # The audit chain's head, appended to the anchor file outside the database (truncation/re-hash evidence).
     PeriodicJob(name="audit_anchor", interval_seconds=60, run=anchor_audit_head),
     # Booking reminders (24 h ahead), releasing no-shows, refreshing the calendar overrides.

@@ -205,24 +205,6 @@ def _same(b: Beneficiary, record: dict[str, Any]) -> bool:
     return all(getattr(b, key) == value for key, value in record.items())
 
 
-async def import_registry(*, scope: Scope, actor: Actor, filename: str, data: bytes) -> ImportReport:
-    scope.require_write()
-    digest = hashlib.sha256(data).hexdigest()
-    table = read_table(filename, data)
-    report = ImportReport(filename=filename, file_sha256=digest)
-    stations, villages = await _station_lookup()
-    seen: set[str] = set()
-    for index, raw in enumerate(table, start=2):  # row 1 is the header
-        if not any(raw.values()):
-            continue
-        outcome = await _import_row(scope=scope, actor=actor, row=index, raw=raw, stations=stations, villages=villages, seen=seen)
-        report.rows.append(outcome)
-    counts = report.counts()
-    await ImportBatch.create(kind="registry", file_sha256=digest, filename=filename, staff_id=int(actor.id) if actor.id else None, total_rows=counts["total"], imported=counts["imported"], unchanged=counts["unchanged"], rejected=counts["rejected"], report=[r.to_dict() for r in report.rows])
-    await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=digest[:16], details={"filename": filename, **counts})
-    return report
-
-
 async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[str]) -> RowOutcome:
     def reject(reason: str, message: str, masked: str | None = None) -> RowOutcome:
         return RowOutcome(row=row, status="rejected", reason=reason, message=message, id_number_masked=masked)

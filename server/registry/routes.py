@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +15,7 @@ from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
 from server.http.uploads import required_upload
 from server.http.validation import api, patch_changes
-from server.registry import importer, service
+from server.registry import importer, jobs, service
 
 bp = Blueprint("registry", url_prefix="/api/beneficiaries")
 
@@ -155,12 +156,34 @@ async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> H
 
 
 @bp.post("/import")
-@api(summary="Import beneficiaries from CSV or XLSX; row by row with a per-row report", tag="registry", multipart={"file": ".csv or .xlsx"})
+@api(
+    summary="Import beneficiaries from CSV or XLSX as a background job, row by row with a per-row report",
+    description="A file that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll.",
+    tag="registry",
+    multipart={"file": ".csv or .xlsx"},
+)
 @staff_required(write=True)
 async def import_registry(request: Request) -> HTTPResponse:
-    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
-    report = await importer.import_registry(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data)
-    return json(report.to_dict(), ensure_ascii=False)
+    settings = request.app.ctx.settings
+    name, data = required_upload(request, "file", limit=settings.uploads.max_import_bytes)
+    batch = await jobs.start_registry_import(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, var_dir=settings.var_dir)
+    task = jobs.running_task(batch.id)
+    if task is not None and settings.uploads.import_inline_wait_seconds > 0:
+        # Small files finish at once: answer with the report as before. The job continues regardless.
+        await asyncio.wait([task], timeout=settings.uploads.import_inline_wait_seconds)
+    batch = await jobs.get_import(scope=request.ctx.scope, actor=request.ctx.actor, job_id=batch.id)
+    failed = jobs.failure(batch)
+    if failed is not None:
+        raise importer.ImportFileError(failed[1], code=failed[0], job_id=batch.id)
+    return json(jobs.progress_json(batch), status=200 if batch.status == "done" else 202, ensure_ascii=False)
+
+
+@bp.get("/imports/<job_id:int>")
+@api(summary="Progress and row report of a registry import job", tag="registry")
+@staff_required()
+async def import_progress(request: Request, job_id: int) -> HTTPResponse:
+    batch = await jobs.get_import(scope=request.ctx.scope, actor=request.ctx.actor, job_id=job_id)
+    return json(jobs.progress_json(batch), ensure_ascii=False)
 
 
 @bp.post("/photos/import")
