@@ -17,6 +17,7 @@ from server.config import Settings
 from server.errors import register_error_handlers
 from server.face_service import start_face_engine
 from server.http.validation import install_input_guards
+from server.security.headers import install_security_headers
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
     register_error_handlers(app)
     install_input_guards(app)
+    install_security_headers(app)
     _register_middleware(app)
     _register_listeners(app, settings)
     _register_blueprints(app)

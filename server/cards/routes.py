@@ -14,7 +14,7 @@ from server.cards import applications, booking, issuance, stats
 from server.errors import BadRequest
 from server.http.uploads import required_upload
 from server.http.validation import ClockTime, api, check_windows
-from server.registry.service import decrypt_id_number, get_beneficiary
+from server.registry.service import get_beneficiary, reveal_id_number
 from server.registry.categories import CATEGORY_LABELS
 
 bp = Blueprint("cards", url_prefix="/api/cards")
@@ -125,7 +125,8 @@ async def print_forms(request: Request, application_id: int) -> HTTPResponse:
     person = await get_beneficiary(scope=request.ctx.scope, beneficiary_id=application.beneficiary_id)
     from server.cards.forms import render_forms
 
-    return html(render_forms(application=application, person=person, id_number=decrypt_id_number(person), category=CATEGORY_LABELS[person.category]))
+    id_number = await reveal_id_number(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=person.id, purpose="printed", details={"application_id": application.id})
+    return html(render_forms(application=application, person=person, id_number=id_number, category=CATEGORY_LABELS[person.category]), headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/applications/<application_id:int>/forms/<form:str>")

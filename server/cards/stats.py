@@ -18,6 +18,7 @@ from server import media
 from server.auth.scope import Scope
 from server.cards import rules
 from server.notifications.templates import CHINA_TZ
+from server.xlsx import safe_row
 
 STATUSES = [s.value for s in ApplicationStatus]
 COLUMNS = ["station", *[f"status_{s}" for s in STATUSES], "batch_1", "batch_2", "batch_3", "cards_received", "cards_delivered", "delivery_overdue", "steps_overdue"]
@@ -58,7 +59,7 @@ def statistics_xlsx(report: dict[str, Any]) -> bytes:
     sheet.append([f"优待证制发工作推进情况统计表（{report['period']}）"])
     sheet.append(HEADERS)
     for line in report["rows"]:
-        sheet.append([line[key] for key in COLUMNS])
+        sheet.append(safe_row(line[key] for key in COLUMNS))
     sheet.append(["合计", *[report["totals"][key] for key in COLUMNS[1:]]])
     buffer = io.BytesIO()
     workbook.save(buffer)

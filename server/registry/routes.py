@@ -115,7 +115,7 @@ async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTT
 @staff_required()
 async def reveal(request: Request, beneficiary_id: int) -> HTTPResponse:
     number = await service.reveal_id_number(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=beneficiary_id)
-    return json({"id": beneficiary_id, "id_number": number})
+    return json({"id": beneficiary_id, "id_number": number}, headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/<beneficiary_id:int>/payment-status")

@@ -229,11 +229,12 @@ async def apply_changes(*, actor: Actor, beneficiary: Beneficiary, changes: dict
     return fresh
 
 
-async def reveal_id_number(*, scope: Scope, actor: Actor, beneficiary_id: int) -> str:
+async def reveal_id_number(*, scope: Scope, actor: Actor, beneficiary_id: int, purpose: str = "viewed", details: dict[str, Any] | None = None) -> str:
+    """The whole ID number, for roles that may see it; every reveal (a view, a printed form) is audited."""
     b = await get_beneficiary(scope=scope, beneficiary_id=beneficiary_id)
     if not scope.can_see_full_id_number:
         raise Forbidden("当前角色不能查看完整身份证号码", code="id_number_restricted")
-    await audit.record(actor=actor, action="beneficiary.id_number_viewed", entity_type="beneficiary", entity_id=b.id)
+    await audit.record(actor=actor, action=f"beneficiary.id_number_{purpose}", entity_type="beneficiary", entity_id=b.id, details=details)
     return decrypt_id_number(b)
 
 
