@@ -203,6 +203,8 @@ async def check_in(*, scope: Scope, actor: Actor, settings: Settings, token: str
     if booking is None:
         raise NotFound("预约不存在", code="booking_not_found")
     card = await Card.get(id=booking.card_id)
+    if not await scope.contains_station(card.station_id):
+        raise NotFound("预约不存在", code="booking_not_found")  # another station's code looks absent
     await scope.require_station_writable(card.station_id)
     if booking.status != BookingStatus.ACTIVE:
         raise Conflict("该预约已失效或已签到", code="booking_not_active")
