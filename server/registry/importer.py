@@ -269,8 +269,9 @@ PHOTO_ZIP = ZipLimits(max_entries=5000, max_entry_bytes=8 * 1024 * 1024, max_tot
 
 def _masked_name(filename: str) -> str:
     """An entry's name fit for a report or a log: photo files are named by ID number."""
-    stem = PurePosixPath(filename).name
-    return stem if len(stem) <= 6 else stem[:3] + "*" * (len(stem) - 5) + stem[-2:]
+    path = PurePosixPath(filename)
+    stem = path.stem
+    return path.name if len(stem) <= 6 else stem[:3] + "*" * (len(stem) - 5) + stem[-2:] + path.suffix
 
 
 async def import_photos(*, scope: Scope, actor: Actor, filename: str, data: bytes, media_dir: Path, max_image_bytes: int, max_image_pixels: int = 24_000_000) -> ImportReport:
