@@ -108,7 +108,7 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
 
 def _int_arg(request: Request, name: str, default: int) -> int:
     raw = request.args.get(name) or ""
-    return int(raw) if raw.isdigit() else default
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 9 else default  # fits the int columns
 
 
 async def _names(model: type, ids: set[int]) -> dict[int, str]:
@@ -357,7 +357,7 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
 @bp.post("/suspensions/approve")
 @page
 async def approve_suspensions(request: Request) -> HTTPResponse:
-    ids = [int(x) for x in (request.form.getlist("proposal_id") or []) if x.isdigit()] if request.form else []
+    ids = [int(x) for x in (request.form.getlist("proposal_id") or []) if x.isascii() and x.isdigit() and len(x) <= 9] if request.form else []
     if not ids:
         return _back(request, "请先勾选要批准暂停发放的人员")
     result = await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=ids)
@@ -428,7 +428,7 @@ async def card_transition(request: Request, application_id: int) -> HTTPResponse
         application_id=application_id,
         action=action,
         reason=(form.get("reason") or "").strip(),
-        expected_version=int(version) if version.isdigit() else None,
+        expected_version=int(version) if version.isascii() and version.isdigit() and len(version) <= 9 else None,
     )
     return _back(request, f"申请 {application_id} 已" + ("通过，转下一环节" if action == "pass" else "退回"))
 
