@@ -87,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
 
+    # Every command that may append to the audit chain (first admin, seed, worker jobs) uses the real key.
+    from server.audit.service import configure as configure_audit
+
+    configure_audit(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
     command = args.command or "serve"
     if command == "migrate":
         asyncio.run(_with_orm(settings, lambda: asyncio.sleep(0)))
