@@ -22,6 +22,8 @@ class AuditEntry(Model):
     request_id = fields.CharField(max_length=64, null=True)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)
+    # The district whose data the entry concerns: who may read it (null: county-wide, admin only).
+    district_id = fields.IntField(null=True, db_index=True)
 
     class Meta:
         table = "audit_entry"

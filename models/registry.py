@@ -129,6 +129,12 @@ class ImportBatch(TimestampedModel):
     unchanged = fields.IntField(default=0)
     rejected = fields.IntField(default=0)
     report = fields.JSONField(default=list)
+    # Imports run as background jobs: queued -> running -> done | failed; resumable from processed_rows.
+    status = fields.CharField(max_length=16, default="done")
+    processed_rows = fields.IntField(default=0)
+    error = fields.CharField(max_length=300, default="")
+    # The uploaded file kept under the var directory until the job ends (for resuming).
+    upload_path = fields.CharField(max_length=300, default="")
 
     class Meta:
         table = "import_batch"

@@ -95,7 +95,7 @@ async def main(rounds: int) -> None:
     from tests.confirmation.helpers import face_kit, running_campaign
 
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(environment="test", var_dir=Path(tmp), media_dir=Path(tmp) / "media", log_json=True, run_background_jobs=False, database={"url": f"sqlite://{tmp}/bench.sqlite3"})
+        settings = Settings(environment="development", var_dir=Path(tmp), media_dir=Path(tmp) / "media", log_json=True, run_background_jobs=False, database={"url": f"sqlite://{tmp}/bench.sqlite3"})
         configure_cipher(settings.security.field_key.get_secret_value())
         await db.apply_migrations(settings.database.url)
         app = create_app(settings)

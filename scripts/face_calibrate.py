@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from face import Action, Challenge, FaceConfig, FaceEngine, new_challenge  # noqa: E402
+from face import Action, FaceConfig, FaceEngine, new_challenge  # noqa: E402
 from face.analyzer import FaceAnalyzer  # noqa: E402
 from face.decode import decode_image, encode_jpeg  # noqa: E402
 from face.samples import astronaut, crop_with_margin, id_card_photo, load_sample, sample_image_paths  # noqa: E402

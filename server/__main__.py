@@ -4,6 +4,7 @@
     python -m server migrate
     python -m server seed-demo [--stations 10] [--beneficiaries 3000] [--seed 7]
     python -m server verify-audit
+    python -m server anchor-audit
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--beneficiaries", type=int, default=3000)
     seed.add_argument("--seed", type=int, default=7)
     seed.add_argument("--password", default="demo-password-2026", help="password for every demo staff account")
-    sub.add_parser("verify-audit", help="verify the audit hash chain")
+    sub.add_parser("verify-audit", help="verify the audit hash chain against its key and the anchor file (exit 1 if broken)")
+    sub.add_parser("anchor-audit", help="append the audit chain's head to the anchor file now")
     sub.add_parser("worker", help="run the outbox sender and periodic jobs (a separate process in production)")
     return parser
 
@@ -61,9 +63,11 @@ async def _prepare(settings: Settings) -> None:
 
 async def _with_orm(settings: Settings, work):  # type: ignore[no-untyped-def]
     from server import db
+    from server.audit.service import configure as configure_audit
     from server.security.fields import configure_cipher
 
     configure_cipher(settings.security.field_key.get_secret_value())
+    configure_audit(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
     await db.apply_migrations(settings.database.url)
     await db.init_orm(settings.database.url, pool_max_size=2)
     try:
@@ -83,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
 
+    # Every command that may append to the audit chain (first admin, seed, worker jobs) uses the real key.
+    from server.audit.service import configure as configure_audit
+
+    configure_audit(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
     command = args.command or "serve"
     if command == "migrate":
         asyncio.run(_with_orm(settings, lambda: asyncio.sleep(0)))
@@ -94,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         report = asyncio.run(_with_orm(settings, verify_chain))
         print(json.dumps(report.to_dict(), ensure_ascii=False))
         return 0 if report.ok else 1
+    if command == "anchor-audit":
+        from server.audit.service import anchor_head
+
+        line = asyncio.run(_with_orm(settings, anchor_head))
+        print(json.dumps(line or {"anchored": False}, ensure_ascii=False))
+        return 0
     if command == "worker":
         from server.background import run_worker_process
         from server.logging_setup import configure_logging

@@ -17,6 +17,8 @@ from server.config import Settings
 from server.errors import register_error_handlers
 from server.face_service import start_face_engine
 from server.http.openapi import configure_offline_docs, install as install_contract
+from server.http.validation import install_input_guards
+from server.security.headers import install_security_headers
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.notifications.startup import check_templates
@@ -35,6 +37,7 @@ def create_app(settings: Settings | None = None) -> Sanic:
     configure_logging(json_logs=settings.log_json)
     # Configured here as well as in the listener: request handlers and CLI tools both need it.
     configure_cipher(settings.security.field_key.get_secret_value())
+    audit_service.configure(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
 
     app = Sanic(APP_NAME)
     app.config.REQUEST_MAX_SIZE = settings.uploads.max_request_bytes
@@ -52,6 +55,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.ctx.settings = settings
 
     register_error_handlers(app)
+    install_input_guards(app)
+    install_security_headers(app)
     _register_middleware(app)
     _register_listeners(app, settings)
     _register_blueprints(app)

@@ -18,6 +18,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SESSION_KEY = "dev-session-key-do-not-use-in-production"
 DEV_FIELD_KEY = base64.b64encode(b"dev-field-key-32-bytes-long!!!!!").decode()
 DEV_QR_KEY = "dev-qr-signing-key-do-not-use-in-production"
+DEV_AUDIT_KEY = "dev-audit-chain-key-do-not-use-in-production"
+# Secrets shorter than this are refused outside development (a one-character key is no key).
+MIN_SECRET_LENGTH = 32
 
 Environment = Literal["development", "test", "production"]
 
@@ -42,7 +45,12 @@ class SecuritySettings(BaseModel):
     staff_session_ttl_seconds: int = 8 * 3600
     # Sliding idle timeout: a session unused this long is gone even before its absolute TTL.
     staff_idle_timeout_seconds: int = 30 * 60
+    # Wrong passwords for one account from one address before that pair is locked out.
     max_login_failures: int = 5
+    # Wrong passwords from one address (any usernames) before the address is refused.
+    max_login_failures_per_source: int = 20
+    # Wrong passwords for one account from anywhere before the account itself is locked.
+    max_account_failures: int = 50
     lockout_seconds: int = 15 * 60
     mini_session_ttl_seconds: int = 7 * 24 * 3600
 
@@ -58,6 +66,14 @@ class SecuritySettings(BaseModel):
         return value
 
 
+class AuditSettings(BaseModel):
+    # HMAC key of the audit chain; kept outside the database so rows cannot be re-hashed from it.
+    key: SecretStr = SecretStr(DEV_AUDIT_KEY)
+    # Append-only file the chain's head is written to periodically (default: <var_dir>/audit-anchor.log).
+    # Put it where the application cannot rewrite it: `chattr +a`, another volume, or ship it off-host.
+    anchor_path: Path | None = None
+
+
 class UploadSettings(BaseModel):
     # Sanic refuses bodies above this before reading them (413).
     max_request_bytes: int = 25 * 1024 * 1024
@@ -66,6 +82,8 @@ class UploadSettings(BaseModel):
     max_frames: int = 10
     min_frames: int = 3
     max_import_bytes: int = 20 * 1024 * 1024
+    # A registry import still running after this answers 202 and continues in the background.
+    import_inline_wait_seconds: float = 2.0
     max_document_bytes: int = 10 * 1024 * 1024
 
 
@@ -175,14 +193,23 @@ class Settings(BaseSettings):
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     confirmation: ConfirmationSettings = Field(default_factory=ConfirmationSettings)
     cards: CardSettings = Field(default_factory=CardSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
 
     @property
     def is_development(self) -> bool:
         return self.environment in ("development", "test")
 
+    @property
+    def audit_anchor_path(self) -> Path:
+        return self.audit.anchor_path or self.var_dir / "audit-anchor.log"
+
     def check_production_secrets(self) -> None:
-        """Refuse to start outside development with any secret left at its development default."""
-        if self.is_development:
+        """Refuse to start outside development with a secret left at its default or too short.
+
+        Only ``development`` is exempt: ``test`` and ``production`` deployments are reachable by others.
+        The test suite builds its settings in code and does not call this.
+        """
+        if self.environment == "development":
             return
         defaults = {
             "VETS_SECURITY__SESSION_KEY": (self.security.session_key, DEV_SESSION_KEY),
@@ -190,13 +217,27 @@ class Settings(BaseSettings):
             "VETS_SECURITY__QR_SIGNING_KEY": (self.security.qr_signing_key, DEV_QR_KEY),
             "VETS_WECHAT__APP_SECRET": (self.wechat.app_secret, "dev-app-secret"),
             "VETS_WECHAT__PUSH_TOKEN": (self.wechat.push_token, "dev-push-token"),
+            "VETS_AUDIT__KEY": (self.audit.key, DEV_AUDIT_KEY),
         }
+        if self.environment != "production":
+            # WeChat's own app secret: a test deployment talks to the WeChat stand-in, which uses the default.
+            defaults.pop("VETS_WECHAT__APP_SECRET")
         left = [name for name, (value, dev) in defaults.items() if value.get_secret_value() == dev]
         if left:
             raise InsecureSettingsError(
                 f"environment={self.environment} but these secrets are still the development "
                 f"defaults: {', '.join(left)}"
             )
+        # WeChat's push token is limited to 3-32 characters by WeChat itself; the app secret is WeChat's.
+        strong = {"VETS_SECURITY__SESSION_KEY": self.security.session_key, "VETS_SECURITY__QR_SIGNING_KEY": self.security.qr_signing_key, "VETS_AUDIT__KEY": self.audit.key}
+        weak = [name for name, value in strong.items() if len(value.get_secret_value()) < MIN_SECRET_LENGTH or len(set(value.get_secret_value())) < 8]
+        if weak:
+            raise InsecureSettingsError(f"these secrets are too weak (at least {MIN_SECRET_LENGTH} varied characters): {', '.join(weak)}")
+        if len(self.wechat.push_token.get_secret_value()) < 16:
+            raise InsecureSettingsError("VETS_WECHAT__PUSH_TOKEN is too short (at least 16 characters)")
+        if self.environment == "production" and self.wechat.push_aes_key is None:
+            # Plain-mode pushes are signed over (token, timestamp, nonce) only, not the body.
+            raise InsecureSettingsError("production needs VETS_WECHAT__PUSH_AES_KEY: encrypted (safe-mode) pushes are the only ones whose body is signed")
 
     def check_workers(self, workers: int) -> None:
         if workers > 1 and not self.redis.url:

@@ -113,10 +113,51 @@ def register_error_handlers(app: Sanic) -> None:
             return error_response(422, "validation_failed", "提交的数据不符合要求", request, reason=_short(message))
         return error_response(status, code, message, request)
 
+    @app.exception(RecursionError)
+    async def _too_deep(request: Request, exc: RecursionError) -> HTTPResponse:
+        return error_response(400, "input_too_deep", "提交的数据嵌套层数过多", request)
+
+    # The last line of defence: a value the database refuses (a too-long string, an integer out of
+    # range, a NUL byte) is bad input, not a server fault. The input layer should have caught it.
+    @app.exception(*_database_error_types())
+    async def _database_error(request: Request, exc: Exception) -> HTTPResponse:
+        if is_data_error(exc):
+            log.warning("database refused a value", extra={"request_id": getattr(request.ctx, "request_id", None), "error": type(exc).__name__})
+            return error_response(422, "validation_failed", "提交的数据不符合要求", request, reason="value_not_storable")
+        log.exception("unhandled error", extra={"request_id": getattr(request.ctx, "request_id", None)})
+        return error_response(500, "server_error", "服务器内部错误", request)
+
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:
         log.exception("unhandled error", extra={"request_id": getattr(request.ctx, "request_id", None)})
         return error_response(500, "server_error", "服务器内部错误", request)
+
+
+def _data_error_types() -> tuple[type[Exception], ...]:
+    # asyncpg: server-side data exceptions (22xxx) and client-side argument encoding errors.
+    from asyncpg.exceptions import DataError as ServerDataError
+    from asyncpg.exceptions._base import DataError as ArgumentDataError
+
+    return (ServerDataError, ArgumentDataError)
+
+
+def _database_error_types() -> tuple[type[Exception], ...]:
+    from tortoise.exceptions import OperationalError
+
+    return (OperationalError, *_data_error_types())
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True if ``exc`` (or what it wraps: tortoise wraps asyncpg) is the database refusing a value."""
+    kinds = _data_error_types()
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _short(text: str, limit: int = 500) -> str:

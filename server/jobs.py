@@ -59,8 +59,24 @@ async def calendar_check(now: datetime, settings: Settings) -> None:
         logging.getLogger("server.calendar").warning("calendar provisional: %s", warning)
 
 
+async def anchor_audit_head(now: datetime, settings: Settings) -> None:
+    from server.audit.service import anchor_head
+
+    await anchor_head(anchor_path=settings.audit_anchor_path)
+
+
+async def resume_registry_imports(now: datetime, settings: Settings) -> None:
+    from server.registry.jobs import resume_stalled_imports
+
+    await resume_stalled_imports(now=now)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob(name="calendar_check", interval_seconds=DAY, run=calendar_check),
+    # Registry imports whose process died mid-file continue from their last finished row.
+    PeriodicJob(name="registry_import_resume", interval_seconds=60, run=resume_registry_imports),
+    # The audit chain's head, appended to the anchor file outside the database (truncation/re-hash evidence).
+    PeriodicJob(name="audit_anchor", interval_seconds=60, run=anchor_audit_head),
     # Booking reminders (24 h ahead), releasing no-shows (on the calendar as the database has it now).
     PeriodicJob(name="card_bookings", interval_seconds=300, run=card_jobs),
     PeriodicJob(name="card_monthly_statistics", interval_seconds=6 * 3600, run=card_monthly_statistics),

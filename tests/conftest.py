@@ -6,7 +6,9 @@ Redis when VETS_TEST_DATABASE_URL and VETS_TEST_REDIS_URL are set (CI sets both 
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -72,11 +74,14 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, wechat_standin_serve
         run_background_jobs=False,
         database={"url": database_url, "pool_max_size": 10},
         redis={"url": TEST_REDIS_URL, "key_prefix": f"vets-test-{uuid.uuid4().hex[:8]}:"},
-        security={"max_login_failures": 3, "lockout_seconds": 60},
+        # "test" is held to the same secret checks as production: the suite brings its own secrets.
+        security={"max_login_failures": 3, "lockout_seconds": 60, "session_key": secrets.token_urlsafe(32), "qr_signing_key": secrets.token_urlsafe(32), "field_key": base64.b64encode(secrets.token_bytes(32)).decode()},
+        audit={"key": secrets.token_urlsafe(32)},
         wechat={
             "api_base_url": wechat_standin_server.base_url,
             "app_id": wechat_standin_server.state.config.app_id,
             "app_secret": wechat_standin_server.state.config.app_secret,
+            "push_token": secrets.token_hex(16),
             "busy_retries": 1,
             "template_ids": TEMPLATE_IDS,
         },
@@ -132,6 +137,8 @@ async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     from server.audit.service import ensure_audit_head
 
     await ensure_audit_head()
+    # The anchor file describes the chain just truncated: each test starts a new chain.
+    app.ctx.settings.audit_anchor_path.unlink(missing_ok=True)
     kv = app.ctx.kv
     if hasattr(kv, "flush_prefix"):
         await kv.flush_prefix()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import os
+import secrets
 import subprocess
 import sys
 
@@ -23,13 +24,36 @@ def test_production_refuses_default_secrets() -> None:
         create_app(Settings(environment="production"))
 
 
+def _real_secrets(**overrides: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "security": {"session_key": secrets.token_urlsafe(32), "field_key": base64.b64encode(os.urandom(32)).decode(), "qr_signing_key": secrets.token_urlsafe(32)},
+        "wechat": {"app_secret": "real-secret", "push_token": secrets.token_hex(16), "push_aes_key": secrets.token_urlsafe(32)[:43]},
+        "audit": {"key": secrets.token_urlsafe(32)},
+    }
+    values.update(overrides)
+    return values
+
+
 def test_production_accepts_real_secrets() -> None:
-    settings = Settings(
-        environment="production",
-        security={"session_key": "s" * 40, "field_key": base64.b64encode(os.urandom(32)).decode(), "qr_signing_key": "q" * 40},
-        wechat={"app_secret": "real-secret", "push_token": "real-token"},
-    )
-    settings.check_production_secrets()
+    Settings(environment="production", **_real_secrets()).check_production_secrets()
+
+
+def test_test_environment_is_not_exempt_from_secret_checks() -> None:
+    with pytest.raises(InsecureSettingsError):
+        Settings(environment="test").check_production_secrets()
+    Settings(environment="test", **_real_secrets()).check_production_secrets()
+
+
+def test_weak_secrets_and_plain_pushes_are_refused_in_production() -> None:
+    one_character = _real_secrets(security={"session_key": "x", "field_key": base64.b64encode(os.urandom(32)).decode(), "qr_signing_key": secrets.token_urlsafe(32)})
+    with pytest.raises(InsecureSettingsError, match="SESSION_KEY"):
+        Settings(environment="production", **one_character).check_production_secrets()
+    repeated = _real_secrets(audit={"key": "a" * 64})
+    with pytest.raises(InsecureSettingsError, match="AUDIT__KEY"):
+        Settings(environment="production", **repeated).check_production_secrets()
+    plain = _real_secrets(wechat={"app_secret": "real-secret", "push_token": secrets.token_hex(16)})
+    with pytest.raises(InsecureSettingsError, match="PUSH_AES_KEY"):
+        Settings(environment="production", **plain).check_production_secrets()
 
 
 def test_field_key_must_be_32_bytes() -> None:

@@ -28,10 +28,10 @@ async def verify(request: Request) -> HTTPResponse:
 
 
 @bp.get("/entries")
-@api(summary="Audit entries, newest first", tag="audit", query=EntriesQuery)
+@api(summary="Audit entries of the caller's districts, newest first", tag="audit", query=EntriesQuery)
 @staff_required(Role.ADMIN, Role.AUDITOR, Role.BUREAU)
 async def entries(request: Request, query: EntriesQuery) -> HTTPResponse:
-    rows = await service.list_entries(**query.model_dump())
+    rows = await service.list_entries(scope=request.ctx.scope, **query.model_dump())
     return json(
         {
             "items": [

@@ -9,7 +9,7 @@ from typing import Any
 from sanic import Request
 
 from models.org import OrgKind
-from models.staff import Role
+from models.staff import Role, Staff
 from server.actors import Actor
 from server.auth import sessions
 from server.auth.scope import Scope
@@ -17,6 +17,27 @@ from server.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "vets_session"
 CSRF_HEADER = "X-CSRF-Token"
+# What an account that must change its (one-time) password may still do.
+PASSWORD_CHANGE_PATHS = frozenset({"/api/staff/password", "/api/staff/me", "/api/staff/logout", "/console/logout"})
+
+
+def client_address(request: Request) -> str:
+    """The caller's address: the proxy-reported one when Sanic trusts a proxy, else the peer."""
+    return (request.remote_addr or request.ip or "")[:64]
+
+
+async def _check_account(request: Request, token: str, session: sessions.StaffSession) -> None:
+    """The account behind a session, read now: deactivated or changed credentials end the session."""
+    rows = await Staff.filter(id=session.staff_id).values("password_hash", "is_active", "role", "org_unit_id", "must_change_password")
+    row = rows[0] if rows else None
+    if row is not None:
+        role = getattr(row["role"], "value", row["role"])
+        stamp = sessions.credential_stamp(password_hash=row["password_hash"], is_active=row["is_active"], role=role, org_unit_id=row["org_unit_id"])
+    if row is None or not row["is_active"] or stamp != session.credential_stamp:
+        await sessions.end_session(request.app.ctx.kv, token)
+        raise Unauthorized("账号状态已变更，请重新登录", code="session_revoked")
+    if row["must_change_password"] and request.path.rstrip("/") not in PASSWORD_CHANGE_PATHS:
+        raise Forbidden("首次登录或密码已重置，请先修改密码", code="password_change_required")
 
 
 def _token_from(request: Request) -> tuple[str | None, bool]:
@@ -38,6 +59,7 @@ async def current_staff(request: Request) -> sessions.StaffSession:
     session = await sessions.load_session(request.app.ctx.kv, token, idle_timeout=settings.security.staff_idle_timeout_seconds)
     if session is None:
         raise Unauthorized("登录已过期，请重新登录", code="session_expired")
+    await _check_account(request, token, session)
     # Cookie sessions (the web console) must echo the CSRF token on anything that changes state.
     if from_cookie and request.method not in ("GET", "HEAD", "OPTIONS"):
         sent = request.headers.get(CSRF_HEADER) or (request.form.get("csrf_token") if request.form else None)

@@ -5,7 +5,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from server.auth import service, sessions
-from server.auth.guard import SESSION_COOKIE, current_staff, staff_required
+from server.auth.guard import SESSION_COOKIE, client_address, current_staff, staff_required
 from server.http.validation import api
 from server.security.passwords import MIN_PASSWORD_LENGTH
 
@@ -43,6 +43,7 @@ async def login(request: Request, body: LoginBody) -> HTTPResponse:
         username=body.username,
         password=body.password,
         request_id=request.ctx.request_id,
+        source=client_address(request),
     )
     response = json({"token": token, "session": _session_json(session)})
     response.add_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=not request.app.ctx.settings.is_development, max_age=request.app.ctx.settings.security.staff_session_ttl_seconds)
@@ -67,8 +68,13 @@ async def me(request: Request) -> HTTPResponse:
 
 
 @bp.post("/password")
-@api(summary="Change one's own password", tag="auth", json=ChangePasswordBody)
+@api(summary="Change one's own password; ends every session of the account and returns a new token", tag="auth", json=ChangePasswordBody)
 @staff_required()
 async def change_password(request: Request, body: ChangePasswordBody) -> HTTPResponse:
-    await service.change_password(staff_id=request.ctx.staff.staff_id, old_password=body.old_password, new_password=body.new_password, actor=request.ctx.actor)
-    return json({"ok": True})
+    settings = request.app.ctx.settings
+    token, session = await service.change_password(kv=request.app.ctx.kv, security=settings.security, staff_id=request.ctx.staff.staff_id, old_password=body.old_password, new_password=body.new_password, actor=request.ctx.actor)
+    # Every other session of this account has ended; this client continues with a fresh one.
+    response = json({"ok": True, "token": token, "session": _session_json(session)})
+    if request.cookies.get(SESSION_COOKIE):
+        response.add_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=not settings.is_development, path="/", max_age=settings.security.staff_session_ttl_seconds)
+    return response

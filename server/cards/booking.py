@@ -176,7 +176,7 @@ def verify_qr_token(token: str, *, key: str, now: float | None = None) -> int:
     try:
         booking_id, expires, signature = token.split(".")
         expected = base64.urlsafe_b64encode(hmac.new(key.encode(), f"{booking_id}.{expires}".encode(), hashlib.sha256).digest()[:18]).decode()
-        valid = hmac.compare_digest(signature, expected)
+        valid = hmac.compare_digest(signature.encode(), expected.encode())  # bytes: str needs ASCII
         expired = int(expires) < (now or time.time())
     except ValueError as exc:
         raise ApiError("二维码无效", code="qr_invalid", status=400) from exc
@@ -197,12 +197,15 @@ async def check_in(*, scope: Scope, actor: Actor, settings: Settings, token: str
     if token:
         booking = await Booking.get_or_none(id=verify_qr_token(token, key=settings.security.qr_signing_key.get_secret_value()))
     elif short_code:
-        booking = await Booking.get_or_none(short_code=short_code.strip().upper())
+        code = short_code.strip().upper()
+        booking = await Booking.get_or_none(short_code=code) if len(code) <= 8 else None  # the column holds 8
     else:
         raise ValidationFailed("请扫描二维码或输入预约码", code="code_required")
     if booking is None:
         raise NotFound("预约不存在", code="booking_not_found")
     card = await Card.get(id=booking.card_id)
+    if not await scope.contains_station(card.station_id):
+        raise NotFound("预约不存在", code="booking_not_found")  # another station's code looks absent
     await scope.require_station_writable(card.station_id)
     if booking.status != BookingStatus.ACTIVE:
         raise Conflict("该预约已失效或已签到", code="booking_not_active")

@@ -8,7 +8,7 @@ from sanic.response import HTTPResponse
 
 from models.cards import CardApplication, CardKind
 from server.cards import applications, booking
-from server.errors import BadRequest, NotFound
+from server.errors import BadRequest, Forbidden, NotFound
 from server.http.openapi import MAX_ID, contract, respond
 from server.http.uploads import required_upload
 from server.http.validation import api
@@ -95,7 +95,12 @@ async def _mp_application(request: Request, application_id: int) -> tuple[CardAp
     application = await CardApplication.get_or_none(id=application_id)
     if application is None:
         raise NotFound("申请不存在", code="application_not_found")
-    acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=application.beneficiary_id, scope=ProxyScope.APPLY, request_id=request.ctx.request_id)
+    try:
+        acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=application.beneficiary_id, scope=ProxyScope.APPLY, request_id=request.ctx.request_id)
+    except Forbidden as exc:
+        if exc.code == "not_authorised_for_beneficiary":  # a stranger's application looks absent
+            raise NotFound("申请不存在", code="application_not_found") from None
+        raise
     return application, acting
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, json, raw
 
@@ -14,7 +14,7 @@ from server.cards import applications, appointments, booking, catalogue, cleanup
 from server.cards.privacy import confidentiality_required
 from server.errors import BadRequest
 from server.http.uploads import required_upload
-from server.http.validation import api
+from server.http.validation import ClockTime, api, check_windows
 from server.registry.service import decrypt_id_number, get_beneficiary
 from server.registry.categories import CATEGORY_LABELS
 
@@ -69,8 +69,10 @@ class SlotsBody(BaseModel):
     station_id: int
     start: date
     days: int = Field(ge=1, le=60)
-    windows: list[tuple[str, str]] = Field(min_length=1, max_length=12, description='e.g. [["09:00","10:00"],["10:00","11:00"]]')
+    windows: list[tuple[ClockTime, ClockTime]] = Field(min_length=1, max_length=12, description='e.g. [["09:00","10:00"],["10:00","11:00"]]')
     capacity: int = Field(ge=1, le=500)
+
+    _windows_ordered = field_validator("windows")(check_windows)
 
 
 class SlotsQuery(BaseModel):
@@ -188,7 +190,8 @@ async def print_forms(request: Request, application_id: int) -> HTTPResponse:
     person = await get_beneficiary(scope=request.ctx.scope, beneficiary_id=application.beneficiary_id)
     await privacy.audit_full_id_print(actor=request.ctx.actor, application=application, channel="station")
     photo = await forms.photo_data_uri(person=person, media_dir=request.app.ctx.settings.media_dir)
-    return html(forms.render_forms(application=application, person=person, id_number=decrypt_id_number(person), category=CATEGORY_LABELS[person.category], photo=photo, bank_account=applications.bank_account_of(application)))
+    # The full ID number is on the page: never kept in a browser or proxy cache.
+    return html(forms.render_forms(application=application, person=person, id_number=decrypt_id_number(person), category=CATEGORY_LABELS[person.category], photo=photo, bank_account=applications.bank_account_of(application)), headers={"Cache-Control": "no-store"})
 
 
 @bp.get("/applications/<application_id:int>/documents/<form:str>")

@@ -27,6 +27,7 @@ from server.cards.reports import visible_districts
 from server.errors import NotFound, ValidationFailed
 from server.notifications.templates import CHINA_TZ
 from server.registry.categories import CATEGORY_LABELS
+from server.xlsx import safe_row
 
 SNAPSHOT_KIND = "card_monthly"
 FREEZE_DAY = 20
@@ -119,7 +120,7 @@ def statistics_xlsx(report: dict[str, Any]) -> bytes:
     sheet.append([f"优待证制发工作推进情况统计表（{report['period']}）{state}"])
     sheet.append(HEADERS)
     for line in report["rows"]:
-        sheet.append([line[key] for key in COLUMNS])
+        sheet.append(safe_row(line[key] for key in COLUMNS))
     sheet.append(["合计", *[report["totals"][key] for key in COLUMNS[1:]]])
     by_category = workbook.create_sheet("分类别")
     by_category.append(CATEGORY_HEADERS)

@@ -7,6 +7,7 @@ arrives later). It is tracked, with each recovered amount and its date, until re
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from datetime import date
 from decimal import Decimal
@@ -111,7 +112,7 @@ async def import_deaths(*, scope: Scope, actor: Actor, filename: str, data: byte
     scope.require_role(Role.BUREAU)
     scope.require_write()
     digest = hashlib.sha256(data).hexdigest()
-    table = read_table(filename, data, extra_headers=DEATH_HEADERS, required=("id_number", "name", "death_date"))
+    table = await asyncio.to_thread(read_table, filename, data, extra_headers=DEATH_HEADERS, required=("id_number", "name", "death_date"))  # parsing off the event loop
     rows: list[dict[str, Any]] = []
     counts = {"recorded": 0, "already_recorded": 0, "unmatched": 0, "rejected": 0, "conflict": 0}
 

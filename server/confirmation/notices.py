@@ -27,6 +27,7 @@ from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.notifications.outbox import notify_beneficiary
 from server.registry.categories import CATEGORY_LABELS
+from server.xlsx import safe_row
 
 # Everyone not yet confirmed and not deceased is listed in the notice (a pending face-check review too).
 UNCONFIRMED = [ConfirmationStatus.PENDING, ConfirmationStatus.IN_REVIEW, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]
@@ -240,7 +241,7 @@ def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
     sheet.append([title])
     sheet.append(["序号", "服务站", "姓名", "身份证号码", "优抚类别"])
     for index, entry in enumerate(notice.entries, start=1):
-        sheet.append([index, entry["station"], entry["name"], entry["id_number"], entry["category"]])
+        sheet.append(safe_row([index, entry["station"], entry["name"], entry["id_number"], entry["category"]]))
     for column, width in zip("ABCDE", (6, 26, 10, 22, 26), strict=True):
         sheet.column_dimensions[column].width = width
     buffer = io.BytesIO()

@@ -44,6 +44,7 @@ from server.confirmation.campaigns import get_campaign
 from server.confirmation.first_year import is_first_year
 from server.errors import NotFound
 from server.notifications.templates import CHINA_TZ
+from server.xlsx import safe_cell
 
 BRACKET_LABELS = {AgeBracket.AGE_80_PLUS: "80岁以上", AgeBracket.AGE_70_79: "70-79岁", AgeBracket.UNDER_70: "70岁以下"}
 BRACKET_ORDER = list(AgeBracket)
@@ -220,7 +221,7 @@ RANKING_COLUMNS = [("rank", "排名"), ("station", "服务站"), ("to_confirm", 
 
 
 def _cell(value: Any) -> Any:
-    return ("是" if value else "否") if isinstance(value, bool) else value
+    return ("是" if value else "否") if isinstance(value, bool) else safe_cell(value)
 
 
 def progress_xlsx(report: dict[str, Any]) -> bytes:

@@ -44,7 +44,8 @@ from server.calendar import service as calendar_service
 from server.clock import china_today
 from server.auth import service as auth_service
 from server.auth import sessions
-from server.auth.guard import SESSION_COOKIE, current_staff
+from server.auth.csrf import login_form_is_genuine, login_form_token, set_login_form_cookie
+from server.auth.guard import SESSION_COOKIE, client_address, current_staff
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
@@ -168,7 +169,7 @@ def _int_arg(request: Request, name: str, default: int, *, minimum: int = 1, max
     raw = (request.args.get(name) or "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or not minimum <= int(raw) <= maximum:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not minimum <= int(raw) <= maximum:
         raise BadRequest(f"参数“{name}”应为 {minimum} 到 {maximum} 之间的整数，请从菜单重新进入本页", code="bad_query_parameter")
     return int(raw)
 
@@ -196,8 +197,11 @@ async def _open_campaign(request: Request) -> Campaign | None:
 
 def _login_page(request: Request, *, message: str | None, username: str = "", next_url: str = "", status: int = 200, info: bool = False) -> HTTPResponse:
     security = request.app.ctx.settings.security
-    body = _templates.get_template("login.html").render(message=message, username=username, next_url=next_url, info=info, max_failures=security.max_login_failures, lockout_minutes=max(1, security.lockout_seconds // 60))
-    return html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    csrf_token = login_form_token(request)
+    body = _templates.get_template("login.html").render(message=message, username=username, next_url=next_url, info=info, max_failures=security.max_login_failures, lockout_minutes=max(1, security.lockout_seconds // 60), csrf_token=csrf_token)
+    response = html(body, status=status, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
+    set_login_form_cookie(response, csrf_token, secure=not request.app.ctx.settings.is_development)
+    return response
 
 
 @bp.get("/login")
@@ -216,10 +220,12 @@ async def login_submit(request: Request) -> HTTPResponse:
     form = request.form or {}
     username, password = (form.get("username") or "").strip(), form.get("password") or ""
     next_url = _local(form.get("next"))
+    if not login_form_is_genuine(request):
+        return _login_page(request, message="页面已过期，请重新输入后登录", username=username, next_url=next_url, status=403)
     if not username or not password:
         return _login_page(request, message="请输入用户名和密码", username=username, next_url=next_url, status=422)
     try:
-        token, _ = await auth_service.login(kv=request.app.ctx.kv, security=request.app.ctx.settings.security, username=username, password=password, request_id=request.ctx.request_id)
+        token, _ = await auth_service.login(kv=request.app.ctx.kv, security=request.app.ctx.settings.security, username=username, password=password, request_id=request.ctx.request_id, source=client_address(request))
     except ApiError as exc:
         return _login_page(request, message=exc.message, username=username, next_url=next_url, status=exc.status)
     response = redirect(next_url)
@@ -480,7 +486,7 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
 @bp.post("/suspensions/approve")
 @page
 async def approve_suspensions(request: Request) -> HTTPResponse:
-    ids = [int(x) for x in (request.form.getlist("proposal_id") or []) if x.isdigit()] if request.form else []
+    ids = [int(x) for x in (request.form.getlist("proposal_id") or []) if x.isascii() and x.isdigit() and len(x) <= 9] if request.form else []
     if not ids:
         return _back(request, "请先勾选要批准暂停发放的人员")
     result = await suspensions.approve(scope=request.ctx.scope, actor=request.ctx.actor, proposal_ids=ids)
@@ -555,7 +561,7 @@ async def card_transition(request: Request, application_id: int) -> HTTPResponse
         application_id=application_id,
         action=action,
         reason=(form.get("reason") or "").strip(),
-        expected_version=int(version) if version.isdigit() else None,
+        expected_version=int(version) if version.isascii() and version.isdigit() and len(version) <= 9 else None,
     )
     return _back(request, f"申请 {application_id} 已" + ("通过，转下一环节" if action == "pass" else "退回"))
 

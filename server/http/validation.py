@@ -2,23 +2,152 @@
 
 Validation errors become 422 ``validation_failed`` with the failing fields listed, so a client can
 point at the exact input to fix.
+
+This is also the one input layer that keeps malformed values away from the database and the
+services: every request passes ``install_input_guards`` (route-parameter integer ranges, control
+characters in the path, query and form, JSON nesting depth) and every parsed body or query is
+checked for control characters and integers the database columns cannot hold.
 """
 
 from __future__ import annotations
 
 import json as jsonlib
+import re
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
-from sanic import Request
+from pydantic import BaseModel, Field, ValidationError
+from sanic import Request, Sanic
 from sanic_ext import openapi
 
-from server.errors import BadRequest, ValidationFailed
+from server.errors import BadRequest, NotFound, ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[..., Awaitable[Any]]
+
+# The database's INTEGER columns (ids, counts, versions) are signed 32-bit on PostgreSQL.
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
+# Deeper JSON is never sent by our clients; json.loads would otherwise recurse until RecursionError.
+MAX_JSON_DEPTH = 32
+# C0 control characters other than tab, newline and carriage return, and DEL: PostgreSQL refuses NUL
+# in text, and none of these belongs in a name, address or code.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+# "HH:MM", 00:00–23:59: time-of-day strings that are stored and later parsed (pickup slot windows).
+ClockTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["09:00"])]
+
+
+def check_windows(windows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each (start, end) window must end after it starts."""
+    for start, end in windows:
+        if start >= end:
+            raise ValueError(f"window {start}-{end} must end after it starts")
+    return windows
+
+
+def patch_changes(body: BaseModel, *, nullable: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The fields a PATCH body sets; an explicit null is refused unless the column may be empty."""
+    changes = body.model_dump(exclude_unset=True)
+    nulls = [name for name, value in changes.items() if value is None and name not in nullable]
+    if nulls:
+        raise ValidationFailed(fields=[{"field": name, "problem": "may not be null; leave the field out to keep it", "type": "null_not_allowed"} for name in nulls])
+    return changes
+
+
+def has_control_characters(value: str) -> bool:
+    return _CONTROL.search(value) is not None
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+
+
+def json_depth_exceeds(raw: bytes | str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True if brackets (outside strings) nest deeper than ``limit``; no parsing, no recursion.
+
+    Runs at C speed on the raw body (a Python loop over 25 MB would stall the event loop): strings
+    are cut out, every other byte but brackets dropped, then innermost pairs removed up to ``limit``
+    times: pairs left after that nest deeper than ``limit``.
+    """
+    data = raw.encode() if isinstance(raw, str) else raw
+    if data.count(b"[") + data.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        shorter = _strip_pairs(brackets)
+        if len(shorter) == len(brackets):
+            break
+        brackets = shorter
+    if not brackets:
+        return False
+    if len(_strip_pairs(brackets)) < len(brackets):
+        return True  # pairs still nested after ``limit`` rounds
+    # An unbalanced remnant: json.loads refuses it, unless so many openers would make it recurse.
+    return brackets.count(b"[") + brackets.count(b"{") > limit
+
+
+def _strip_pairs(brackets: bytes) -> bytes:
+    return brackets.replace(b"[]", b"").replace(b"{}", b"")
+
+
+def _bad_values(value: Any, path: str, out: list[dict[str, Any]]) -> None:
+    """Collect strings with control characters and integers outside the 32-bit column range."""
+    if len(out) >= 20:
+        return
+    if isinstance(value, str):
+        if has_control_characters(value):
+            out.append({"field": path or "(body)", "problem": "contains control characters", "type": "control_characters"})
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not INT32_MIN <= value <= INT32_MAX:
+            out.append({"field": path or "(body)", "problem": "integer out of range", "type": "int_out_of_range"})
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _bad_values(getattr(value, name), f"{path}.{name}" if path else name, out)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _bad_values(key, path, out)
+            _bad_values(item, f"{path}.{key}" if path else str(key), out)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for index, item in enumerate(value):
+            _bad_values(item, f"{path}.{index}" if path else str(index), out)
+
+
+def check_values(model: BaseModel) -> None:
+    """Refuse control characters and out-of-range integers anywhere in a validated model."""
+    problems: list[dict[str, Any]] = []
+    _bad_values(model, "", problems)
+    if problems:
+        raise ValidationFailed(fields=problems)
+
+
+def install_input_guards(app: Sanic) -> None:
+    """Checks every request gets before its handler: the inputs no handler should ever see."""
+
+    @app.on_request(priority=100)
+    async def guard_input(request: Request) -> None:
+        # An id the columns cannot hold names nothing: the object does not exist.
+        for value in (request.match_info or {}).values():
+            if isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
+                raise NotFound()
+            if isinstance(value, str) and has_control_characters(value):
+                raise BadRequest("地址中含有非法字符", code="control_characters")
+        if has_control_characters(request.path):
+            raise BadRequest("地址中含有非法字符", code="control_characters")
+        for key, values in request.args.items():
+            if has_control_characters(key) or any(has_control_characters(v) for v in values):
+                raise BadRequest("查询参数中含有非法字符", code="control_characters", field=key if key.isprintable() else None)
+        content_type = (request.content_type or "").lower()
+        if request.body and "json" in content_type and json_depth_exceeds(request.body):
+            raise BadRequest("JSON嵌套层数过多", code="json_too_deep", max_depth=MAX_JSON_DEPTH)
+        if request.body and "form" in content_type:
+            form = request.form or {}
+            for key, values in form.items():
+                if has_control_characters(key) or any(isinstance(v, str) and has_control_characters(v) for v in values):
+                    raise BadRequest("表单中含有非法字符", code="control_characters")
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -35,14 +164,18 @@ def parse_json(request: Request, model: type[M]) -> M:
 def parse_json_text(raw: bytes | str | None, model: type[M]) -> M:
     if not raw:
         raise BadRequest("请求体为空，需要JSON", code="empty_body")
+    if json_depth_exceeds(raw):
+        raise BadRequest("JSON嵌套层数过多", code="json_too_deep", max_depth=MAX_JSON_DEPTH)
     try:
         data = jsonlib.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest("请求体不是有效的JSON", code="invalid_json") from exc
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(fields=_field_errors(exc)) from exc
+    check_values(parsed)
+    return parsed
 
 
 def parse_query(request: Request, model: type[M]) -> M:
@@ -52,9 +185,11 @@ def parse_query(request: Request, model: type[M]) -> M:
         is_list = field is not None and "list" in str(field.annotation).lower()
         data[key] = values if is_list else values[-1]
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
         raise ValidationFailed(fields=_field_errors(exc)) from exc
+    check_values(parsed)
+    return parsed
 
 
 def _schema(model: type[BaseModel]) -> dict[str, Any]:

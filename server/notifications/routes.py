@@ -19,7 +19,7 @@ from server.miniapp.guard import mini_user_required
 from server.notifications import quota
 from server.notifications.templates import default_registry
 from server.notifications.worker import UNSENT_STATUSES
-from server.wechat.push import InvalidPushSignature, MalformedPush, open_push, parse_subscribe_events, verify_echo
+from server.wechat.push import InvalidPushSignature, MalformedPush, ReplayedPush, accept_push, parse_subscribe_events, verify_echo
 
 bp = Blueprint("notifications", url_prefix="/api")
 
@@ -108,13 +108,16 @@ async def push_verify(request: Request) -> HTTPResponse:
 async def push_receive(request: Request) -> HTTPResponse:
     settings = request.app.ctx.settings.wechat
     try:
-        message = open_push(
+        message = await accept_push(
             body=request.body,
             query=_push_params(request),
             token=settings.push_token.get_secret_value(),
             aes_key=settings.push_aes_key.get_secret_value() if settings.push_aes_key else None,
             app_id=settings.app_id,
+            kv=request.app.ctx.kv,
         )
+    except ReplayedPush:
+        return text("success")  # WeChat's retry of a push already handled: nothing to do twice
     except InvalidPushSignature as exc:
         raise Forbidden("签名校验失败", code="bad_signature") from exc
     except MalformedPush as exc:

@@ -7,13 +7,14 @@ the same file changes nothing: rows already registered with the same data are co
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
-import zipfile
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path, PurePosixPath
+from collections.abc import Iterator
 from typing import Any
 
 from models.org import OrgKind, OrgUnit
@@ -21,10 +22,12 @@ from models.registry import Beneficiary, ImportBatch, PhotoKind
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.errors import ApiError, BadRequest
+from server.errors import ApiError
+from server.http.validation import has_control_characters
 from server.registry import service
 from server.registry.categories import parse_category
 from server.registry.id_numbers import InvalidIdNumber, normalise, parse_id_number
+from server.security.uploads import SHEET, ZIP_READ_ERRORS, ZipLimits, check_xlsx, open_zip, read_entry
 
 # Header aliases: county spreadsheets use Chinese headers; English ones are accepted too.
 HEADERS: dict[str, str] = {
@@ -40,6 +43,10 @@ HEADERS: dict[str, str] = {
     "长期在外": "lives_away", "lives_away": "lives_away",
 }
 REQUIRED = ("name", "id_number", "category", "station")
+# The longest text any registry column holds is a few hundred characters; a cell past this is an error.
+MAX_CELL_CHARS = 4000
+# Text columns and the lengths their database columns hold.
+_TEXT_LIMITS = {key: Beneficiary._meta.fields_map[key].max_length for key in ("name", "address", "phone")}
 _TRUE = {"1", "是", "true", "yes", "y", "t"}
 
 
@@ -77,35 +84,57 @@ class ImportReport:
 
 
 def read_table(filename: str, data: bytes, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> list[dict[str, str]]:
-    """Rows of a CSV/XLSX as dicts keyed by our column names (header aliases mapped)."""
+    """Rows of a CSV/XLSX as dicts keyed by our column names (header aliases mapped).
+
+    Bounded (rows, columns, cell size, XLSX parts and declared dimensions) but whole: for large
+    files use ``iter_table`` from a thread, as the registry import job does.
+    """
+    return list(iter_table(filename, data, extra_headers=extra_headers, required=required))
+
+
+def iter_table(filename: str, data: bytes, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> Iterator[dict[str, str]]:
+    """Check the file's type and header now (errors raise at once); rows come lazily, bounded.
+
+    Blocking: call it, and advance the iterator, off the event loop.
+    """
     aliases = {**HEADERS, **(extra_headers or {})}
     lower = filename.lower()
     if lower.endswith(".xlsx"):
-        return _read_xlsx(data, aliases, required)
-    if lower.endswith(".csv") or lower.endswith(".txt"):
-        return _read_csv(data, aliases, required)
-    raise ImportFileError("只支持 .csv 和 .xlsx 文件", code="import_file_type")
+        rows = _xlsx_rows(data)
+    elif lower.endswith(".csv") or lower.endswith(".txt"):
+        rows = _csv_rows(data)
+    else:
+        raise ImportFileError("只支持 .csv 和 .xlsx 文件", code="import_file_type")
+    try:
+        first = next(rows)
+    except StopIteration:
+        raise ImportFileError("文件为空", code="import_empty") from None
+    headers = _normalise_headers(list(first), aliases)
+    missing = [h for h in required if h not in headers]
+    if missing:
+        raise ImportFileError("缺少必填列：" + "、".join(missing), code="import_missing_columns", missing=missing)
+    return _records(headers, rows)
 
 
 def _normalise_headers(raw_headers: list[Any], aliases: dict[str, str]) -> list[str | None]:
     return [aliases.get(str(h).strip().replace(" ", "")) if h is not None else None for h in raw_headers]
 
 
-def _rows_from(headers: list[str | None], rows: list[list[Any]], required: tuple[str, ...]) -> list[dict[str, str]]:
-    missing = [h for h in required if h not in headers]
-    if missing:
-        raise ImportFileError("缺少必填列：" + "、".join(missing), code="import_missing_columns", missing=missing)
-    out = []
-    for values in rows:
+def _records(headers: list[str | None], rows: Iterator[tuple[Any, ...]]) -> Iterator[dict[str, str]]:
+    for count, values in enumerate(rows, start=2):
+        if count > SHEET.max_rows:
+            raise ImportFileError(f"行数超过上限（{SHEET.max_rows - 1}行），请分批导入", code="import_too_many_rows")
         record = {}
         for header, value in zip(headers, values, strict=False):
             if header:
-                record[header] = "" if value is None else str(value).strip()
-        out.append(record)
-    return out
+                text = "" if value is None else str(value).strip()
+                if len(text) > MAX_CELL_CHARS:
+                    raise ImportFileError(f"第{count}行有单元格内容过长", code="import_cell_too_long", row=count)
+                record[header] = text
+        yield record
 
 
-def _read_csv(data: bytes, aliases: dict[str, str], required: tuple[str, ...]) -> list[dict[str, str]]:
+def _csv_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -114,26 +143,51 @@ def _read_csv(data: bytes, aliases: dict[str, str], required: tuple[str, ...]) -
             continue
     else:
         raise ImportFileError("无法识别文件编码（支持UTF-8和GBK）", code="import_encoding")
-    reader = list(csv.reader(io.StringIO(text)))
-    if not reader:
-        raise ImportFileError("文件为空", code="import_empty")
-    return _rows_from(_normalise_headers(reader[0], aliases), reader[1:], required)
+    return _csv_iter(text)
 
 
-def _read_xlsx(data: bytes, aliases: dict[str, str], required: tuple[str, ...]) -> list[dict[str, str]]:
+def _csv_iter(text: str) -> Iterator[tuple[Any, ...]]:
+    reader = csv.reader(io.StringIO(text))
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            # Fields over csv.field_size_limit (128 KiB), NUL bytes, broken quoting.
+            raise ImportFileError(f"CSV第{reader.line_num}行格式错误或单元格过长", code="import_bad_csv", row=reader.line_num) from exc
+        yield tuple(row[:SHEET.max_columns])
+
+
+def _xlsx_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
     from openpyxl import load_workbook
 
+    check_xlsx(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except ApiError:
+        raise
     except Exception as exc:  # openpyxl raises many types for a bad file
         raise ImportFileError("不是有效的XLSX文件", code="import_bad_xlsx") from exc
-    sheet = workbook.worksheets[0]
-    rows = [list(r) for r in sheet.iter_rows(values_only=True)]
-    workbook.close()
-    if not rows:
+    if not workbook.worksheets:
+        workbook.close()
         raise ImportFileError("文件为空", code="import_empty")
-    # Numbers typed into Excel as numbers lose the trailing X and precision; IDs must be text.
-    return _rows_from(_normalise_headers(rows[0], aliases), rows[1:], required)
+    return _xlsx_iter(workbook)
+
+
+def _xlsx_iter(workbook: Any) -> Iterator[tuple[Any, ...]]:
+    sheet = workbook.worksheets[0]
+    # Ignore the declared dimension (already checked) and bound every row: openpyxl pads rows
+    # to the widest column seen, and missing rows up to max_row.
+    sheet.reset_dimensions()
+    try:
+        yield from sheet.iter_rows(min_row=1, max_row=SHEET.max_rows + 1, max_col=SHEET.max_columns, values_only=True)
+    except ApiError:
+        raise
+    except Exception as exc:
+        raise ImportFileError("XLSX文件内容损坏", code="import_bad_xlsx") from exc
+    finally:
+        workbook.close()
 
 
 async def _station_lookup() -> tuple[dict[str, OrgUnit], dict[str, OrgUnit]]:
@@ -151,24 +205,6 @@ def _same(b: Beneficiary, record: dict[str, Any]) -> bool:
     return all(getattr(b, key) == value for key, value in record.items())
 
 
-async def import_registry(*, scope: Scope, actor: Actor, filename: str, data: bytes) -> ImportReport:
-    scope.require_write()
-    digest = hashlib.sha256(data).hexdigest()
-    table = read_table(filename, data)
-    report = ImportReport(filename=filename, file_sha256=digest)
-    stations, villages = await _station_lookup()
-    seen: set[str] = set()
-    for index, raw in enumerate(table, start=2):  # row 1 is the header
-        if not any(raw.values()):
-            continue
-        outcome = await _import_row(scope=scope, actor=actor, row=index, raw=raw, stations=stations, villages=villages, seen=seen)
-        report.rows.append(outcome)
-    counts = report.counts()
-    await ImportBatch.create(kind="registry", file_sha256=digest, filename=filename, staff_id=int(actor.id) if actor.id else None, total_rows=counts["total"], imported=counts["imported"], unchanged=counts["unchanged"], rejected=counts["rejected"], report=[r.to_dict() for r in report.rows])
-    await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=digest[:16], details={"filename": filename, **counts})
-    return report
-
-
 async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[str]) -> RowOutcome:
     def reject(reason: str, message: str, masked: str | None = None) -> RowOutcome:
         return RowOutcome(row=row, status="rejected", reason=reason, message=message, id_number_masked=masked)
@@ -176,6 +212,12 @@ async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, st
     for key in REQUIRED:
         if not raw.get(key):
             return reject("missing_field", f"缺少{key}")
+    for key, limit in _TEXT_LIMITS.items():
+        value = raw.get(key, "")
+        if len(value) > limit:
+            return reject("too_long", f"{key}超过{limit}个字符")
+        if has_control_characters(value):
+            return reject("control_characters", f"{key}含有非法字符")
     try:
         parsed = parse_id_number(raw["id_number"])
     except InvalidIdNumber as exc:
@@ -222,34 +264,51 @@ async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, st
     return RowOutcome(row=row, status="imported", beneficiary_id=created.id, id_number_masked=masked)
 
 
-async def import_photos(*, scope: Scope, actor: Actor, filename: str, data: bytes, media_dir: Path, max_image_bytes: int) -> ImportReport:
-    """A zip of ID-card photos, each named by the holder's ID number (e.g. 320723195001011234.jpg)."""
+PHOTO_ZIP = ZipLimits(max_entries=5000, max_entry_bytes=8 * 1024 * 1024, max_total_bytes=2 * 1024 * 1024 * 1024, max_ratio=50.0, ratio_floor_bytes=256 * 1024)
+
+
+def _masked_name(filename: str) -> str:
+    """An entry's name fit for a report or a log: photo files are named by ID number."""
+    path = PurePosixPath(filename)
+    stem = path.stem
+    return path.name if len(stem) <= 6 else stem[:3] + "*" * (len(stem) - 5) + stem[-2:] + path.suffix
+
+
+async def import_photos(*, scope: Scope, actor: Actor, filename: str, data: bytes, media_dir: Path, max_image_bytes: int, max_image_pixels: int = 24_000_000) -> ImportReport:
+    """A zip of ID-card photos, each named by the holder's ID number (e.g. 320723195001011234.jpg).
+
+    Entry names are ID numbers: reports and logs carry only masked names.
+    """
     scope.require_write()
     digest = hashlib.sha256(data).hexdigest()
     report = ImportReport(filename=filename, file_sha256=digest)
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile as exc:
-        raise BadRequest("不是有效的ZIP文件", code="import_bad_zip") from exc
+    archive = await asyncio.to_thread(open_zip, data, limits=PHOTO_ZIP, code="import_bad_zip")
     with archive:
         for index, info in enumerate(archive.infolist(), start=1):
             if info.is_dir() or PurePosixPath(info.filename).name.startswith("."):
                 continue
             name = PurePosixPath(info.filename).stem
+            shown = _masked_name(info.filename)
             if info.file_size > max_image_bytes:
-                report.rows.append(RowOutcome(row=index, status="rejected", reason="file_too_large", message=f"{info.filename} 超过大小限制"))
+                report.rows.append(RowOutcome(row=index, status="rejected", reason="file_too_large", message=f"{shown} 超过大小限制"))
                 continue
             try:
                 parsed = parse_id_number(normalise(name))
             except InvalidIdNumber as exc:
-                report.rows.append(RowOutcome(row=index, status="rejected", reason="bad_id_number", message=f"{info.filename}: {exc.message}"))
+                report.rows.append(RowOutcome(row=index, status="rejected", reason="bad_id_number", message=f"{shown}: {exc.message}"))
                 continue
             beneficiary = await service.find_by_id_number(parsed.value)
             if beneficiary is None or not await scope.contains_station(beneficiary.station_id):
                 report.rows.append(RowOutcome(row=index, status="rejected", reason="unknown_person", message="未找到该身份证号码对应的人员", id_number_masked=parsed.masked))
                 continue
             try:
-                photo, created = await service.add_photo(actor=actor, beneficiary=beneficiary, data=archive.read(info), kind=PhotoKind.ID_CARD, media_dir=media_dir)
+                content = await asyncio.to_thread(read_entry, archive, info, limit=max_image_bytes)
+            except ZIP_READ_ERRORS:
+                # A size or CRC that does not match the data: the entry is damaged or forged.
+                report.rows.append(RowOutcome(row=index, status="rejected", reason="bad_entry", message="压缩包中的该文件已损坏", id_number_masked=parsed.masked))
+                continue
+            try:
+                photo, created = await service.add_photo(actor=actor, beneficiary=beneficiary, data=content, kind=PhotoKind.ID_CARD, media_dir=media_dir, max_pixels=max_image_pixels)
             except ApiError as exc:
                 report.rows.append(RowOutcome(row=index, status="rejected", reason=exc.code, message=exc.message, id_number_masked=parsed.masked))
                 continue

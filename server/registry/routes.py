@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from decimal import Decimal
 
@@ -13,8 +14,8 @@ from server import media
 from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
 from server.http.uploads import required_upload
-from server.http.validation import api
-from server.registry import importer, service
+from server.http.validation import api, patch_changes
+from server.registry import importer, jobs, service
 
 bp = Blueprint("registry", url_prefix="/api/beneficiaries")
 
@@ -103,7 +104,7 @@ async def detail(request: Request, beneficiary_id: int) -> HTTPResponse:
 @api(summary="Update a beneficiary (optimistic concurrency on version)", tag="registry", json=UpdateBody)
 @staff_required(write=True)
 async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTTPResponse:
-    changes = body.model_dump(exclude_unset=True)
+    changes = patch_changes(body, nullable=("village_id",))
     version = changes.pop("version")
     b = await service.update_beneficiary(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=beneficiary_id, changes=changes, expected_version=version)
     return json(service.beneficiary_json(b), ensure_ascii=False)
@@ -114,7 +115,7 @@ async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTT
 @staff_required()
 async def reveal(request: Request, beneficiary_id: int) -> HTTPResponse:
     number = await service.reveal_id_number(scope=request.ctx.scope, actor=request.ctx.actor, beneficiary_id=beneficiary_id)
-    return json({"id": beneficiary_id, "id_number": number})
+    return json({"id": beneficiary_id, "id_number": number}, headers={"Cache-Control": "no-store"})
 
 
 @bp.post("/<beneficiary_id:int>/payment-status")
@@ -139,7 +140,7 @@ async def upload_photo(request: Request, beneficiary_id: int) -> HTTPResponse:
         kind = PhotoKind(kind_text)
     except ValueError as exc:
         raise BadRequest("照片类型不正确", code="bad_photo_kind") from exc
-    photo, created = await service.add_photo(actor=request.ctx.actor, beneficiary=b, data=data, kind=kind, media_dir=request.app.ctx.settings.media_dir)
+    photo, created = await service.add_photo(actor=request.ctx.actor, beneficiary=b, data=data, kind=kind, media_dir=request.app.ctx.settings.media_dir, max_pixels=request.app.ctx.settings.uploads.max_image_pixels)
     return json(service.photo_json(photo), status=201 if created else 200)
 
 
@@ -155,12 +156,34 @@ async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> H
 
 
 @bp.post("/import")
-@api(summary="Import beneficiaries from CSV or XLSX; row by row with a per-row report", tag="registry", multipart={"file": ".csv or .xlsx"})
+@api(
+    summary="Import beneficiaries from CSV or XLSX as a background job, row by row with a per-row report",
+    description="A file that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll.",
+    tag="registry",
+    multipart={"file": ".csv or .xlsx"},
+)
 @staff_required(write=True)
 async def import_registry(request: Request) -> HTTPResponse:
-    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
-    report = await importer.import_registry(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data)
-    return json(report.to_dict(), ensure_ascii=False)
+    settings = request.app.ctx.settings
+    name, data = required_upload(request, "file", limit=settings.uploads.max_import_bytes)
+    batch = await jobs.start_registry_import(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, var_dir=settings.var_dir)
+    task = jobs.running_task(batch.id)
+    if task is not None and settings.uploads.import_inline_wait_seconds > 0:
+        # Small files finish at once: answer with the report as before. The job continues regardless.
+        await asyncio.wait([task], timeout=settings.uploads.import_inline_wait_seconds)
+    batch = await jobs.get_import(scope=request.ctx.scope, actor=request.ctx.actor, job_id=batch.id)
+    failed = jobs.failure(batch)
+    if failed is not None:
+        raise importer.ImportFileError(failed[1], code=failed[0], job_id=batch.id)
+    return json(jobs.progress_json(batch), status=200 if batch.status == "done" else 202, ensure_ascii=False)
+
+
+@bp.get("/imports/<job_id:int>")
+@api(summary="Progress and row report of a registry import job", tag="registry")
+@staff_required()
+async def import_progress(request: Request, job_id: int) -> HTTPResponse:
+    batch = await jobs.get_import(scope=request.ctx.scope, actor=request.ctx.actor, job_id=job_id)
+    return json(jobs.progress_json(batch), ensure_ascii=False)
 
 
 @bp.post("/photos/import")
@@ -168,5 +191,5 @@ async def import_registry(request: Request) -> HTTPResponse:
 @staff_required(write=True)
 async def import_photos(request: Request) -> HTTPResponse:
     name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
-    report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes)
+    report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes, max_image_pixels=request.app.ctx.settings.uploads.max_image_pixels)
     return json(report.to_dict(), ensure_ascii=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,6 +22,7 @@ from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.registry.categories import CATEGORY_LABELS, STATUS_LABELS
 from server.registry.id_numbers import InvalidIdNumber, IdNumber, normalise, parse_id_number
 from server.security.fields import cipher
+from server.security.uploads import check_image
 
 EDITABLE_FIELDS = ("name", "category", "station_id", "village_id", "address", "phone", "monthly_amount", "on_periodic_payment", "hardship", "hardship_note", "lives_away")
 
@@ -227,11 +229,12 @@ async def apply_changes(*, actor: Actor, beneficiary: Beneficiary, changes: dict
     return fresh
 
 
-async def reveal_id_number(*, scope: Scope, actor: Actor, beneficiary_id: int) -> str:
+async def reveal_id_number(*, scope: Scope, actor: Actor, beneficiary_id: int, purpose: str = "viewed", details: dict[str, Any] | None = None) -> str:
+    """The whole ID number, for roles that may see it; every reveal (a view, a printed form) is audited."""
     b = await get_beneficiary(scope=scope, beneficiary_id=beneficiary_id)
     if not scope.can_see_full_id_number:
         raise Forbidden("当前角色不能查看完整身份证号码", code="id_number_restricted")
-    await audit.record(actor=actor, action="beneficiary.id_number_viewed", entity_type="beneficiary", entity_id=b.id)
+    await audit.record(actor=actor, action=f"beneficiary.id_number_{purpose}", entity_type="beneficiary", entity_id=b.id, details=details)
     return decrypt_id_number(b)
 
 
@@ -266,8 +269,14 @@ def photo_json(p: ReferencePhoto) -> dict[str, Any]:
     return {"id": p.id, "kind": p.kind.value, "sha256": p.sha256, "content_type": p.content_type, "size_bytes": p.size_bytes, "is_active": p.is_active, "created_at": p.created_at.isoformat()}
 
 
-async def add_photo(*, actor: Actor, beneficiary: Beneficiary, data: bytes, kind: PhotoKind, media_dir: Path) -> tuple[ReferencePhoto, bool]:
-    """Store a reference photo; returns (photo, created). The same image twice is one photo."""
+async def add_photo(*, actor: Actor, beneficiary: Beneficiary, data: bytes, kind: PhotoKind, media_dir: Path, max_pixels: int = 24_000_000) -> tuple[ReferencePhoto, bool]:
+    """Store a reference photo; returns (photo, created). The same image twice is one photo.
+
+    The image is decoded first (off the event loop): one that cannot be decoded would make every
+    later face check of this person fail.
+    """
+    media.sniff_type(data, allowed=media.IMAGE_TYPES)
+    await asyncio.to_thread(check_image, data, max_pixels=max_pixels)
     stored = media.store(media_dir, data, category="photos", allowed=media.IMAGE_TYPES)
     existing = await ReferencePhoto.get_or_none(beneficiary_id=beneficiary.id, sha256=stored.sha256)
     if existing is not None:

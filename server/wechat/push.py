@@ -10,7 +10,9 @@ several (XML: one or more ``<List>`` elements); the user is ``FromUserName``.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +21,8 @@ import xmltodict
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.utils import check_signature
+
+from server.kv import KeyValueStore
 
 SUBSCRIBE_EVENTS = frozenset({"subscribe_msg_popup_event", "subscribe_msg_change_event", "subscribe_msg_sent_event"})
 # A push older than this is refused as a possible replay (WeChat retries within seconds).
@@ -35,6 +39,17 @@ class InvalidPushSignature(PushError):
 
 class MalformedPush(PushError):
     pass
+
+
+class StalePush(InvalidPushSignature):
+    """Signed, but dated outside the accepted window: a recorded push played back later."""
+
+
+class ReplayedPush(PushError):
+    """A push already received (same timestamp, nonce and signature): WeChat's retry or a replay.
+
+    Answer it as handled and process nothing.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +167,38 @@ def open_push(
         timestamp=timestamp,
         nonce=nonce,
     )
+
+
+async def accept_push(
+    *,
+    body: bytes | str,
+    query: Mapping[str, str],
+    token: str,
+    aes_key: str | None,
+    app_id: str,
+    kv: KeyValueStore,
+    now: float | None = None,
+    max_age: float = MAX_PUSH_AGE_SECONDS,
+) -> dict[str, Any]:
+    """``open_push`` plus replay protection: the timestamp window and a nonce cache in the KV store.
+
+    When an AES key is configured only encrypted pushes are accepted: in plain mode WeChat's
+    signature covers (token, timestamp, nonce) but not the body, so a captured signature could carry
+    any body. Production refuses to start without the key (``Settings.check_production_secrets``).
+    """
+    timestamp, nonce, signature = query.get("timestamp", ""), query.get("nonce", ""), query.get("signature", "")
+    if not verify_signature(token=token, signature=signature, timestamp=timestamp, nonce=nonce):
+        raise InvalidPushSignature("push signature does not match")
+    if not check_timestamp(timestamp=timestamp, now=time.time() if now is None else now, max_age=max_age):
+        raise StalePush("push timestamp outside the accepted window")
+    message = open_push(body=body, query=query, token=token, aes_key=aes_key, app_id=app_id)
+    if aes_key and "Encrypt" not in parse_body(body=body):
+        raise InvalidPushSignature("plain push refused: safe mode (encrypted pushes) is configured")
+    # Remembered for twice the window: an older copy is refused by its timestamp anyway.
+    fingerprint = hashlib.sha256(f"{timestamp}|{nonce}|{signature}|{query.get('msg_signature', '')}".encode()).hexdigest()
+    if not await kv.set(f"wechat_push_nonce:{fingerprint}", "1", ttl=2 * max_age, only_if_absent=True):
+        raise ReplayedPush("push already received")
+    return message
 
 
 def _as_list(value: Any) -> list[Any]:

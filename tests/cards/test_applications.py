@@ -103,3 +103,6 @@ async def test_proxy_needs_the_apply_scope_and_other_stations_are_refused(client
     clerk = await signed_headers(client, role=Role.STATION, unit=county.station_a)
     printed = await client.get(f"/api/cards/applications/{ok.json()['id']}/print", headers=clerk)
     assert "申领表" in printed.text and "借记卡" in printed.text
+    # The form carries the whole ID number: never cached, and every print is in the audit log.
+    assert printed.headers["cache-control"] == "no-store"
+    assert await AuditEntry.filter(action="card_application.forms_printed").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import httpx
@@ -20,8 +21,16 @@ from tests.confirmation.test_self_service import _bound_person, _challenge, _sub
 from tests.factories import PASSWORD, make_beneficiary, make_county, make_staff
 
 
+async def _post_login(client: httpx.AsyncClient, data: dict[str, str]) -> httpx.Response:
+    """Submit the login form as a browser does: the page first (its CSRF cookie and hidden token)."""
+    page = await client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return await client.post("/console/login", data={**data, "csrf_token": token.group(1)})
+
+
 async def _console_login(client: httpx.AsyncClient, username: str) -> dict[str, str]:
-    response = await client.post("/console/login", data={"username": username, "password": PASSWORD})
+    response = await _post_login(client, {"username": username, "password": PASSWORD})
     assert response.status_code == 302 and response.headers["location"] == "/console/"
     set_cookie = response.headers["set-cookie"]
     assert "HttpOnly" in set_cookie and "SameSite=Strict" in set_cookie
@@ -80,11 +89,11 @@ async def test_login_lockout_message(client: httpx.AsyncClient, app: Sanic) -> N
     county = await make_county()
     clerk = await make_staff(role=Role.STATION, unit=county.station_a)
     for _ in range(app.ctx.settings.security.max_login_failures):
-        wrong = await client.post("/console/login", data={"username": clerk.username, "password": "wrong-password"})
+        wrong = await _post_login(client, {"username": clerk.username, "password": "wrong-password"})
         assert wrong.status_code == 401 and "用户名或密码错误" in wrong.text
-    locked = await client.post("/console/login", data={"username": clerk.username, "password": PASSWORD})
-    assert locked.status_code == 423 and "账号已临时锁定" in locked.text and "vets_session" not in locked.headers.get("set-cookie", "")
-    empty = await client.post("/console/login", data={"username": "", "password": ""})
+    locked = await _post_login(client, {"username": clerk.username, "password": PASSWORD})
+    assert locked.status_code == 401 and "临时锁定" in locked.text and "vets_session" not in locked.headers.get("set-cookie", "")
+    empty = await _post_login(client, {"username": "", "password": ""})
     assert empty.status_code == 422 and "请输入用户名和密码" in empty.text
 
 
@@ -95,9 +104,9 @@ async def test_expired_session_goes_to_the_login_page_and_back(client: httpx.Asy
     assert expired.status_code == 302 and expired.headers["location"] == "/console/login?expired=1&next=/console/reviews"
     login_page = await client.get(expired.headers["location"])
     assert "登录已超时，请重新登录" in login_page.text and 'value="/console/reviews"' in login_page.text
-    back = await client.post("/console/login", data={"username": clerk.username, "password": PASSWORD, "next": "/console/reviews"})
+    back = await _post_login(client, {"username": clerk.username, "password": PASSWORD, "next": "/console/reviews"})
     assert back.headers["location"] == "/console/reviews"
-    elsewhere = await client.post("/console/login", data={"username": clerk.username, "password": PASSWORD, "next": "https://evil.example/"})
+    elsewhere = await _post_login(client, {"username": clerk.username, "password": PASSWORD, "next": "https://evil.example/"})
     assert elsewhere.headers["location"] == "/console/"  # never an open redirect
 
 

@@ -70,6 +70,8 @@ async def test_client_report_and_push_count_one_popup_once(client: httpx.AsyncCl
     assert remaining["booking_reminder"] == 1  # the same popup, reported twice, counted once
     # A second popup reported only by push (List as an array) does count.
     push["List"] = [push["List"], {"TemplateId": TEMPLATE_IDS["card_status_changed"], "SubscribeStatusString": "reject"}]
+    # A new push has its own nonce (the same one again is a replay and is not processed).
+    params = {"timestamp": timestamp, "nonce": "n2", "signature": hashlib.sha1("".join(sorted([token, timestamp, "n2"])).encode()).hexdigest()}
     await client.post("/api/wechat/push", params=params, content=json.dumps(push))
     remaining = (await client.get("/api/mp/subscriptions", headers=headers)).json()["remaining"]
     assert remaining["booking_reminder"] == 2 and remaining["card_status_changed"] == 0
@@ -110,6 +112,11 @@ def _worker_env(app: Sanic) -> dict[str, str]:
             "VETS_WECHAT__API_BASE_URL": settings.wechat.api_base_url,
             "VETS_WECHAT__APP_ID": settings.wechat.app_id,
             "VETS_WECHAT__APP_SECRET": settings.wechat.app_secret.get_secret_value(),
+            "VETS_WECHAT__PUSH_TOKEN": settings.wechat.push_token.get_secret_value(),
+            "VETS_SECURITY__SESSION_KEY": settings.security.session_key.get_secret_value(),
+            "VETS_SECURITY__FIELD_KEY": settings.security.field_key.get_secret_value(),
+            "VETS_SECURITY__QR_SIGNING_KEY": settings.security.qr_signing_key.get_secret_value(),
+            "VETS_AUDIT__KEY": settings.audit.key.get_secret_value(),
             "VETS_WECHAT__TEMPLATE_IDS": json.dumps(settings.wechat.template_ids),
             "VETS_OUTBOX__LEASE_SECONDS": "1",
             "VETS_OUTBOX__POLL_INTERVAL_SECONDS": "0.2",

@@ -170,3 +170,57 @@ def test_encrypted_push_with_bad_signatures_or_appid() -> None:
 def test_plain_push_through_open_push() -> None:
     message = open_push(body=json.dumps(SENT).encode(), query=_query(), token=TOKEN, aes_key=None, app_id=APP_ID)
     assert parse_subscribe_events(message)[0].msg_id == "1700827132819554304"
+
+
+async def test_replayed_push_is_refused_and_processed_once() -> None:
+    from server.kv import MemoryStore
+    from server.wechat.push import ReplayedPush, accept_push
+
+    kv = MemoryStore()
+    now = 1764000000
+    body = json.dumps(POPUP_ONE).encode()
+    message = await accept_push(body=body, query=_query(timestamp=str(now)), token=TOKEN, aes_key=None, app_id=APP_ID, kv=kv, now=now + 3)
+    assert message == POPUP_ONE
+    with pytest.raises(ReplayedPush):
+        await accept_push(body=body, query=_query(timestamp=str(now)), token=TOKEN, aes_key=None, app_id=APP_ID, kv=kv, now=now + 10)
+    # The same signature with another body is a replay too: the nonce is what is remembered.
+    with pytest.raises(ReplayedPush):
+        await accept_push(body=json.dumps(CHANGE_MANY).encode(), query=_query(timestamp=str(now)), token=TOKEN, aes_key=None, app_id=APP_ID, kv=kv, now=now + 10)
+
+
+async def test_push_dated_long_ago_is_refused() -> None:
+    from server.kv import MemoryStore
+    from server.wechat.push import StalePush, accept_push
+
+    old = "1580000000"  # 2020
+    with pytest.raises(StalePush):
+        await accept_push(body=json.dumps(POPUP_ONE).encode(), query=_query(timestamp=old), token=TOKEN, aes_key=None, app_id=APP_ID, kv=MemoryStore(), now=1764000000)
+
+
+async def test_plain_push_refused_once_safe_mode_is_configured() -> None:
+    from server.kv import MemoryStore
+    from server.wechat.push import accept_push
+
+    now = 1764000000.0
+    with pytest.raises(InvalidPushSignature):
+        await accept_push(body=json.dumps(POPUP_ONE).encode(), query=_query(), token=TOKEN, aes_key=AES_KEY, app_id=APP_ID, kv=MemoryStore(), now=now)
+    body, query = _encrypted_push(POPUP_ONE)
+    message = await accept_push(body=body, query=query, token=TOKEN, aes_key=AES_KEY, app_id=APP_ID, kv=MemoryStore(), now=now)
+    assert message == POPUP_ONE
+
+
+async def test_http_push_replay_and_stale_push(client, app) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    token = app.ctx.settings.wechat.push_token.get_secret_value()
+
+    def signed(timestamp: str, nonce: str) -> dict[str, str]:
+        return {"timestamp": timestamp, "nonce": nonce, "signature": _sign(token, timestamp, nonce)}
+
+    body = json.dumps({"MsgType": "text", "Content": "hi", "FromUserName": "o-x"})
+    fresh = signed(str(int(time.time())), "replay-me")
+    assert (await client.post("/api/wechat/push", params=fresh, content=body)).text == "success"
+    again = await client.post("/api/wechat/push", params=fresh, content=body)
+    assert again.status_code == 200 and again.text == "success"  # answered, not processed twice
+    stale = await client.post("/api/wechat/push", params=signed("1580000000", "old"), content=body)
+    assert stale.status_code == 403 and stale.json()["error"]["code"] == "bad_signature"

@@ -1,0 +1,187 @@
+"""Registry imports as background jobs: accepted at once, read off the event loop, resumable.
+
+The upload is checked (type, bombs, header) before it is accepted, kept under the var directory,
+and imported by a task: the file is parsed in a thread a chunk at a time, rows are written from
+the event loop between chunks, and the ``ImportBatch`` row carries status, progress and the row
+report. Every chunk refreshes the batch (``updated_at`` is the job's heartbeat); a batch left
+``running`` without a heartbeat (its process died) is taken over by ``resume_stalled_imports``
+and continues after the last row it had finished.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import logging
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from models.registry import ImportBatch
+from models.staff import Staff
+from models.org import OrgKind
+from models.staff import Role
+from server.actors import Actor
+from server.audit import service as audit
+from server.auth.scope import Scope
+from server.errors import ApiError, NotFound
+from server.registry import importer
+
+log = logging.getLogger("server.registry.jobs")
+
+CHUNK_ROWS = 500
+# Row outcomes kept in the report: every row of a small file; beyond that, the rejected ones.
+REPORT_ALL_ROWS = 2000
+REPORT_MAX_ROWS = 20_000
+STALLED_AFTER = timedelta(minutes=2)
+ACTIVE = ("queued", "running")
+
+_tasks: set[asyncio.Task[None]] = set()
+
+
+def _check_upload(filename: str, data: bytes) -> None:
+    """Type, bombs and header, now: a bad file is refused before a job exists."""
+    rows = importer.iter_table(filename, data)
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+async def start_registry_import(*, scope: Scope, actor: Actor, filename: str, data: bytes, var_dir: Path) -> ImportBatch:
+    scope.require_write()
+    await asyncio.to_thread(_check_upload, filename, data)
+    suffix = Path(filename).suffix.lower()[:8] or ".bin"
+    path = var_dir / "imports" / f"{uuid.uuid4().hex}{suffix}"
+    await asyncio.to_thread(_write, path, data)
+    batch = await ImportBatch.create(
+        kind="registry",
+        status="queued",
+        file_sha256=hashlib.sha256(data).hexdigest(),
+        filename=filename[:200],
+        staff_id=int(actor.id) if actor.id else None,
+        upload_path=str(path),
+        report=[],
+    )
+    spawn(batch.id)
+    return batch
+
+
+def spawn(batch_id: int) -> asyncio.Task[None]:
+    task = asyncio.create_task(run_import(batch_id), name=f"registry-import-{batch_id}")
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return task
+
+
+def running_task(batch_id: int) -> asyncio.Task[None] | None:
+    return next((t for t in _tasks if t.get_name() == f"registry-import-{batch_id}" and not t.done()), None)
+
+
+def _take(rows: Iterator[dict[str, str]], count: int) -> list[dict[str, str]]:
+    return list(itertools.islice(rows, count))
+
+
+async def _uploader(batch: ImportBatch) -> tuple[Scope, Actor]:
+    staff = await Staff.get(id=batch.staff_id).select_related("org_unit")
+    scope = Scope(role=Role(staff.role), org_unit_id=staff.org_unit_id, org_kind=OrgKind(staff.org_unit.kind))
+    return scope, Actor(type="staff", id=str(staff.id), role=staff.role.value)
+
+
+async def run_import(batch_id: int) -> None:
+    batch = await ImportBatch.get_or_none(id=batch_id)
+    if batch is None or batch.status not in ACTIVE:
+        return
+    try:
+        await _run(batch)
+    except ApiError as exc:
+        # "code:message": the code stays machine-readable for the progress endpoint.
+        await ImportBatch.filter(id=batch_id).update(status="failed", error=f"{exc.code}:{exc.message}"[:300])
+    except Exception:
+        log.exception("registry import failed", extra={"batch_id": batch_id})
+        await ImportBatch.filter(id=batch_id).update(status="failed", error="import_failed:导入过程中出现系统错误，已处理的行已保存，请联系管理员")
+    else:
+        Path(batch.upload_path).unlink(missing_ok=True)
+
+
+async def _run(batch: ImportBatch) -> None:
+    scope, actor = await _uploader(batch)
+    await ImportBatch.filter(id=batch.id).update(status="running")
+    data = await asyncio.to_thread(Path(batch.upload_path).read_bytes)
+    rows = await asyncio.to_thread(importer.iter_table, batch.filename, data)
+    stations, villages = await importer._station_lookup()
+    seen: set[str] = set()
+    counts = {"imported": batch.imported, "unchanged": batch.unchanged, "rejected": batch.rejected}
+    report: list[dict[str, Any]] = list(batch.report or [])
+    done = 0  # data rows consumed, empty ones included; resumes skip this many
+    while True:
+        chunk = await asyncio.to_thread(_take, rows, CHUNK_ROWS)
+        if not chunk:
+            break
+        for raw in chunk:
+            done += 1
+            if done <= batch.processed_rows or not any(raw.values()):
+                continue
+            outcome = await importer._import_row(scope=scope, actor=actor, row=done + 1, raw=raw, stations=stations, villages=villages, seen=seen)
+            counts[outcome.status] += 1
+            total = sum(counts.values())
+            if len(report) < REPORT_MAX_ROWS and (total <= REPORT_ALL_ROWS or outcome.status == "rejected"):
+                report.append(outcome.to_dict())
+        if done > batch.processed_rows:
+            await ImportBatch.filter(id=batch.id).update(processed_rows=done, total_rows=sum(counts.values()), report=report, updated_at=datetime.now(UTC), **counts)
+    await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=sum(counts.values()), report=report, **counts)
+    await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": sum(counts.values()), **counts})
+
+
+async def resume_stalled_imports(*, now: datetime | None = None) -> list[int]:
+    """Take over imports whose process died (no heartbeat for a while); returns their ids."""
+    now = now or datetime.now(UTC)
+    resumed = []
+    for batch in await ImportBatch.filter(kind="registry", status__in=list(ACTIVE), updated_at__lt=now - STALLED_AFTER):
+        if running_task(batch.id) is not None:
+            continue
+        # Claim by compare-and-set on the heartbeat: only one process wins it.
+        claimed = await ImportBatch.filter(id=batch.id, updated_at=batch.updated_at).update(status="running", updated_at=now)
+        if claimed:
+            spawn(batch.id)
+            resumed.append(batch.id)
+    return resumed
+
+
+def failure(batch: ImportBatch) -> tuple[str, str] | None:
+    """(code, message) of a failed job."""
+    if batch.status != "failed":
+        return None
+    code, _, message = (batch.error or "import_failed:导入失败").partition(":")
+    return code, message
+
+
+def progress_json(batch: ImportBatch) -> dict[str, Any]:
+    failed = failure(batch)
+    counts = {"total": batch.total_rows, "imported": batch.imported, "unchanged": batch.unchanged, "rejected": batch.rejected}
+    return {
+        "job_id": batch.id,
+        "status": batch.status,
+        "filename": batch.filename,
+        "file_sha256": batch.file_sha256,
+        "processed_rows": batch.processed_rows,
+        **counts,
+        "error": {"code": failed[0], "message": failed[1]} if failed else None,
+        "rows": batch.report,
+        "progress_url": f"/api/beneficiaries/imports/{batch.id}",
+    }
+
+
+async def get_import(*, scope: Scope, actor: Actor, job_id: int) -> ImportBatch:
+    """An import job, visible to whoever started it (and the admin)."""
+    batch = await ImportBatch.get_or_none(id=job_id, kind="registry")
+    if batch is None or not (scope.is_global or (actor.id is not None and str(batch.staff_id) == actor.id)):
+        raise NotFound("导入任务不存在", code="import_not_found")
+    return batch
