@@ -18,7 +18,7 @@ from server.errors import Forbidden, Unauthorized
 SESSION_COOKIE = "vets_session"
 CSRF_HEADER = "X-CSRF-Token"
 # What an account that must change its (one-time) password may still do.
-PASSWORD_CHANGE_PATHS = frozenset({"/api/staff/password", "/api/staff/me", "/api/staff/logout", "/console/logout"})
+PASSWORD_CHANGE_PATHS = frozenset({"/api/staff/password", "/api/staff/me", "/api/staff/logout", "/console/logout", "/console/password"})
 
 
 def client_address(request: Request) -> str:

@@ -37,7 +37,7 @@ from models.confirmation import (
 )
 from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus
-from models.staff import Role
+from models.staff import Role, Staff
 from models.wechat import ProxyStatus
 from server import labels, media
 from server.calendar import service as calendar_service
@@ -67,6 +67,7 @@ from server.face_service import face_config
 from server.miniapp import proxies
 from server.registry import service as registry
 from server.registry.categories import CATEGORY_LABELS
+from server.security.passwords import MIN_PASSWORD_LENGTH
 
 log = logging.getLogger("server.console")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -132,7 +133,9 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
         except Unauthorized:
             target = request.path if request.method == "GET" else ""
             return redirect("/console/login?expired=1" + (f"&next={quote(target)}" if target.startswith("/console/") else ""))
-        except ApiError as exc:  # the CSRF check: a stale or forged form
+        except ApiError as exc:  # the CSRF check: a stale or forged form, or a password that must change first
+            if exc.code == "password_change_required":
+                return redirect("/console/password")
             return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
         once = ((request.form or {}).get("once") or "")[:64] if request.method == "POST" else ""
         if once:
@@ -231,6 +234,42 @@ async def login_submit(request: Request) -> HTTPResponse:
     response = redirect(next_url)
     response.add_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=not request.app.ctx.settings.is_development, path="/")
     return response
+
+
+@bp.get("/password")
+@page
+async def password_page(request: Request) -> HTTPResponse:
+    return render(request, "password.html", must_change=await _must_change_password(request), min_length=MIN_PASSWORD_LENGTH)
+
+
+@bp.post("/password")
+@page
+async def password_submit(request: Request) -> HTTPResponse:
+    """Change one's own password (the one-time password of a new account first of all): every other session
+    ends, and this browser gets a fresh one."""
+    form = request.form or {}
+    old, new, again = form.get("old_password") or "", form.get("new_password") or "", form.get("new_password_again") or ""
+    must_change = await _must_change_password(request)
+    problem = None
+    if not old or not new:
+        problem = "请填写原密码和新密码"
+    elif new != again:
+        problem = "两次输入的新密码不一致"
+    elif len(new) < MIN_PASSWORD_LENGTH:
+        problem = f"新密码至少 {MIN_PASSWORD_LENGTH} 位"
+    if problem:
+        return render(request, "password.html", status=422, must_change=must_change, min_length=MIN_PASSWORD_LENGTH, error=problem)
+    try:
+        token, _ = await auth_service.change_password(kv=request.app.ctx.kv, security=request.app.ctx.settings.security, staff_id=request.ctx.staff.staff_id, old_password=old, new_password=new, actor=request.ctx.actor)
+    except ApiError as exc:
+        return render(request, "password.html", status=exc.status, must_change=must_change, min_length=MIN_PASSWORD_LENGTH, error=exc.message)
+    response = redirect("/console/?msg=" + quote("已修改密码，其他设备上的登录已失效"))
+    response.add_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", secure=not request.app.ctx.settings.is_development, path="/")
+    return response
+
+
+async def _must_change_password(request: Request) -> bool:
+    return bool(await Staff.filter(id=request.ctx.staff.staff_id, must_change_password=True).exists())
 
 
 @bp.post("/logout")
