@@ -39,6 +39,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mp/cards/application-appointments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Book a time to apply on site (header Idempotency-Key makes retries safe) */
+        post: operations["post~cards_mp_plan.mp_book_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mp/cards/application-appointments/{appointment_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Cancel an appointment to apply (before the cutoff) */
+        post: operations["post~cards_mp_plan.mp_cancel_application"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mp/cards/application-slots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Open times to apply on site at the person's station */
+        get: operations["get~cards_mp_plan.mp_application_slots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mp/cards/applications": {
         parameters: {
             query?: never;
@@ -66,6 +117,40 @@ export interface paths {
         };
         /** My application's progress and history */
         get: operations["get~cards_mp.mp_application"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mp/cards/applications/{application_id}/bank": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** The debit card to link to the preferential card (kept encrypted, shown masked) */
+        post: operations["post~cards_mp_plan.mp_bank"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mp/cards/applications/{application_id}/forms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The forms to print, sign, photograph and upload (申领表 and 银行借记卡信息确认书), prefilled; audited */
+        get: operations["get~cards_mp_plan.mp_forms"];
         put?: never;
         post?: never;
         delete?: never;
@@ -102,6 +187,23 @@ export interface paths {
         put?: never;
         /** Resubmit a returned application after fixing it */
         post: operations["post~cards_mp.mp_resubmit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mp/cards/applications/{application_id}/withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Withdraw my application (or as a proxy with scope apply), with a reason */
+        post: operations["post~cards_mp_plan.mp_withdraw"];
         delete?: never;
         options?: never;
         head?: never;
@@ -177,6 +279,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/mp/cards/catalogue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The 优待目录 of the holder's district */
+        get: operations["get~cards_mp_plan.mp_catalogue"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/mp/cards/mine": {
         parameters: {
             query?: never;
@@ -203,6 +322,23 @@ export interface paths {
         };
         /** Pickup slots still bookable at the card's station, with the station's address, phone and hours and local (+08:00) times */
         get: operations["get~cards_mp.mp_slots"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/mp/cards/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This year's batches, stages and today's stage */
+        get: operations["get~cards_mp_plan.mp_timeline"];
         put?: never;
         post?: never;
         delete?: never;
@@ -472,12 +608,76 @@ export interface components {
              */
             status: "pending" | "active";
         };
+        /** ApplicationAppointmentInfo */
+        ApplicationAppointmentInfo: {
+            /** Id */
+            id: number;
+            /** Slot Id */
+            slot_id: number;
+            /** Beneficiary Id */
+            beneficiary_id: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "cancelled" | "no_show" | "checked_in";
+            /**
+             * Short Code
+             * @description 8 characters to tell the clerk on arrival
+             * @example K7Q2M9XD
+             */
+            short_code: string;
+            /** As Proxy */
+            as_proxy: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+        };
         /** ApplicationForms */
         ApplicationForms: {
             /** Application Form */
             application_form: boolean;
             /** Bank Form */
             bank_form: boolean;
+        };
+        /** ApplicationSlotInfo */
+        ApplicationSlotInfo: {
+            /** Id */
+            id: number;
+            /** Station Id */
+            station_id: number;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /**
+             * Start Time
+             * @description China time
+             * @example 09:00
+             */
+            start_time: string;
+            /**
+             * End Time
+             * @example 10:00
+             */
+            end_time: string;
+            /** Capacity */
+            capacity: number;
+            /** Booked */
+            booked: number;
+            /** Available */
+            available: number;
+        };
+        /** ApplicationSlotList */
+        ApplicationSlotList: {
+            /**
+             * Items
+             * @description at the person's station, from today, earliest first; full slots left out
+             */
+            items: components["schemas"]["ApplicationSlotInfo"][];
         };
         /** ApplicationStep */
         ApplicationStep: {
@@ -496,6 +696,20 @@ export interface components {
              * Format: date-time
              */
             at: string;
+        };
+        /** BankAccount */
+        BankAccount: {
+            /**
+             * Bank Name
+             * @example 中国农业银行
+             */
+            bank_name: string;
+            /**
+             * Account Masked
+             * @description only the last four digits are ever shown
+             * @example ****8901
+             */
+            account_masked: string;
         };
         /** BindingInfo */
         BindingInfo: {
@@ -671,6 +885,76 @@ export interface components {
             /** Items */
             items: components["schemas"]["CardApplicationInfo"][];
         };
+        /**
+         * CardApplicationWithBank
+         * @description An application as the holder sees it, with the linked debit card (masked).
+         */
+        CardApplicationWithBank: {
+            /** Id */
+            id: number;
+            /** Beneficiary Id */
+            beneficiary_id: number;
+            /** Beneficiary Name */
+            beneficiary_name: string;
+            /** Station Id */
+            station_id: number;
+            /**
+             * Card Kind
+             * @enum {string}
+             */
+            card_kind: "veteran" | "other_beneficiary";
+            /** Card Kind Label */
+            card_kind_label: string;
+            /** Batch */
+            batch: number;
+            /** Channel */
+            channel: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "station_check" | "centre_verification" | "bureau_review" | "city_review" | "approved" | "returned" | "withdrawn";
+            /** Status Label */
+            status_label: string;
+            /**
+             * Due Date
+             * Format: date
+             */
+            due_date: string | null;
+            /** Overdue */
+            overdue: boolean;
+            /** Return Count */
+            return_count: number;
+            /** Flagged */
+            flagged: boolean;
+            /** Problem Note */
+            problem_note: string;
+            forms: components["schemas"]["ApplicationForms"];
+            /** Version */
+            version: number;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Card Id
+             * @description the card made from this application, once it exists
+             */
+            card_id: number | null;
+            /** @description null until a debit card is linked */
+            bank: components["schemas"]["BankAccount"] | null;
+            /**
+             * Due Provisional
+             * @description the due date may move (the working-day calendar of that year is not published yet)
+             */
+            due_provisional: boolean;
+            /**
+             * Materials Status
+             * @enum {string}
+             */
+            materials_status: "held" | "archived" | "destroyed";
+        };
         /** CardInfo */
         CardInfo: {
             /** Id */
@@ -719,6 +1003,54 @@ export interface components {
         CardList: {
             /** Items */
             items: components["schemas"]["CardInfo"][];
+        };
+        /** Catalogue */
+        Catalogue: {
+            /** Id */
+            id: number;
+            /** District Id */
+            district_id: number;
+            /**
+             * Version
+             * @description the latest published version of the district's catalogue
+             */
+            version: number;
+            /**
+             * Title
+             * @example 灌云县优待目录
+             */
+            title: string;
+            /** Items */
+            items: components["schemas"]["CatalogueItem"][];
+            /**
+             * Note
+             * @description 优待证 is not a privilege or free pass: the catalogue is what it covers
+             */
+            note: string;
+            /**
+             * Published At
+             * Format: date-time
+             */
+            published_at: string;
+        };
+        /** CatalogueItem */
+        CatalogueItem: {
+            /**
+             * Area
+             * @example 交通出行
+             */
+            area: string;
+            /**
+             * Content
+             * @example 乘坐市内公交车免费
+             */
+            content: string;
+            /**
+             * Provider
+             * @description who grants it; may be empty
+             * @example 县交通运输局
+             */
+            provider: string;
         };
         /** ConfirmationCampaign */
         ConfirmationCampaign: {
@@ -900,6 +1232,24 @@ export interface components {
             /** Short Code */
             short_code: string;
         };
+        /** ReviewPeriod */
+        ReviewPeriod: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            /**
+             * Enforced
+             * @description applications are refused (outside_review_period) outside the period
+             */
+            enforced: boolean;
+        };
         /** Slot */
         Slot: {
             /** Id */
@@ -1035,6 +1385,87 @@ export interface components {
             remaining: {
                 [key: string]: number;
             };
+        };
+        /** Timeline */
+        Timeline: {
+            /** Year */
+            year: number;
+            /**
+             * Today
+             * Format: date
+             * @description China date
+             */
+            today: string;
+            /**
+             * Stage
+             * @description today's stage; null when `year` is not this year
+             * @enum {string|null}
+             */
+            stage: "acceptance" | "issuance" | "cleanup" | "outside" | null;
+            /** Batches */
+            batches: components["schemas"]["TimelineBatch"][];
+            /** Stages */
+            stages: components["schemas"]["TimelineStage"][];
+            /** @description 受理及检查、核实、初审和审核 take place in this period */
+            review_period: components["schemas"]["ReviewPeriod"];
+            /**
+             * Statistics Due Day
+             * @description day of the month by which the month's figures are frozen
+             */
+            statistics_due_day: number;
+        };
+        /** TimelineBatch */
+        TimelineBatch: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            /**
+             * Batch
+             * @example 1
+             */
+            batch: number;
+            /**
+             * Label
+             * @example 第一批次
+             */
+            label: string;
+            /**
+             * Current
+             * @description today falls in this batch's acceptance window
+             */
+            current: boolean;
+        };
+        /** TimelineStage */
+        TimelineStage: {
+            /**
+             * From
+             * Format: date
+             */
+            from: string;
+            /**
+             * To
+             * Format: date
+             */
+            to: string;
+            /**
+             * Stage
+             * @enum {string}
+             */
+            stage: "acceptance" | "issuance" | "cleanup";
+            /**
+             * Label
+             * @example 集中受理阶段
+             */
+            label: string;
+            /** Current */
+            current: boolean;
         };
         /** TransferRequested */
         TransferRequested: {
@@ -1617,6 +2048,458 @@ export interface operations {
             };
         };
     };
+    "post~cards_mp_plan.mp_book_application": {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description A client-generated unique key per intended action (e.g. a UUID); a retry with the same key returns the first result (200) instead of acting twice */
+                "Idempotency-Key": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Beneficiary Id */
+                    beneficiary_id: number;
+                    /**
+                     * Slot Id
+                     * @description from GET /api/mp/cards/application-slots
+                     */
+                    slot_id: number;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplicationAppointmentInfo"];
+                };
+            };
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplicationAppointmentInfo"];
+                };
+            };
+            /** @description 错误码: empty_body, idempotency_key_required, invalid_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "empty_body",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "idempotency_key_required" | "invalid_json";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_authorised_for_beneficiary, proxy_scope_missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_authorised_for_beneficiary" | "proxy_scope_missing";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: beneficiary_not_found, slot_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "beneficiary_not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "beneficiary_not_found" | "slot_not_found";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: appointment_exists, past_cutoff, slot_full */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "slot_full",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "appointment_exists" | "past_cutoff" | "slot_full";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: beneficiary_deceased, not_entitled, validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_failed",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "beneficiary_deceased" | "not_entitled" | "validation_failed";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "post~cards_mp_plan.mp_cancel_application": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                appointment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplicationAppointmentInfo"];
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_authorised_for_beneficiary, proxy_scope_missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_authorised_for_beneficiary" | "proxy_scope_missing";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: appointment_not_found, not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "appointment_not_found" | "not_found";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: appointment_not_active, past_cutoff */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "appointment_not_active",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "appointment_not_active" | "past_cutoff";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "get~cards_mp_plan.mp_application_slots": {
+        parameters: {
+            query: {
+                beneficiary_id: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApplicationSlotList"];
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_authorised_for_beneficiary, proxy_scope_missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_authorised_for_beneficiary" | "proxy_scope_missing";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: beneficiary_not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "beneficiary_not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "beneficiary_not_found";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_failed",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_failed";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
     "get~cards_mp.mp_my_applications": {
         parameters: {
             query?: never;
@@ -1869,6 +2752,293 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CardApplicationDetail"];
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_authorised_for_beneficiary, proxy_scope_missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_authorised_for_beneficiary" | "proxy_scope_missing";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: application_not_found, not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "application_not_found" | "not_found";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "post~cards_mp_plan.mp_bank": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** Bank Name */
+                    bank_name: string;
+                    /** Account */
+                    account: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardApplicationWithBank"];
+                };
+            };
+            /** @description 错误码: empty_body, invalid_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "empty_body",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_json";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_authorised_for_beneficiary, proxy_scope_missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_authorised_for_beneficiary" | "proxy_scope_missing";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: application_not_found, not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "application_not_found" | "not_found";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: application_locked */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "application_locked",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "application_locked";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: bad_bank_account, bank_name_required, validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_failed",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "bad_bank_account" | "bank_name_required" | "validation_failed";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "get~cards_mp_plan.mp_forms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
                 };
             };
             /** @description 错误码: mini_login_required, mini_session_expired */
@@ -2370,6 +3540,194 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "validation_failed";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "post~cards_mp_plan.mp_withdraw": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                application_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /**
+                     * Reason
+                     * @default
+                     */
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CardApplicationWithBank"];
+                };
+            };
+            /** @description 错误码: empty_body, invalid_json */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "empty_body",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "empty_body" | "invalid_json";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_authorised_for_beneficiary, proxy_scope_missing */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_authorised_for_beneficiary" | "proxy_scope_missing";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: application_not_found, not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "application_not_found" | "not_found";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_withdrawable, version_conflict */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_withdrawable",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_withdrawable" | "version_conflict";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: reason_required, validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_failed",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "reason_required" | "validation_failed";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -3066,6 +4424,132 @@ export interface operations {
             };
         };
     };
+    "get~cards_mp_plan.mp_catalogue": {
+        parameters: {
+            query: {
+                beneficiary_id: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Catalogue"];
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: not_a_holder, not_authorised_for_beneficiary */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "not_authorised_for_beneficiary",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "not_a_holder" | "not_authorised_for_beneficiary";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: beneficiary_not_found, catalogue_not_published */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "beneficiary_not_found",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "beneficiary_not_found" | "catalogue_not_published";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description 错误码: validation_failed */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "validation_failed",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "validation_failed";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
     "get~cards_mp.mp_my_cards": {
         parameters: {
             query?: never;
@@ -3254,6 +4738,111 @@ export interface operations {
                         error: {
                             /** @enum {string} */
                             code: "validation_failed";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
+        };
+    };
+    "get~cards_mp_plan.mp_timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "year": 2026,
+                     *       "today": "2026-04-15",
+                     *       "stage": "acceptance",
+                     *       "batches": [
+                     *         {
+                     *           "batch": 1,
+                     *           "label": "第一批次",
+                     *           "from": "2026-03-01",
+                     *           "to": "2026-03-31",
+                     *           "current": false
+                     *         },
+                     *         {
+                     *           "batch": 2,
+                     *           "label": "第二批次",
+                     *           "from": "2026-04-01",
+                     *           "to": "2026-04-30",
+                     *           "current": true
+                     *         },
+                     *         {
+                     *           "batch": 3,
+                     *           "label": "第三批次",
+                     *           "from": "2026-05-01",
+                     *           "to": "2026-09-20",
+                     *           "current": false
+                     *         }
+                     *       ],
+                     *       "stages": [
+                     *         {
+                     *           "stage": "acceptance",
+                     *           "label": "集中受理阶段",
+                     *           "from": "2026-03-01",
+                     *           "to": "2026-09-20",
+                     *           "current": true
+                     *         },
+                     *         {
+                     *           "stage": "issuance",
+                     *           "label": "集中发证阶段",
+                     *           "from": "2026-09-21",
+                     *           "to": "2026-10-31",
+                     *           "current": false
+                     *         },
+                     *         {
+                     *           "stage": "cleanup",
+                     *           "label": "重点核查阶段",
+                     *           "from": "2026-11-01",
+                     *           "to": "2026-11-30",
+                     *           "current": false
+                     *         }
+                     *       ],
+                     *       "review_period": {
+                     *         "from": "2026-03-01",
+                     *         "to": "2026-11-30",
+                     *         "enforced": false
+                     *       },
+                     *       "statistics_due_day": 20
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Timeline"];
+                };
+            };
+            /** @description 错误码: mini_login_required, mini_session_expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "mini_login_required",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "mini_login_required" | "mini_session_expired";
                             message: string;
                             details?: {
                                 [key: string]: unknown;

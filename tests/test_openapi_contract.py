@@ -31,6 +31,16 @@ def _mp_operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, A
     return [(path, method, op) for path, ops in document["paths"].items() if path.startswith(MP_PREFIX) for method, op in ops.items()]
 
 
+def _success_schema(response: dict[str, Any]) -> Any:
+    """A JSON body's schema, or (for the printable forms) an HTML page's."""
+    content = response.get("content", {})
+    return content.get("application/json", {}).get("schema") or content.get("text/html", {}).get("schema")
+
+
+def _codes(op: dict[str, Any], status: str) -> list[str]:
+    return op["responses"][status]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["enum"]
+
+
 async def test_every_mp_operation_publishes_its_response_errors_and_security(client: httpx.AsyncClient) -> None:
     document = (await client.get("/docs/openapi.json")).json()
     operations = _mp_operations(document)
@@ -39,7 +49,7 @@ async def test_every_mp_operation_publishes_its_response_errors_and_security(cli
     for path, method, op in operations:
         where = f"{method.upper()} {path}"
         success = {status: r for status, r in op["responses"].items() if status.startswith("2")}
-        if not success or not all(r.get("content", {}).get("application/json", {}).get("schema") for r in success.values()):
+        if not success or not all(_success_schema(r) for r in success.values()):
             problems.append(f"{where}: no response schema")
         errors = [r for status, r in op["responses"].items() if status[0] in "45"]
         if not errors or not all(r["content"]["application/json"]["schema"]["properties"]["error"] for r in errors):
@@ -61,9 +71,35 @@ async def test_every_mp_operation_publishes_its_response_errors_and_security(cli
     assert set(document["components"]["schemas"]) >= {"MyYear", "CardList", "BookingInfo", "SlotList", "Subscriptions", "Station"}
 
 
+async def test_plan_routes_publish_their_answers_and_error_codes(client: httpx.AsyncClient) -> None:
+    """The routes of the card plan (timeline, forms, bank, withdrawal, on-site appointments, 优待目录)."""
+    document = (await client.get("/docs/openapi.json")).json()
+    paths = document["paths"]
+    forms = paths["/api/mp/cards/applications/{application_id}/forms"]["get"]
+    assert list(forms["responses"]["200"]["content"]) == ["text/html"] and forms["responses"]["200"]["content"]["text/html"]["schema"]["type"] == "string"
+    assert set(_codes(forms, "404")) == {"not_found", "application_not_found"} and "proxy_scope_missing" in _codes(forms, "403")
+    booking = paths["/api/mp/cards/application-appointments"]["post"]
+    assert [p["name"] for p in booking["parameters"] if p["in"] == "header"] == ["Idempotency-Key"]
+    assert booking["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ApplicationAppointmentInfo"}
+    assert {"slot_full", "past_cutoff", "appointment_exists"} == set(_codes(booking, "409")) and {"not_entitled", "beneficiary_deceased", "validation_failed"} == set(_codes(booking, "422"))
+    cancel = paths["/api/mp/cards/application-appointments/{appointment_id}/cancel"]["post"]
+    assert set(_codes(cancel, "409")) == {"appointment_not_active", "past_cutoff"} and [p["schema"]["maximum"] for p in cancel["parameters"] if p["in"] == "path"] == [2**31 - 1]
+    withdraw = paths["/api/mp/cards/applications/{application_id}/withdraw"]["post"]
+    assert set(_codes(withdraw, "409")) == {"not_withdrawable", "version_conflict"} and "reason_required" in _codes(withdraw, "422")
+    bank = paths["/api/mp/cards/applications/{application_id}/bank"]["post"]
+    assert {"bad_bank_account", "bank_name_required"} <= set(_codes(bank, "422")) and _codes(bank, "409") == ["application_locked"]
+    catalogue = paths["/api/mp/cards/catalogue"]["get"]
+    assert set(_codes(catalogue, "403")) == {"not_authorised_for_beneficiary", "not_a_holder"} and "catalogue_not_published" in _codes(catalogue, "404")
+    timeline = paths["/api/mp/cards/timeline"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert timeline["example"]["batches"][0]["from"] == "2026-03-01"
+    schemas = document["components"]["schemas"]
+    assert set(schemas["TimelineBatch"]["required"]) == {"from", "to", "batch", "label", "current"}
+    assert schemas["CardApplicationWithBank"]["properties"]["bank"]["nullable"] is True
+
+
 async def test_ids_beyond_the_database_range_are_unknown_not_server_errors(client: httpx.AsyncClient, wechat_standin: StandinControl) -> None:
     headers = await mini_login(client, wechat_standin, "o-huge-ids")
-    for path in (f"/api/mp/cards/bookings/{2**40}/qr", "/api/mp/cards/bookings/-3/qr", f"/api/mp/cards/applications/{2**63}"):
+    for path in (f"/api/mp/cards/bookings/{2**40}/qr", "/api/mp/cards/bookings/-3/qr", f"/api/mp/cards/applications/{2**63}", f"/api/mp/cards/applications/{2**40}/forms"):
         response = await client.get(path, headers=headers)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", (path, response.text)
     assert (await client.get(f"/api/mp/cards/bookings/{2**40}/qr")).status_code == 401

@@ -118,8 +118,9 @@ def error_schema(codes: Sequence[str]) -> dict[str, Any]:
 
 def contract(
     *,
-    response: type[BaseModel],
+    response: type[BaseModel] | None,
     status: int = 200,
+    html: str | None = None,
     example: Mapping[str, Any] | None = None,
     errors: Mapping[int, Sequence[str]] | None = None,
     auth: bool = True,
@@ -130,6 +131,7 @@ def contract(
 ) -> Callable[[F], F]:
     """Publish what a route answers: ``response`` at ``status`` (and at each status in ``also``, e.g.
     200 for a repeated idempotent request), the error codes per status, the bearer scheme and headers.
+    A route that answers a page instead (``response=None``) describes it in ``html``: text/html.
 
     Place it above ``@api(...)``: it documents the route handler sanic-ext already knows.
     """
@@ -141,13 +143,18 @@ def contract(
     def decorator(handler: F) -> F:
         if path_ids:
             handler = _bounded_ids(handler, path_ids)
-        ref = component(response)
-        content: dict[str, Any] = {"schema": ref}
-        if example is not None:
-            content["example"] = dict(example)
+        if response is None:
+            if html is None:
+                raise TypeError("contract: a route without a response model must describe its HTML page")
+            media = {"text/html": {"schema": {"type": "string", "description": html}}}
+        else:
+            content: dict[str, Any] = {"schema": component(response)}
+            if example is not None:
+                content["example"] = dict(example)
+            media = {"application/json": content}
         decorated: Any = handler
         for answer in (status, *also):
-            decorated = openapi.response(answer, {"application/json": content}, "OK" if answer < 300 else "")(decorated)
+            decorated = openapi.response(answer, media, "OK" if answer < 300 else "")(decorated)
         for code_status, codes in sorted(all_errors.items()):
             decorated = openapi.response(
                 code_status,

@@ -212,3 +212,75 @@ async def test_card_ready_message_words_it_for_a_proxy(client: httpx.AsyncClient
     assert (await client.post("/api/cards/collections", headers=station_staff, json={"station_id": county.station_a.id, "card_ids": [card.id]})).status_code == 200
     by_user = {n.user_id: render("card_ready_for_pickup", n.context).values()["thing4"] for n in await Notification.filter(template_key="card_ready_for_pickup")}
     assert by_user == {father_user.id: "请本人携带身份证原件前往领取", daughter.id: "请携带持证人和您的身份证原件代领"}
+
+
+async def test_card_plan_journey_appointment_to_apply_on_site_forms_bank_withdraw_catalogue(client: httpx.AsyncClient, app: Sanic, wechat_standin: StandinControl) -> None:
+    """The person books a time to apply at the station, applies there, prints the forms, links a
+    debit card, withdraws, and (once approved) reads the district's 优待目录 — every answer checked
+    against the published document."""
+    contract = await Contract.load(client)
+    county = await _county_with_contacts()
+    person = await make_beneficiary(station=county.station_a, name="陈国华", address="伊山镇东风路18号", phone="13800000000")
+    headers = await mini_login(client, wechat_standin, "o-journey-chen")
+    assert (await _bind(client, contract, headers, person)).status_code == 201
+
+    timeline = contract.check(await client.get("/api/mp/cards/timeline", headers=headers))
+    assert [b["label"] for b in timeline["batches"]] == ["第一批次", "第二批次", "第三批次"] and timeline["review_period"]["to"][5:] == "11-30"
+
+    # The station opens times to apply; the person books one, retries safely, cancels and books again.
+    station = await staff_headers(client, role=Role.STATION, unit=county.station_a)
+    opened = await client.post("/api/cards/application-slots", headers=station, json={"station_id": county.station_a.id, "start": (date.today() + timedelta(days=3)).isoformat(), "days": 14, "windows": [["09:00", "10:00"]], "capacity": 1})
+    assert opened.status_code == 201, opened.text
+    slots = contract.check(await client.get(f"/api/mp/cards/application-slots?beneficiary_id={person.id}", headers=headers))["items"]
+    assert slots and slots[0]["available"] == 1 and slots[0]["start_time"] == "09:00"
+    unkeyed = await client.post("/api/mp/cards/application-appointments", headers=headers, json={"beneficiary_id": person.id, "slot_id": slots[0]["id"]})
+    assert unkeyed.status_code == 400 and contract.check(unkeyed)["error"]["code"] == "idempotency_key_required"
+    first = await client.post("/api/mp/cards/application-appointments", headers={**headers, "Idempotency-Key": "chen-1"}, json={"beneficiary_id": person.id, "slot_id": slots[0]["id"]})
+    assert first.status_code == 201 and contract.check(first)["status"] == "active"
+    retried = await client.post("/api/mp/cards/application-appointments", headers={**headers, "Idempotency-Key": "chen-1"}, json={"beneficiary_id": person.id, "slot_id": slots[0]["id"]})
+    assert retried.status_code == 200 and contract.check(retried)["id"] == first.json()["id"]
+    twice = await client.post("/api/mp/cards/application-appointments", headers={**headers, "Idempotency-Key": "chen-2"}, json={"beneficiary_id": person.id, "slot_id": slots[1]["id"]})
+    assert twice.status_code == 409 and contract.check(twice)["error"]["code"] == "appointment_exists"
+    cancelled = contract.check(await client.post(f"/api/mp/cards/application-appointments/{first.json()['id']}/cancel", headers=headers))
+    assert cancelled["status"] == "cancelled"
+    again = await client.post("/api/mp/cards/application-appointments", headers={**headers, "Idempotency-Key": "chen-3"}, json={"beneficiary_id": person.id, "slot_id": slots[0]["id"]})
+    assert again.status_code == 201
+    appointment = contract.check(again)
+    assert (await client.post("/api/cards/application-appointments/check-in", headers=station, json={"short_code": appointment["short_code"]})).json()["status"] == "checked_in"
+    late = await client.post(f"/api/mp/cards/application-appointments/{appointment['id']}/cancel", headers=headers)
+    assert late.status_code == 409 and contract.check(late)["error"]["code"] == "appointment_not_active"
+
+    # Applied at the counter: the forms to sign, the debit card, then a change of mind.
+    created = await client.post("/api/cards/applications", headers=station, json={"beneficiary_id": person.id, "card_kind": "veteran"})
+    assert created.status_code == 201, created.text
+    app_id = created.json()["id"]
+    forms = await client.get(f"/api/mp/cards/applications/{app_id}/forms", headers=headers)
+    assert forms.status_code == 200 and forms.headers["content-type"].startswith("text/html")
+    assert "text/html" in contract.operation("GET", f"/api/mp/cards/applications/{app_id}/forms")["responses"]["200"]["content"]
+    assert "陈国华" in forms.text and decrypt_id_number(person) in forms.text
+    bad = await client.post(f"/api/mp/cards/applications/{app_id}/bank", headers=headers, json={"bank_name": "中国农业银行", "account": "6228-48"})
+    assert bad.status_code == 422 and contract.check(bad)["error"]["code"] == "bad_bank_account"
+    banked = contract.check(await client.post(f"/api/mp/cards/applications/{app_id}/bank", headers=headers, json={"bank_name": "中国农业银行", "account": "6228 4800 1234 5678 901"}))
+    assert banked["bank"] == {"bank_name": "中国农业银行", "account_masked": "****8901"} and banked["beneficiary_name"] == "陈国华"
+    no_reason = await client.post(f"/api/mp/cards/applications/{app_id}/withdraw", headers=headers, json={"reason": " "})
+    assert no_reason.status_code == 422 and contract.check(no_reason)["error"]["code"] == "reason_required"
+    withdrawn = contract.check(await client.post(f"/api/mp/cards/applications/{app_id}/withdraw", headers=headers, json={"reason": "本人暂不申领"}))
+    assert (withdrawn["status"], withdrawn["status_label"], withdrawn["due_date"]) == ("withdrawn", "已撤回", None)
+    twice = await client.post(f"/api/mp/cards/applications/{app_id}/withdraw", headers=headers, json={"reason": "再次撤回"})
+    assert twice.status_code == 409 and contract.check(twice)["error"]["code"] == "not_withdrawable"
+    history = contract.check(await client.get(f"/api/mp/cards/applications/{app_id}", headers=headers))["history"]
+    assert history[-1]["to_status"] == "withdrawn" and history[-1]["reason"] == "申请人：本人暂不申领"
+
+    # The 优待目录 is for holders: refused before approval, shown once the district publishes it.
+    refused = await client.get(f"/api/mp/cards/catalogue?beneficiary_id={person.id}", headers=headers)
+    assert refused.status_code == 403 and contract.check(refused)["error"]["code"] == "not_a_holder"
+    reapplied = await client.post("/api/cards/applications", headers=station, json={"beneficiary_id": person.id, "card_kind": "veteran"})
+    await CardApplication.filter(id=reapplied.json()["id"]).update(status=ApplicationStatus.APPROVED, open_key=None)
+    unpublished = await client.get(f"/api/mp/cards/catalogue?beneficiary_id={person.id}", headers=headers)
+    assert unpublished.status_code == 404 and contract.check(unpublished)["error"]["code"] == "catalogue_not_published"
+    bureau = await staff_headers(client, role=Role.BUREAU, unit=county.district)
+    items = [{"area": "交通出行", "content": "乘坐市内公交车免费", "provider": "县交通运输局"}, {"area": "文化旅游", "content": "国有景区门票减免"}]
+    assert (await client.post("/api/cards/catalogue", headers=bureau, json={"title": "灌云县优待目录", "items": items})).status_code == 201
+    shown = contract.check(await client.get(f"/api/mp/cards/catalogue?beneficiary_id={person.id}", headers=headers))
+    assert shown["title"] == "灌云县优待目录" and [i["area"] for i in shown["items"]] == ["交通出行", "文化旅游"] and shown["items"][1]["provider"] == ""
+    assert "特权证" in shown["note"] and shown["version"] == 1
