@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 import logging
 
 import httpx
@@ -75,6 +77,13 @@ def test_start_up_refuses_missing_template_ids_in_production_and_warns_in_develo
 def test_create_app_runs_the_template_check(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from server.app import create_app
 
-    settings = Settings(environment="production", var_dir=tmp_path, security={"session_key": "s" * 40, "qr_signing_key": "q" * 40, "field_key": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="}, wechat={"app_secret": "real-secret", "push_token": "real-token", "template_ids": {}})
+    # Production-grade secrets, so that the template check is what refuses the start.
+    settings = Settings(
+        environment="production",
+        var_dir=tmp_path,
+        security={"session_key": secrets.token_urlsafe(32), "qr_signing_key": secrets.token_urlsafe(32), "field_key": "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="},
+        audit={"key": secrets.token_urlsafe(32)},
+        wechat={"app_secret": "real-secret", "push_token": secrets.token_hex(16), "push_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "template_ids": {}},
+    )
     with pytest.raises(TemplateConfigurationError):
         create_app(settings)
