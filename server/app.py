@@ -115,7 +115,8 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
         await audit_service.ensure_audit_head()
         await load_overrides()
-        app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
+        redis = settings.redis
+        app.ctx.kv = create_store(redis.url, prefix=redis.key_prefix, max_connections=redis.max_connections, pool_timeout=redis.pool_timeout_seconds, socket_timeout=redis.socket_timeout_seconds, connect_timeout=redis.connect_timeout_seconds)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
         # Models load once per worker, on the face executor, before the first request.
         app.ctx.face = await start_face_engine(settings) if settings.face.enabled else None

@@ -32,6 +32,12 @@ class RedisSettings(BaseModel):
     # Empty means the in-process key-value store: a single Sanic process only.
     url: str | None = None
     key_prefix: str = "vets:"
+    # Per worker process. A request needing a connection while all are busy waits up to
+    # pool_timeout_seconds (then 503 store_unavailable) instead of failing at once.
+    max_connections: int = 64
+    pool_timeout_seconds: float = 5.0
+    socket_timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 2.0
 
 
 class SecuritySettings(BaseModel):
