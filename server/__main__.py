@@ -11,7 +11,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
+import threading
+import time
+from typing import Any
 
 from server.config import InsecureSettingsError, Settings
 
@@ -125,6 +129,13 @@ def _serve(settings: Settings) -> None:
     os.environ["VETS_WORKERS"] = str(settings.workers)
     from server.app import create_app_from_environment
 
+    # Sanic kills every worker if one has not acknowledged its start within 30 s; on a busy
+    # host four workers importing the app and opening pools took longer, so every start failed.
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = int(settings.worker_start_timeout_seconds * 10)  # tenths of a second
+
     loader = AppLoader(factory=create_app_from_environment)
     app = loader.load()
     if settings.workers == 1:
@@ -132,7 +143,48 @@ def _serve(settings: Settings) -> None:
         Sanic.serve_single(primary=app)
     else:
         app.prepare(host=settings.host, port=settings.port, workers=settings.workers, motd=False)
+
+        @app.main_process_ready
+        async def watch_workers(app: Sanic) -> None:
+            _start_worker_watchdog(app.manager)
+
         Sanic.serve(primary=app, app_loader=loader)
+
+
+def _start_worker_watchdog(manager: Any, *, interval: float = 0.5) -> threading.Thread:
+    """Replace any server worker that dies (OOM kill, segfault, kill -9) instead of serving on with fewer.
+
+    Sanic's manager only marks a dead worker FAILED. This thread asks the manager's own monitor
+    loop to restart it, through the same channel a worker uses to request its own restart, so
+    the manager stays the only thing that touches its process table.
+    """
+    from sanic.worker.constants import ProcessState
+
+    log = logging.getLogger("server.watchdog")
+    settle = (ProcessState.NONE, ProcessState.IDLE, ProcessState.RESTARTING, ProcessState.STARTING, ProcessState.TERMINATED)
+    last_restart: dict[str, float] = {}
+
+    def watch() -> None:
+        while not manager._shutting_down:
+            time.sleep(interval)
+            for process in list(manager.transient_processes):
+                if manager._shutting_down:
+                    return
+                if process.state in settle or process.is_alive():
+                    continue
+                # A worker that crashes at start-up would loop; at most one restart per 5 s each.
+                if time.monotonic() - last_restart.get(process.name, 0.0) < 5.0:
+                    continue
+                last_restart[process.name] = time.monotonic()
+                log.warning("worker died; starting a replacement", extra={"worker": process.name, "pid": process.pid, "exitcode": process.exitcode})
+                try:
+                    manager.monitor_publisher.send(f"{process.name}:")
+                except (BrokenPipeError, EOFError, OSError):
+                    return
+
+    thread = threading.Thread(target=watch, name="worker-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.OAS_URL_PREFIX = "/docs"
     app.config.ACCESS_LOG = False
     app.config.KEEP_ALIVE_TIMEOUT = 15
+    # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit.
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.shutdown_grace_seconds
     app.ext.openapi.describe(
         "退役军人事务 年度确认与优待证 API",
         version="0.1.0",

@@ -155,6 +155,10 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     log_json: bool = True
     run_background_jobs: bool = True
+    # On SIGTERM in-flight requests get this long to finish before the worker exits.
+    shutdown_grace_seconds: float = 5.0
+    # How long a worker may take to start before the server gives up (Sanic's default is 30 s).
+    worker_start_timeout_seconds: float = 120.0
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
