@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--password", default="demo-password-2026", help="password for every demo staff account")
     sub.add_parser("verify-audit", help="verify the audit hash chain")
     sub.add_parser("worker", help="run the outbox sender and periodic jobs (a separate process in production)")
+    face = sub.add_parser("face-service", help="run face verification as its own service (web workers call it via VETS_FACE__SERVICE_URL)")
+    face.add_argument("--unix", default=None, help="listen on this Unix socket instead of host:port")
+    face.add_argument("--face-workers", type=int, default=1, help="processes, each with its own model copy")
     return parser
 
 
@@ -104,6 +107,12 @@ def main(argv: list[str] | None = None) -> int:
 
         configure_logging(json_logs=settings.log_json)
         asyncio.run(run_worker_process(settings))
+        return 0
+    if command == "face-service":
+        from server.face_remote import serve_face_service
+
+        # Its own port by default (8100) so it can run beside the web server on one host.
+        serve_face_service(settings, host=settings.host, port=args.port or 8100, unix=args.unix, workers=args.face_workers)
         return 0
     if command == "seed-demo":
         from server.seed import seed_demo_county

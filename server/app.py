@@ -15,7 +15,7 @@ from server.audit import service as audit_service
 from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
-from server.face_service import start_face_engine
+from server.face_service import close_face_engine, start_face_engine
 from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.security.fields import configure_cipher
@@ -120,7 +120,8 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         redis = settings.redis
         app.ctx.kv = create_store(redis.url, prefix=redis.key_prefix, max_connections=redis.max_connections, pool_timeout=redis.pool_timeout_seconds, socket_timeout=redis.socket_timeout_seconds, connect_timeout=redis.connect_timeout_seconds)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
-        # Models load once per worker, on the face executor, before the first request.
+        # In-process: models load once per worker, on the face executor, before the first request.
+        # With face.service_url only an HTTP client is created (no numpy/OpenCV/onnxruntime work).
         app.ctx.face = await start_face_engine(settings) if settings.face.enabled else None
         app.ctx.background_stop = asyncio.Event()
         app.ctx.background_task = None
@@ -142,7 +143,7 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
     async def stop_services(app: Sanic) -> None:
         face_engine = getattr(app.ctx, "face", None)
         if face_engine is not None:
-            face_engine.close()
+            await close_face_engine(face_engine)
         wechat = getattr(app.ctx, "wechat", None)
         if wechat is not None:
             await wechat.aclose()

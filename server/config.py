@@ -89,6 +89,13 @@ class FaceSettings(BaseModel):
     mirror_front_camera: bool = False
     threshold_pass: float | None = None
     threshold_fail: float | None = None
+    # The face service (`python -m server face-service`): http://host:port or unix:/path/face.sock.
+    # Empty: the engine runs inside each web worker.
+    service_url: str | None = None
+    service_timeout_seconds: float = 30.0
+    service_retries: int = 2
+    # In the face service: verifications admitted at once (running + waiting); more get 503 face_busy.
+    service_max_pending: int = 8
 
 
 class WeChatSettings(BaseModel):
