@@ -144,6 +144,9 @@ def _serve(settings: Settings) -> None:
     from sanic.worker.process import WorkerProcess
 
     WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = int(settings.worker_start_timeout_seconds * 10)  # tenths of a second
+    # Forked workers inherit the imported application instead of importing it again each (spawn):
+    # they start in about a second and share the interpreter's pages with the main process.
+    Sanic.start_method = settings.worker_start_method
 
     loader = AppLoader(factory=create_app_from_environment)
     app = loader.load()

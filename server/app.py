@@ -41,6 +41,12 @@ def create_app(settings: Settings | None = None) -> Sanic:
     app.config.OAS_URL_PREFIX = "/docs"
     app.config.ACCESS_LOG = False
     app.config.KEEP_ALIVE_TIMEOUT = 15
+    # sanic-ext's automatic HEAD/OPTIONS routes re-finalise the router once per route at every
+    # worker start (23 s per worker on a busy 2-core host). Nothing here needs them: no CORS
+    # preflights, health checks use GET; HEAD/OPTIONS now answer 405.
+    app.config.HTTP_AUTO_HEAD = False
+    app.config.HTTP_AUTO_OPTIONS = False
+    app.config.CORS_AUTOMATIC_OPTIONS = False
     # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit.
     app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.shutdown_grace_seconds
     app.ext.openapi.describe(
@@ -58,7 +64,13 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
 
 def create_app_from_environment() -> Sanic:
-    """Factory for Sanic worker processes: each builds its app from the same environment."""
+    """Factory for Sanic worker processes: each builds its app from the same environment.
+
+    A forked worker already holds the app the main process built (nothing started on it yet):
+    it serves that one instead of building a second.
+    """
+    if APP_NAME in Sanic._app_registry:
+        return Sanic.get_app(APP_NAME)
     return create_app(Settings())
 
 

@@ -166,6 +166,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 5.0
     # How long a worker may take to start before the server gives up (Sanic's default is 30 s).
     worker_start_timeout_seconds: float = 120.0
+    # "fork" (Linux): workers inherit the loaded app; "spawn": each imports it afresh (Sanic's default).
+    worker_start_method: Literal["fork", "spawn"] = "fork"
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)
