@@ -69,22 +69,22 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def _worker_rss_mb(main_pid: int) -> list[float]:
-    """Resident memory of each child of the server's main process that serves HTTP."""
-    sizes = []
-    for child in Path("/proc").iterdir():
-        if not child.name.isdigit():
-            continue
-        try:
-            status = (child / "status").read_text()
-            cmdline = (child / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
-        if fields.get("PPid", "").strip() == str(main_pid) and b"spawn_main" in cmdline:
-            sizes.append(int(fields["VmRSS"].split()[0]) / 1024)
-    # The multiprocessing sync manager is a child too; it is the small one.
-    return sorted(sizes)[1:] if len(sizes) > 1 else sizes
+def _worker_pids(base: str) -> set[int]:
+    """The web workers, as they name themselves on /healthz."""
+    pids: set[int] = set()
+    with httpx.Client(base_url=base, timeout=5) as http:
+        for _ in range(40):
+            pids.add(http.get("/healthz").json()["worker"])
+    return pids
+
+
+def _memory_mb(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) of one process: forked workers share pages, so PSS is their fair share."""
+    values: dict[str, float] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, rest = line.partition(":")
+        values[name] = int(rest.split()[0]) / 1024
+    return values.get("Rss", 0.0), values.get("Pss", 0.0)
 
 
 def start_bare(port: int, database: str, redis: str) -> subprocess.Popen[bytes]:
@@ -136,8 +136,8 @@ def bench_size(people: int, args: argparse.Namespace, bare_port: int) -> None:
         proc = start_project(port, args.database, args.redis, var_dir)
         try:
             ready = _wait(f"http://127.0.0.1:{port}/readyz", proc)
-            rss = _worker_rss_mb(proc.pid)
-            print(f"project ready in {ready:.1f} s; web workers {', '.join(f'{r:.0f}' for r in rss)} MB", flush=True)
+            memory = [_memory_mb(pid) for pid in sorted(_worker_pids(f"http://127.0.0.1:{port}"))]
+            print(f"project ready in {ready:.1f} s; web workers RSS {', '.join(f'{r:.0f}' for r, _ in memory)} MB, PSS {', '.join(f'{p:.0f}' for _, p in memory)} MB", flush=True)
             token = httpx.post(f"http://127.0.0.1:{port}/api/staff/login", json={"username": "bureau1", "password": DEMO_PASSWORD}).json()["token"]
             staff = {"Authorization": f"Bearer {token}"}
             sessions = asyncio.run(_mini_sessions(args.redis, info["mini_users"]))

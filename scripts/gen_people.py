@@ -62,7 +62,7 @@ async def add_mini_program_users(*, count: int, seed: int = 11) -> dict[str, Any
     return {"mini_users": [{"user_id": user_ids[f"bench-{p['id']}"], "beneficiary_id": p["id"], "card_id": cards[p["id"]]} for p in people]}
 
 
-async def generate(*, url: str, people: int, mini_users: int, reset: bool, seed: int = 7) -> dict[str, Any]:
+async def generate(*, url: str, people: int, mini_users: int, reset: bool, seed: int = 7, stations: int = len(TOWNS)) -> dict[str, Any]:
     settings = Settings(database={"url": url})
     configure_cipher(settings.security.field_key.get_secret_value())
     if reset and url.startswith("postgres"):
@@ -71,7 +71,7 @@ async def generate(*, url: str, people: int, mini_users: int, reset: bool, seed:
     await db.init_orm(url, pool_max_size=4)
     try:
         started = time.perf_counter()
-        summary = await seed_demo_county(stations=len(TOWNS), beneficiaries=people, seed=seed, password=DEMO_PASSWORD)
+        summary = await seed_demo_county(stations=stations, beneficiaries=people, seed=seed, password=DEMO_PASSWORD)
         seeded = time.perf_counter() - started
         extra = await add_mini_program_users(count=mini_users) if mini_users else {"mini_users": []}
         if db.is_postgres():
@@ -97,14 +97,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=5000)
     parser.add_argument("--mini-users", type=int, default=500)
+    parser.add_argument("--stations", type=int, default=len(TOWNS), help=f"1-{len(TOWNS)}")
+    parser.add_argument("--json-users", action="store_true", help="print the mini-program users (user, beneficiary, card ids) in the JSON")
     parser.add_argument("--reset", action="store_true", help="drop and recreate the schema first (PostgreSQL; a throwaway database only)")
     args = parser.parse_args()
     url = os.environ.get("VETS_DATABASE__URL")
     if not url:
         sys.exit("set VETS_DATABASE__URL to a throwaway database")
-    result = asyncio.run(generate(url=url, people=args.people, mini_users=args.mini_users, reset=args.reset))
+    result = asyncio.run(generate(url=url, people=args.people, mini_users=args.mini_users, reset=args.reset, stations=args.stations))
     print(f"{result['people']} people in {result['seconds_people']} s ({result['people'] / max(result['seconds_people'], 0.001):.0f}/s); with {len(result['mini_users'])} mini-program users {result['seconds_total']} s", file=sys.stderr)
-    print(json.dumps({k: v for k, v in result.items() if k != "mini_users"} | {"mini_users": len(result["mini_users"])}))
+    print(json.dumps(result if args.json_users else {k: v for k, v in result.items() if k != "mini_users"} | {"mini_users": len(result["mini_users"])}))
 
 
 if __name__ == "__main__":
