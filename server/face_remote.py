@@ -292,16 +292,22 @@ def create_face_app(settings: "Settings", *, name: str = "vets_face") -> Sanic:
     return app
 
 
+FACE_APP_NAME = "vets_face"
+
+
 def create_face_app_from_environment() -> Sanic:
     from server.config import Settings
 
-    return create_face_app(Settings())
+    if FACE_APP_NAME in Sanic._app_registry:  # a forked worker: the app the main process built
+        return Sanic.get_app(FACE_APP_NAME)
+    return create_face_app(Settings(), name=FACE_APP_NAME)
 
 
 def serve_face_service(settings: "Settings", *, host: str, port: int, unix: str | None, workers: int) -> None:
     """``python -m server face-service``: each worker process loads its own engine copy."""
     from sanic.worker.loader import AppLoader
 
+    Sanic.start_method = settings.worker_start_method
     loader = AppLoader(factory=create_face_app_from_environment)
     app = loader.load()
     options: dict[str, Any] = {"unix": unix} if unix else {"host": host, "port": port}
