@@ -74,7 +74,7 @@ def _worker_pids(base: str) -> set[int]:
     pids: set[int] = set()
     with httpx.Client(base_url=base, timeout=5) as http:
         for _ in range(40):
-            pids.add(http.get("/healthz").json()["worker"])
+            pids.add(int(http.get("/healthz", headers={"Connection": "close"}).headers["x-worker"]))
     return pids
 
 
