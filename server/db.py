@@ -103,6 +103,9 @@ def is_database_outage(exc: BaseException) -> bool:
         asyncpg.InterfaceError,  # "connection is closed", pool closing
         asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
         asyncpg.exceptions.InsufficientResourcesError,  # too many connections, out of memory/disk
+        # A pooled connection left mid-operation when the server terminated it (seen in the fault
+        # drill while PostgreSQL shut down): unusable until replaced, the request can be retried.
+        asyncpg.exceptions.InternalClientError,
     )
     seen: set[int] = set()
     current: BaseException | None = exc

@@ -99,6 +99,7 @@ async def test_driver_connection_failures_count_as_outages_and_bugs_do_not() -> 
     wrapped = RuntimeError("while serving")
     wrapped.__cause__ = asyncpg.exceptions.CannotConnectNowError("the database system is starting up")
     assert db.is_database_outage(wrapped)
+    assert db.is_database_outage(asyncpg.exceptions.InternalClientError("cannot switch to state 12; another operation (2) is in progress"))
     # A missing media file or a constraint violation is a bug or a conflict, never "database down".
     assert not db.is_database_outage(FileNotFoundError("var/media/x.jpg"))
     assert not db.is_database_outage(ConnectionRefusedError("raised outside the database driver"))
