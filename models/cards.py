@@ -54,7 +54,7 @@ class CardApplication(TimestampedModel):
 
     class Meta:
         table = "card_application"
-        indexes = (("status", "due_date"), ("station_id", "status"))
+        indexes = (("status", "due_date"), ("station_id", "status"), ("beneficiary_id",))
 
 
 class CardReviewStep(TimestampedModel):
@@ -68,6 +68,7 @@ class CardReviewStep(TimestampedModel):
 
     class Meta:
         table = "card_review_step"
+        indexes = (("application_id",),)
 
 
 class Shipment(TimestampedModel):
@@ -87,6 +88,7 @@ class Shipment(TimestampedModel):
 
     class Meta:
         table = "card_shipment"
+        indexes = (("district_id",),)
 
 
 class CardStatus(StrEnum):
@@ -114,6 +116,7 @@ class Card(TimestampedModel):
 
     class Meta:
         table = "card"
+        indexes = (("shipment_id",), ("beneficiary_id",), ("station_id",))
 
 
 class PickupSlot(TimestampedModel):
@@ -150,6 +153,7 @@ class Booking(TimestampedModel):
 
     class Meta:
         table = "booking"
+        indexes = (("card_id",), ("slot_id",))
         unique_together = (("user_id", "idempotency_key"),)
 
 

@@ -91,7 +91,7 @@ class Confirmation(TimestampedModel):
     class Meta:
         table = "confirmation"
         unique_together = (("campaign", "beneficiary"),)
-        indexes = (("campaign_id", "station_id", "status"),)
+        indexes = (("campaign_id", "station_id", "status"), ("beneficiary_id",))
 
 
 class ConfirmationRecord(TimestampedModel):
@@ -112,6 +112,7 @@ class ConfirmationRecord(TimestampedModel):
 
     class Meta:
         table = "confirmation_record"
+        indexes = (("confirmation_id",),)
 
 
 class FaceAttempt(TimestampedModel):
@@ -132,6 +133,7 @@ class FaceAttempt(TimestampedModel):
 
     class Meta:
         table = "face_attempt"
+        indexes = (("confirmation_id",), ("beneficiary_id",))
 
 
 class ReviewStatus(StrEnum):
@@ -154,7 +156,7 @@ class ReviewItem(TimestampedModel):
 
     class Meta:
         table = "review_item"
-        indexes = (("station_id", "status"),)
+        indexes = (("station_id", "status"), ("attempt_id",), ("confirmation_id",))
 
 
 class PublicNotice(TimestampedModel):
@@ -172,6 +174,7 @@ class PublicNotice(TimestampedModel):
 
     class Meta:
         table = "public_notice"
+        indexes = (("campaign_id",),)
 
 
 class NoticeEvidence(TimestampedModel):
@@ -228,6 +231,7 @@ class SuspensionProposal(TimestampedModel):
 
     class Meta:
         table = "suspension_proposal"
+        indexes = (("beneficiary_id",),)
         unique_together = (("campaign", "beneficiary"),)
 
 
@@ -244,6 +248,7 @@ class Resumption(TimestampedModel):
 
     class Meta:
         table = "resumption"
+        indexes = (("beneficiary_id",), ("suspension_id",))
 
 
 class DeathRecord(TimestampedModel):
@@ -272,6 +277,7 @@ class OverpaymentRecovery(TimestampedModel):
 
     class Meta:
         table = "overpayment_recovery"
+        indexes = (("death_record_id",),)
 
 
 class SpotCheck(TimestampedModel):
@@ -285,6 +291,7 @@ class SpotCheck(TimestampedModel):
 
     class Meta:
         table = "spot_check"
+        indexes = (("campaign_id",),)
 
 
 class SpotCheckItem(TimestampedModel):
@@ -298,6 +305,7 @@ class SpotCheckItem(TimestampedModel):
 
     class Meta:
         table = "spot_check_item"
+        indexes = (("spot_check_id",), ("confirmation_id",))
 
 
 class ReportSnapshot(TimestampedModel):

@@ -37,6 +37,7 @@ class OrgUnit(TimestampedModel):
 
     class Meta:
         table = "org_unit"
+        indexes = (("parent_id",),)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"

@@ -73,7 +73,7 @@ class Beneficiary(TimestampedModel):
 
     class Meta:
         table = "beneficiary"
-        indexes = (("station_id", "payment_status"), ("category",), ("name",))
+        indexes = (("station_id", "payment_status"), ("category",), ("name",), ("village_id",))
 
 
 class PaymentStatusChange(TimestampedModel):
@@ -88,6 +88,7 @@ class PaymentStatusChange(TimestampedModel):
 
     class Meta:
         table = "payment_status_change"
+        indexes = (("beneficiary_id",),)
 
 
 class PhotoKind(StrEnum):

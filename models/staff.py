@@ -36,3 +36,4 @@ class Staff(TimestampedModel):
 
     class Meta:
         table = "staff"
+        indexes = (("org_unit_id",),)

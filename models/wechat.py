@@ -40,6 +40,7 @@ class Binding(TimestampedModel):
 
     class Meta:
         table = "binding"
+        indexes = (("user_id",), ("beneficiary_id",))
 
 
 class TransferStatus(StrEnum):
@@ -61,6 +62,7 @@ class BindingTransfer(TimestampedModel):
 
     class Meta:
         table = "binding_transfer"
+        indexes = (("user_id",), ("beneficiary_id",))
 
 
 class ProxyStatus(StrEnum):
@@ -90,6 +92,7 @@ class ProxyGrant(TimestampedModel):
 
     class Meta:
         table = "proxy_grant"
+        indexes = (("proxy_user_id",), ("beneficiary_id",))
 
 
 class SubscriptionQuota(TimestampedModel):
@@ -137,7 +140,7 @@ class Notification(TimestampedModel):
 
     class Meta:
         table = "notification"
-        indexes = (("status", "next_attempt_at"),)
+        indexes = (("status", "next_attempt_at"), ("user_id",), ("beneficiary_id",))
 
 
 class NotificationAttempt(TimestampedModel):
@@ -149,3 +152,4 @@ class NotificationAttempt(TimestampedModel):
 
     class Meta:
         table = "notification_attempt"
+        indexes = (("notification_id",),)

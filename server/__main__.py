@@ -12,7 +12,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import sys
+import threading
+import time
+from typing import Any
 
 from server.config import InsecureSettingsError, Settings
 
@@ -33,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("verify-audit", help="verify the audit hash chain against its key and the anchor file (exit 1 if broken)")
     sub.add_parser("anchor-audit", help="append the audit chain's head to the anchor file now")
     sub.add_parser("worker", help="run the outbox sender and periodic jobs (a separate process in production)")
+    face = sub.add_parser("face-service", help="run face verification as its own service (web workers call it via VETS_FACE__SERVICE_URL)")
+    face.add_argument("--unix", default=None, help="listen on this Unix socket instead of host:port")
+    face.add_argument("--face-workers", type=int, default=1, help="processes, each with its own model copy")
     return parser
 
 
@@ -115,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(json_logs=settings.log_json)
         asyncio.run(run_worker_process(settings))
         return 0
+    if command == "face-service":
+        from server.face_remote import serve_face_service
+
+        # Its own port by default (8100) so it can run beside the web server on one host.
+        serve_face_service(settings, host=settings.host, port=args.port or 8100, unix=args.unix, workers=args.face_workers)
+        return 0
     if command == "seed-demo":
         from server.seed import seed_demo_county
 
@@ -139,19 +152,65 @@ def _serve(settings: Settings) -> None:
     os.environ["VETS_WORKERS"] = str(settings.workers)
     from server.app import create_app_from_environment
 
+    # Sanic kills every worker if one has not acknowledged its start within 30 s; on a busy
+    # host four workers importing the app and opening pools took longer, so every start failed.
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
+
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = int(settings.worker_start_timeout_seconds * 10)  # tenths of a second
+    # Forked workers inherit the imported application instead of importing it again each (spawn):
+    # they start in about a second and share the interpreter's pages with the main process.
+    Sanic.start_method = settings.worker_start_method
+
     loader = AppLoader(factory=create_app_from_environment)
     app = loader.load()
     if settings.workers == 1:
         app.prepare(host=settings.host, port=settings.port, single_process=True, motd=False)
         Sanic.serve_single(primary=app)
     else:
-        from sanic.worker.manager import WorkerManager
-
-        # Sanic gives up on workers that have not acknowledged start-up within 30 s; on a busy two-core
-        # machine four workers importing the stack can take longer. Measured in tenths of a second.
-        WorkerManager.THRESHOLD = int(settings.worker_start_timeout_seconds * 10)
         app.prepare(host=settings.host, port=settings.port, workers=settings.workers, motd=False)
+
+        @app.main_process_ready
+        async def watch_workers(app: Sanic) -> None:
+            _start_worker_watchdog(app.manager)
+
         Sanic.serve(primary=app, app_loader=loader)
+
+
+def _start_worker_watchdog(manager: Any, *, interval: float = 0.5) -> threading.Thread:
+    """Replace any server worker that dies (OOM kill, segfault, kill -9) instead of serving on with fewer.
+
+    Sanic's manager only marks a dead worker FAILED. This thread asks the manager's own monitor
+    loop to restart it, through the same channel a worker uses to request its own restart, so
+    the manager stays the only thing that touches its process table.
+    """
+    from sanic.worker.constants import ProcessState
+
+    log = logging.getLogger("server.watchdog")
+    settle = (ProcessState.NONE, ProcessState.IDLE, ProcessState.RESTARTING, ProcessState.STARTING, ProcessState.TERMINATED)
+    last_restart: dict[str, float] = {}
+
+    def watch() -> None:
+        while not manager._shutting_down:
+            time.sleep(interval)
+            for process in list(manager.transient_processes):
+                if manager._shutting_down:
+                    return
+                if process.state in settle or process.is_alive():
+                    continue
+                # A worker that crashes at start-up would loop; at most one restart per 5 s each.
+                if time.monotonic() - last_restart.get(process.name, 0.0) < 5.0:
+                    continue
+                last_restart[process.name] = time.monotonic()
+                log.warning("worker died; starting a replacement", extra={"worker": process.name, "pid": process.pid, "exitcode": process.exitcode})
+                try:
+                    manager.monitor_publisher.send(f"{process.name}:")
+                except (BrokenPipeError, EOFError, OSError):
+                    return
+
+    thread = threading.Thread(target=watch, name="worker-watchdog", daemon=True)
+    thread.start()
+    return thread
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from server.audit import service as audit_service
 from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
-from server.face_service import start_face_engine
+from server.face_service import close_face_engine, start_face_engine
 from server.http.openapi import configure_offline_docs, install as install_contract
 from server.http.validation import install_input_guards
 from server.security.headers import install_security_headers
@@ -47,6 +47,14 @@ def create_app(settings: Settings | None = None) -> Sanic:
     configure_offline_docs(app)  # before app.ext is first used: it builds /docs from this config
     app.config.ACCESS_LOG = False
     app.config.KEEP_ALIVE_TIMEOUT = 15
+    # sanic-ext's automatic HEAD/OPTIONS routes re-finalise the router once per route at every
+    # worker start (23 s per worker on a busy 2-core host). Nothing here needs them: no CORS
+    # preflights, health checks use GET; HEAD/OPTIONS now answer 405.
+    app.config.HTTP_AUTO_HEAD = False
+    app.config.HTTP_AUTO_OPTIONS = False
+    app.config.CORS_AUTOMATIC_OPTIONS = False
+    # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit.
+    app.config.GRACEFUL_SHUTDOWN_TIMEOUT = settings.shutdown_grace_seconds
     app.ext.openapi.describe(
         "退役军人事务 年度确认与优待证 API",
         version="0.1.0",
@@ -66,7 +74,13 @@ def create_app(settings: Settings | None = None) -> Sanic:
 
 
 def create_app_from_environment() -> Sanic:
-    """Factory for Sanic worker processes: each builds its app from the same environment."""
+    """Factory for Sanic worker processes: each builds its app from the same environment.
+
+    A forked worker already holds the app the main process built (nothing started on it yet):
+    it serves that one instead of building a second.
+    """
+    if APP_NAME in Sanic._app_registry:
+        return Sanic.get_app(APP_NAME)
     return create_app(Settings())
 
 
@@ -132,10 +146,12 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         configure_cipher(settings.security.field_key.get_secret_value())
         await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
         await audit_service.ensure_audit_head()
-        app.ctx.kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
+        redis = settings.redis
+        app.ctx.kv = create_store(redis.url, prefix=redis.key_prefix, max_connections=redis.max_connections, pool_timeout=redis.pool_timeout_seconds, socket_timeout=redis.socket_timeout_seconds, connect_timeout=redis.connect_timeout_seconds)
         await calendar_service.load(kv=app.ctx.kv)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
-        # Models load once per worker, on the face executor, before the first request.
+        # In-process: models load once per worker, on the face executor, before the first request.
+        # With face.service_url only an HTTP client is created (no numpy/OpenCV/onnxruntime work).
         app.ctx.face = await start_face_engine(settings) if settings.face.enabled else None
         app.ctx.background_stop = asyncio.Event()
         app.ctx.background_task = None
@@ -157,7 +173,7 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
     async def stop_services(app: Sanic) -> None:
         face_engine = getattr(app.ctx, "face", None)
         if face_engine is not None:
-            face_engine.close()
+            await close_face_engine(face_engine)
         wechat = getattr(app.ctx, "wechat", None)
         if wechat is not None:
             await wechat.aclose()

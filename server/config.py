@@ -35,6 +35,12 @@ class RedisSettings(BaseModel):
     # Empty means the in-process key-value store: a single Sanic process only.
     url: str | None = None
     key_prefix: str = "vets:"
+    # Per worker process. A request needing a connection while all are busy waits up to
+    # pool_timeout_seconds (then 503 store_unavailable) instead of failing at once.
+    max_connections: int = 64
+    pool_timeout_seconds: float = 5.0
+    socket_timeout_seconds: float = 5.0
+    connect_timeout_seconds: float = 2.0
 
 
 class SecuritySettings(BaseModel):
@@ -101,6 +107,13 @@ class FaceSettings(BaseModel):
     mirror_front_camera: bool = False
     threshold_pass: float | None = None
     threshold_fail: float | None = None
+    # The face service (`python -m server face-service`): http://host:port or unix:/path/face.sock.
+    # Empty: the engine runs inside each web worker.
+    service_url: str | None = None
+    service_timeout_seconds: float = 30.0
+    service_retries: int = 2
+    # In the face service: verifications admitted at once (running + waiting); more get 503 face_busy.
+    service_max_pending: int = 8
 
 
 class WeChatSettings(BaseModel):
@@ -174,8 +187,6 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # How long Sanic waits for every worker to report it started before giving up (its default is 30 s).
-    worker_start_timeout_seconds: float = Field(default=120.0, ge=5, le=600)
     var_dir: Path = Path("var")
     media_dir: Path = Path("var/media")
     # First admin's password; when empty a one-time password is generated and printed once.
@@ -183,6 +194,12 @@ class Settings(BaseSettings):
     admin_password: SecretStr | None = None
     log_json: bool = True
     run_background_jobs: bool = True
+    # On SIGTERM in-flight requests get this long to finish before the worker exits.
+    shutdown_grace_seconds: float = 5.0
+    # How long a worker may take to start before the server gives up (Sanic's default is 30 s).
+    worker_start_timeout_seconds: float = Field(default=120.0, ge=5, le=600)
+    # "fork" (Linux): workers inherit the loaded app; "spawn": each imports it afresh (Sanic's default).
+    worker_start_method: Literal["fork", "spawn"] = "fork"
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     redis: RedisSettings = Field(default_factory=RedisSettings)

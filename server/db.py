@@ -78,6 +78,49 @@ async def reset_postgres_schema(database_url: str) -> None:
         await conn.close()
 
 
+def _raised_in_driver(exc: BaseException) -> bool:
+    """True when the exception came out of the database driver or the ORM's connection code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename.replace("\\", "/")
+        if any(part in filename for part in ("/asyncpg/", "/tortoise/backends/", "/aiosqlite/")):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def is_database_outage(exc: BaseException) -> bool:
+    """Did this request fail because the database could not be reached (not because of a bug)?
+
+    PostgreSQL down, restarting or refusing connections surfaces as asyncpg's connection errors,
+    as OS-level connection errors raised inside the driver, or as tortoise's DBConnectionError.
+    Query errors (syntax, constraints, data) are not outages and stay 500 / 409.
+    """
+    import asyncpg
+    from tortoise.exceptions import DBConnectionError
+
+    outage_types: tuple[type[BaseException], ...] = (
+        DBConnectionError,
+        asyncpg.PostgresConnectionError,  # includes CannotConnectNowError, ConnectionDoesNotExistError
+        asyncpg.InterfaceError,  # "connection is closed", pool closing
+        asyncpg.exceptions.OperatorInterventionError,  # admin shutdown, crash shutdown
+        asyncpg.exceptions.InsufficientResourcesError,  # too many connections, out of memory/disk
+        # A pooled connection left mid-operation when the server terminated it (seen in the fault
+        # drill while PostgreSQL shut down): unusable until replaced, the request can be retried.
+        asyncpg.exceptions.InternalClientError,
+    )
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, outage_types):
+            return True
+        if isinstance(current, (ConnectionError, TimeoutError, OSError)) and not isinstance(current, FileNotFoundError) and _raised_in_driver(current):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def is_postgres() -> bool:
     return connections.get("default").capabilities.dialect == "postgres"
 

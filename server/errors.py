@@ -121,6 +121,9 @@ def register_error_handlers(app: Sanic) -> None:
     # range, a NUL byte) is bad input, not a server fault. The input layer should have caught it.
     @app.exception(*_database_error_types())
     async def _database_error(request: Request, exc: Exception) -> HTTPResponse:
+        outage = _outage_response(request, exc)  # a database that is down is a 503, not a bad value
+        if outage is not None:
+            return outage
         if is_data_error(exc):
             log.warning("database refused a value", extra={"request_id": getattr(request.ctx, "request_id", None), "error": type(exc).__name__})
             return error_response(422, "validation_failed", "提交的数据不符合要求", request, reason="value_not_storable")
@@ -129,6 +132,9 @@ def register_error_handlers(app: Sanic) -> None:
 
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        outage = _outage_response(request, exc)
+        if outage is not None:
+            return outage
         log.exception("unhandled error", extra={"request_id": getattr(request.ctx, "request_id", None)})
         return error_response(500, "server_error", "服务器内部错误", request)
 
@@ -158,6 +164,26 @@ def is_data_error(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+# A dependency that is down is not a bug: 503 with a code the client can act on (retry later).
+RETRY_AFTER_SECONDS = 5
+
+
+def _outage_response(request: Request, exc: Exception) -> HTTPResponse | None:
+    from server.db import is_database_outage
+    from server.kv import StoreUnavailable
+
+    if isinstance(exc, StoreUnavailable):
+        code, message = "store_unavailable", "服务繁忙或正在恢复，请稍后再试"
+    elif is_database_outage(exc):
+        code, message = "database_unavailable", "数据库暂时无法访问，请稍后再试"
+    else:
+        return None
+    log.warning("dependency unavailable", extra={"request_id": getattr(request.ctx, "request_id", None), "code": code, "error": f"{type(exc).__name__}: {exc}"[:300]})
+    response = error_response(503, code, message, request)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def _short(text: str, limit: int = 500) -> str:

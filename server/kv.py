@@ -10,13 +10,23 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 
 class LockNotAcquired(RuntimeError):
     """Another holder kept the lock for longer than we were willing to wait."""
+
+
+class StoreUnavailable(RuntimeError):
+    """The key-value store cannot be reached (down, restarting, or no pooled connection in time).
+
+    The HTTP layer answers 503 ``store_unavailable``: the client may retry; nothing was half-done
+    in the store by the failed call.
+    """
 
 
 class KeyValueStore(Protocol):
@@ -168,46 +178,82 @@ return value
 
 
 class RedisStore(_LockMixin):
-    def __init__(self, url: str, *, prefix: str = "vets:") -> None:
+    """Redis through one blocking connection pool per process.
+
+    redis-py's default async pool raises ``MaxConnectionsError`` the moment ``max_connections``
+    are busy, so a burst of requests turned into 500s; the blocking pool makes a caller wait up
+    to ``pool_timeout`` for a free connection instead. Connection and timeout failures surface
+    as :class:`StoreUnavailable`.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "vets:",
+        max_connections: int = 64,
+        pool_timeout: float = 5.0,
+        socket_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
         from redis import asyncio as redis_asyncio
 
-        self._client = redis_asyncio.from_url(url, decode_responses=True)
+        pool = redis_asyncio.BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=pool_timeout,
+            socket_timeout=socket_timeout,
+            socket_connect_timeout=connect_timeout,
+            health_check_interval=30,
+            decode_responses=True,
+        )
+        self._client = redis_asyncio.Redis.from_pool(pool)
         self._prefix = prefix
 
     def _k(self, key: str) -> str:
         return self._prefix + key
 
+    async def _run(self, command: Awaitable[T]) -> T:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
+        try:
+            return await command
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise StoreUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
     async def get(self, key: str) -> str | None:
-        return await self._client.get(self._k(key))
+        return await self._run(self._client.get(self._k(key)))
 
     async def set(self, key: str, value: str, *, ttl: float | None = None, only_if_absent: bool = False) -> bool:
         px = max(1, int(ttl * 1000)) if ttl else None
-        result = await self._client.set(self._k(key), value, px=px, nx=only_if_absent)
+        result = await self._run(self._client.set(self._k(key), value, px=px, nx=only_if_absent))
         return bool(result)
 
     async def delete(self, key: str) -> None:
-        await self._client.delete(self._k(key))
+        await self._run(self._client.delete(self._k(key)))
 
     async def delete_if_equals(self, key: str, expected: str) -> bool:
-        return bool(await self._client.eval(_COMPARE_AND_DELETE, 1, self._k(key), expected))
+        return bool(await self._run(self._client.eval(_COMPARE_AND_DELETE, 1, self._k(key), expected)))
 
     async def take(self, key: str) -> str | None:
-        return await self._client.getdel(self._k(key))
+        return await self._run(self._client.getdel(self._k(key)))
 
     async def incr(self, key: str, *, ttl: float) -> int:
-        return int(await self._client.eval(_INCR_WITH_TTL, 1, self._k(key), max(1, int(ttl * 1000))))
+        return int(await self._run(self._client.eval(_INCR_WITH_TTL, 1, self._k(key), max(1, int(ttl * 1000)))))
 
     async def ttl(self, key: str) -> float | None:
-        ms = await self._client.pttl(self._k(key))
+        ms = await self._run(self._client.pttl(self._k(key)))
         return ms / 1000 if ms and ms > 0 else None
 
     async def expire(self, key: str, ttl: float) -> bool:
-        return bool(await self._client.pexpire(self._k(key), max(1, int(ttl * 1000))))
+        return bool(await self._run(self._client.pexpire(self._k(key), max(1, int(ttl * 1000)))))
 
     async def ping(self) -> bool:
-        return bool(await self._client.ping())
+        return bool(await self._run(self._client.ping()))
 
     async def close(self) -> None:
+        # from_pool hands the pool to the client: closing the client disconnects the pool too.
         await self._client.aclose()
 
     async def flush_prefix(self) -> None:
@@ -216,7 +262,8 @@ class RedisStore(_LockMixin):
             await self._client.delete(key)
 
 
-def create_store(redis_url: str | None, *, prefix: str = "vets:") -> KeyValueStore:
+def create_store(redis_url: str | None, *, prefix: str = "vets:", **pool: Any) -> KeyValueStore:
+    """``pool``: RedisStore's pool options (max_connections, pool_timeout, socket_timeout, connect_timeout)."""
     if redis_url:
-        return RedisStore(redis_url, prefix=prefix)
+        return RedisStore(redis_url, prefix=prefix, **pool)
     return MemoryStore()

@@ -64,12 +64,12 @@ def _wait_ready(base: str, proc: subprocess.Popen[str], log_file: Path, timeout:
 
 
 def _answers_per_worker(base: str, headers: dict[str, str], *, attempts: int = 400) -> dict[int, set[str]]:
-    """Ask each worker: a fresh connection per round, the pid from /healthz, then the deadline on the same
+    """Ask each worker: a fresh connection per round, the pid from /healthz (X-Worker), then the deadline on the same
     (kept-alive) connection, so both answers come from one process."""
     answers: dict[int, set[str]] = {}
     for _ in range(attempts):
         with httpx.Client(base_url=base, timeout=60) as http:
-            pid = http.get("/healthz").json()["worker"]
+            pid = int(http.get("/healthz").headers["x-worker"])
             due = http.get("/api/calendar/deadline", params={"start": "2026-12-31", "working_days": 1}, headers=headers).json()["due"]
         answers.setdefault(pid, set()).add(due)
         if len(answers) == WORKERS and attempts > 40:
