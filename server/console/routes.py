@@ -7,7 +7,7 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,7 @@ from models.wechat import ProxyStatus
 from server import labels, media
 from server.calendar import service as calendar_service
 from server.clock import china_today
+from server.workdays import due_is_provisional
 from server.auth import service as auth_service
 from server.auth import sessions
 from server.auth.csrf import login_form_is_genuine, login_form_token, set_login_form_cookie
@@ -79,6 +80,19 @@ bp.static("/static", STATIC_DIR, name="static")
 _templates = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"]))
 _templates.globals.update(L=labels.ALL, label=labels.label, action_text=ACTION_TEXT, reason_text=REASON_TEXT)
 _templates.filters["dt"] = labels.china_time  # stored UTC, shown in China time
+
+
+def _provisional_due(due: date | str | None) -> bool:
+    """A due date counted on days not yet official (next year's holidays before the State Council publishes)."""
+    if not due:
+        return False
+    try:
+        return due_is_provisional(date.fromisoformat(due) if isinstance(due, str) else due)
+    except ValueError:
+        return False
+
+
+_templates.globals["provisional_due"] = _provisional_due
 # Free-text notes written by the services may carry reason codes ("action_missing,replay"): say them in words.
 _templates.filters["words"] = lambda text: re.sub(r"[a-z][a-z_]+(,[a-z][a-z_]+)*", lambda m: "、".join(REASON_TEXT.get(c, ACTION_TEXT.get(c, c)) for c in m.group(0).split(",")), text or "")
 _templates.filters["score"] = lambda value: "—" if value is None else f"{max(0.0, float(value)):.2f}"

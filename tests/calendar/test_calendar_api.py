@@ -71,6 +71,10 @@ async def test_a_face_check_going_to_review_on_30_december_2026_succeeds(client:
     clerk = await staff_headers(client, role=Role.STATION, unit=county.station_a)
     queue = (await client.get("/api/review-items", headers=clerk)).json()["items"]
     assert queue[0]["due_date"] == item.due_date.isoformat() and queue[0]["due_provisional"] is True
+    # The console's queue says the due date is provisional.
+    console_clerk = await make_staff(role=Role.STATION, unit=county.station_a)
+    page = (await client.get("/console/reviews", headers=await _console_login(client, console_clerk.username))).text
+    assert item.due_date.isoformat() in page and "暂定" in page
 
 
 async def test_console_warns_from_1_november_while_next_year_is_provisional(client: httpx.AsyncClient, app: Sanic, monkeypatch: pytest.MonkeyPatch) -> None:
