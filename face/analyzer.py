@@ -27,6 +27,8 @@ BLURRY = "blurry"
 TOO_DARK = "too_dark"
 TOO_BRIGHT = "too_bright"
 POSE_OUT_OF_RANGE = "pose_out_of_range"
+# The face was found only after padding the frame: the phone is too close.
+TOO_CLOSE = "too_close"
 
 STATUS_OK = "ok"
 STATUS_NO_FACE = "no_face"
@@ -185,7 +187,9 @@ class FaceAnalyzer:
             sharpness=sharpness(aligned),
             brightness=brightness(aligned),
             embedding=embedding,
-            fingerprint=FrameFingerprint(phash=perceptual_hash(aligned), embedding=embedding, thumbnail=frame_thumbnail(image)),
+            fingerprint=FrameFingerprint(
+                phash=perceptual_hash(aligned), embedding=embedding, thumbnail=frame_thumbnail(image), keypoints=np.asarray(face.keypoints, dtype=np.float32)
+            ),
         )
         if with_antispoof and self.antispoof is not None:
             observation.antispoof_score = self.antispoof.predict(image, face.keypoints)
@@ -209,15 +213,40 @@ class FaceAnalyzer:
         return issues
 
     def analyze_frame(self, image: np.ndarray) -> FrameAnalysis:
-        """One live frame: exactly one significant face, with quality checks."""
+        """One live frame: exactly one significant face, with quality checks.
+
+        A phone held close fills the frame with the face, which the detector
+        (trained on scenes) misses: such a frame is padded like a reference and
+        searched again; coordinates are reported in the original frame.
+        """
         faces = self.detector.predict(image)
         significant = self.significant_faces(faces)
+        padded = False
+        if not significant and self.config.live_pad_fraction > 0:
+            height, width = image.shape[:2]
+            pad_y, pad_x = int(height * self.config.live_pad_fraction), int(width * self.config.live_pad_fraction)
+            canvas = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+            significant = self.significant_faces(self.detector.predict(canvas))
+            if significant:
+                padded = True
+                observation = self.observe(canvas, significant[0])
+                shift = np.array([pad_x, pad_y], dtype=np.float32)
+                observation.bbox = observation.bbox - np.tile(shift, 2)
+                observation.keypoints = observation.keypoints - shift
+                if observation.landmarks is not None:
+                    observation.landmarks = observation.landmarks - shift
+                observation.fingerprint = FrameFingerprint(
+                    observation.fingerprint.phash, observation.fingerprint.embedding, frame_thumbnail(image), observation.keypoints.astype(np.float32)
+                )
+                observation.issues.append(TOO_CLOSE)
         if not significant:
             return FrameAnalysis(STATUS_NO_FACE, 0, None)
-        observation = self.observe(image, significant[0])
+        if not padded:
+            observation = self.observe(image, significant[0])
         if len(significant) > 1:
             return FrameAnalysis(STATUS_MULTIPLE_FACES, len(significant), observation)
-        status = STATUS_LOW_QUALITY if observation.issues else STATUS_OK
+        # Being close is no defect of the picture: only the hint stays.
+        status = STATUS_LOW_QUALITY if [i for i in observation.issues if i != TOO_CLOSE] else STATUS_OK
         return FrameAnalysis(status, 1, observation)
 
     def analyze_reference(self, image: np.ndarray) -> FrameAnalysis:

@@ -63,7 +63,8 @@ class UploadSettings(BaseModel):
     max_request_bytes: int = 25 * 1024 * 1024
     max_image_bytes: int = 4 * 1024 * 1024
     max_image_pixels: int = 24_000_000
-    max_frames: int = 10
+    # Sparse form 3-10 frames, burst form up to 30 consecutive frames (docs/face.md).
+    max_frames: int = 30
     min_frames: int = 3
     max_import_bytes: int = 20 * 1024 * 1024
     max_document_bytes: int = 10 * 1024 * 1024
@@ -83,6 +84,10 @@ class FaceSettings(BaseModel):
     mirror_front_camera: bool = False
     threshold_pass: float | None = None
     threshold_fail: float | None = None
+    # Challenges per person per day (China's date), and how many of them may go unused:
+    # asking again and again for an easy challenge is refused.
+    max_challenges_per_day: int = 8
+    max_unused_challenges_per_day: int = 3
 
 
 class WeChatSettings(BaseModel):

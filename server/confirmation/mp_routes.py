@@ -45,7 +45,7 @@ async def mp_challenge(request: Request, body: ChallengeBody) -> HTTPResponse:
 
 
 @mp_bp.post("/attempts")
-@api(summary="Submit the challenge frames (3-10 JPEG/PNG, field `frames`, in capture order) with the nonce", tag="mini-program confirmation", multipart={"nonce": "from /challenge", "frames": "3-10 images, repeated field"})
+@api(summary="Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order", tag="mini-program confirmation", multipart={"nonce": "from /challenge", "frames": "3-30 images in capture order, repeated field"})
 @mini_user_required
 async def mp_attempt(request: Request) -> HTTPResponse:
     engine = _engine(request)
