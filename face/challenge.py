@@ -119,9 +119,10 @@ def baseline_window(count: int) -> int:
     """How many leading frames form the neutral baseline.
 
     The capture protocol starts with the person looking at the camera for
-    about half a second: one frame in the sparse form, up to five in a burst.
+    about half a second: one frame in the sparse form, up to four in a burst
+    (people start moving early; a longer window would take in the action).
     """
-    return max(1, min(5, count // 5))
+    return max(1, min(4, count // 6))
 
 
 def sequence_baseline(signals: Sequence[FrameSignals]) -> dict[str, float]:
@@ -134,7 +135,9 @@ def sequence_baseline(signals: Sequence[FrameSignals]) -> dict[str, float]:
     }
 
 
-def active_frames(signals: Sequence[FrameSignals], config: FaceConfig) -> tuple[dict[Action, list[int]], dict[str, float], np.ndarray]:
+def active_frames(
+    signals: Sequence[FrameSignals], config: FaceConfig
+) -> tuple[dict[Action, list[int]], dict[str, float], np.ndarray, dict[Action, list[int]]]:
     """Frames where each action is visible, judged against the person's own neutral start."""
     ear = np.array([s.eye_aspect_ratio for s in signals])
     mar = np.array([s.mouth_aspect_ratio for s in signals])
@@ -158,6 +161,17 @@ def active_frames(signals: Sequence[FrameSignals], config: FaceConfig) -> tuple[
     turn_left = yaw_delta >= config.turn_yaw_deg
     turn_right = yaw_delta <= -config.turn_yaw_deg
     nod = np.abs(pitch_delta) >= config.nod_pitch_deg
+    # Weaker versions of each signal: an event lasts until the signal is back
+    # within half its threshold of the neutral start (hysteresis), so a head that
+    # stays turned, or dips just under the threshold, is one event, not two.
+    closing = 1.0 - config.blink_ear_ratio
+    ongoing = {
+        Action.BLINK: ear <= baseline["eye_aspect_ratio"] * (1.0 - closing / 2),
+        Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta / 2,
+        Action.TURN_LEFT: yaw_delta >= config.turn_yaw_deg / 2,
+        Action.TURN_RIGHT: yaw_delta <= -config.turn_yaw_deg / 2,
+        Action.NOD: np.abs(pitch_delta) >= config.nod_pitch_deg / 2,
+    }
     active = {
         Action.BLINK: ear <= baseline["eye_aspect_ratio"] * config.blink_ear_ratio,
         Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta,
@@ -169,21 +183,37 @@ def active_frames(signals: Sequence[FrameSignals], config: FaceConfig) -> tuple[
     }
     flat = ((turn_left & ~depth_left) | (turn_right & ~depth_right) | (nod & ~depth_nod)) & known
     info = np.vstack([np.maximum(np.abs(yaw_delta), np.abs(pitch_delta)), np.where(known, parallax, np.nan), flat.astype(float)])
-    return {action: [int(i) for i in np.flatnonzero(mask)] for action, mask in active.items()}, baseline, info
+    frames = {action: [int(i) for i in np.flatnonzero(mask)] for action, mask in active.items()}
+    onsets = {action: event_onsets(active[action], ongoing[action] | active[action]) for action in Action}
+    return frames, baseline, info, onsets
+
+
+def event_onsets(strong: np.ndarray, weak: np.ndarray) -> list[int]:
+    """First frame of each event: starts where the signal is strong, lasts while it is at least weak."""
+    onsets: list[int] = []
+    inside = False
+    for index in range(len(strong)):
+        if inside and not weak[index]:
+            inside = False
+        if not inside and strong[index]:
+            onsets.append(index)
+            inside = True
+    return onsets
 
 
 def detect_actions(signals: Sequence[FrameSignals], challenge: Challenge, config: FaceConfig) -> ActionReport:
     """Check that the challenge actions occur as events in order.
 
-    Each action must be seen in a frame after the frame where the previous one
-    was first seen; greedy earliest matching is optimal for "is this an ordered
-    subsequence". Baseline frames cannot hold an action.
+    Each action must *begin* (an event onset, see :func:`event_onsets`) after
+    the previous one began; greedy earliest matching is optimal for "is this an
+    ordered subsequence". The first frame cannot hold an action. A head turned
+    before the mouth opened and still turned afterwards is "turn, then mouth".
     """
     report = ActionReport()
     if not signals:
         report.missing = challenge.to_list()
         return report
-    active, report.baseline, info = active_frames(signals, config)
+    active, report.baseline, info, onsets = active_frames(signals, config)
     report.active_frames = {action.value: frames for action, frames in active.items()}
     report.flat_motion_frames = [int(i) for i in np.flatnonzero(info[2] > 0)]
     report.max_pose_change = float(np.max(info[0]))
@@ -191,7 +221,7 @@ def detect_actions(signals: Sequence[FrameSignals], challenge: Challenge, config
     report.max_parallax = float(np.max(parallax)) if parallax.size else None
     previous = 0 if len(signals) > 1 else -1
     for action in challenge.actions:
-        frames = active[action]
+        frames = onsets[action]
         later = [index for index in frames if index > previous]
         if later:
             previous = later[0]

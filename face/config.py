@@ -69,11 +69,12 @@ class FaceConfig(BaseModel):
     # the mouth ratio rise by delta (real talking/laughing 0.12+).
     blink_ear_ratio: float = Field(default=0.75, gt=0.0, lt=1.0)
     open_mouth_mar_delta: float = Field(default=0.10, gt=0.0)
-    turn_yaw_deg: float = Field(default=12.0, gt=0.0)
+    turn_yaw_deg: float = Field(default=10.0, gt=0.0)
     nod_pitch_deg: float = Field(default=8.0, gt=0.0)
     # Turns and nods must show the nose moving against the cheek plane by at
     # least this many eye distances (face.motion): real 12-20 degree turns give
-    # 0.06-0.16, a flat picture tilted up to 45 degrees at most 0.04.
+    # 0.06-0.16, a flat picture tilted up to 45 degrees at most 0.04 (with up to
+    # 10 degrees of apparent yaw, hence a turn needs both).
     min_parallax: float = Field(default=0.05, ge=0.0)
     # The front camera of a phone shows a mirror image. When True, the frames are
     # assumed to be mirrored, so "turn left" (user's left) appears as the face

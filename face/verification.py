@@ -169,8 +169,11 @@ def evaluate_challenge(
     signals: list[FrameSignals] = []
     if tracked:
         window = baseline_window(len(tracked))
-        # The plane reference is the start frame with the widest-open eyes.
-        base_position = max(range(window), key=lambda p: with_face[tracked[p]].eye_aspect_ratio or 0.0)
+        # The plane reference is the calmest start frame: the one closest to the
+        # start's median pose (the person may already be moving in the last one).
+        start_poses = np.array([_pose(with_face[tracked[p]]) for p in range(window)])
+        median_pose = np.median(start_poses, axis=0)
+        base_position = int(np.argmin(np.abs(start_poses - median_pose).sum(axis=1)))
         motions = sequence_motion([with_face[i].landmarks for i in tracked], base_position)  # type: ignore[misc]
         for i, motion in zip(tracked, motions):
             face = with_face[i]
@@ -195,7 +198,13 @@ def evaluate_challenge(
     # a picture moved in front of the camera.
     depth_requested = any(a in DEPTH_ACTIONS for a in challenge.actions)
     depth_missing = any(Action(a) in DEPTH_ACTIONS for a in report.missing + report.out_of_order)
-    flat = bool(report.flat_motion_frames) and (report.max_parallax or 0.0) < config.min_parallax
+    # Only a clear pose change (1.5x the action threshold) with hardly any parallax
+    # counts: a person who turned too little is told to turn, not called a fake.
+    flat = (
+        bool(report.flat_motion_frames)
+        and report.max_pose_change >= 1.5 * min(config.turn_yaw_deg, config.nod_pitch_deg)
+        and (report.max_parallax or 0.0) < 0.5 * config.min_parallax
+    )
     if depth_requested and depth_missing and flat:
         add(ReasonCode.SPOOF_SUSPECTED)
         guide(GUIDE_REAL_FACE)

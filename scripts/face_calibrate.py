@@ -169,6 +169,97 @@ def challenge_table(engine: FaceEngine) -> None:
     print(f"\nattacks passed: {passes}")
 
 
+# Action events seen in the real clips (frame ranges, judged by eye on contact sheets and
+# checked against the landmark signals), and the ranges where the person is calm enough
+# for a capture to start. Directions are the person's own (frames unmirrored).
+CLIPS = {
+    "woman (Pexels, 24 fps)": {
+        "file": "WolfgangLanger_Pexels.mp4",
+        "id_frame": 232,
+        "scale": 1.0,
+        "step": 4,  # 6 fps
+        # Calm before she starts talking, and again while laughing before the big turn.
+        "starts": [*range(226, 243, 4), *range(326, 343, 4)],
+        # Mouth opens at ~246 (ratio 0.13 -> 0.21); a small turn to her left at 300-318
+        # (about 10 degrees) and a large one at 352-425 (15-20); eyes half closed 426-441
+        # and closed 447-471 while she lowers her head (nod, pitch +10 -> -20).
+        "events": {"open_mouth": [(246, 262)], "turn_left": [(300, 318), (352, 425)], "blink": [(426, 441)], "nod": [(447, 471)]},
+    },
+    "carphone (ITU test clip, 30 fps, x3 upscaled)": {
+        "file": "carphone_pristine.mp4",
+        "id_frame": 100,
+        "scale": 3.0,
+        "step": 3,  # 10 fps
+        "starts": range(0, 22, 3),
+        "events": {"turn_right": [(28, 44)], "blink": [(41, 43)], "open_mouth": [(56, 64), (104, 119)], "nod": [(57, 64), (106, 119)]},
+    },
+}
+
+
+def genuine_windows(engine: FaceEngine, data: Path, verbose: bool = False) -> None:
+    """Every ordered challenge (2-3 distinct actions, at least one turn/nod) that a clip window
+    really contains, as a burst (every ``step``-th frame, <= 30) and as sparse frames (start +
+    one frame per action); each frame is analysed once and reused."""
+    from face.analyzer import FrameAnalysis
+    from face.challenge import DEPTH_ACTIONS, Action
+
+    print("\n| clip | form | attempts | pass | review | fail | fail reasons |\n|---|---|---|---|---|---|---|")
+    for name, clip in CLIPS.items():
+        frames = video_frames(find(data, clip["file"]), 1)
+        scale = clip["scale"]
+        if scale != 1.0:
+            frames = [cv2.resize(f, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC) for f in frames]
+        reference = engine.reference_embedding_sync(id_like(engine, frames[clip["id_frame"]]))
+        cache: dict[int, FrameAnalysis] = {}
+
+        def analysis(index: int) -> FrameAnalysis:
+            if index not in cache:
+                data_bytes = encode_jpeg(frames[index], 85)
+                cache[index] = engine.analyze_frame_bytes(data_bytes, index)
+            return cache[index]
+
+        events = [(start, end, action) for action, spans in clip["events"].items() for start, end in spans]
+        tallies = {"burst": {"pass": 0, "review": 0, "fail": 0}, "sparse": {"pass": 0, "review": 0, "fail": 0}}
+        reasons: dict[str, dict[str, int]] = {"burst": {}, "sparse": {}}
+        for start in clip["starts"]:
+            end = min(len(frames) - 1, start + clip["step"] * 29)
+            inside = sorted((s, min(e, end), a) for s, e, a in events if s > start + clip["step"] and s + 2 * clip["step"] <= end)
+            challenges: set[tuple[tuple[str, int, int], ...]] = set()
+            for first in inside:
+                for second in inside:
+                    if second[0] <= first[0] or second[2] == first[2]:
+                        continue
+                    challenges.add((first[2:] + first[:2], second[2:] + second[:2]))
+                    for third in inside:
+                        if third[0] > second[0] and third[2] not in (first[2], second[2]):
+                            challenges.add((first[2:] + first[:2], second[2:] + second[:2], third[2:] + third[:2]))
+            for chosen in sorted(challenges):
+                actions = [c[0] for c in chosen]
+                if DEPTH_ACTIONS.isdisjoint(Action(a) for a in actions):
+                    continue
+                challenge = Challenge.from_list(actions)
+                # Burst: from the calm start to just after the last action.
+                last = min(len(frames) - 1, chosen[-1][2] + clip["step"])
+                burst_indexes = list(range(start, last + 1, clip["step"]))[:30]
+                sparse_indexes = [start]
+                for c in chosen:
+                    # One photo per action, each taken after the previous one.
+                    sparse_indexes.append(max((c[1] + c[2]) // 2, sparse_indexes[-1] + 1))
+                for form, indexes in (("burst", burst_indexes), ("sparse", sparse_indexes)):
+                    result = engine._evaluate([analysis(i) for i in indexes], challenge, [reference], [])
+                    if verbose and result.decision.value != "pass":  # pragma: no cover - debugging aid
+                        print(name, form, indexes[0], indexes[-1], actions, result.reasons, result.actions["matched_frames"], result.actions["baseline"])
+                    tallies[form][result.decision.value] += 1
+                    if result.decision.value != "pass":
+                        for reason in result.reasons:
+                            reasons[form][reason.value] = reasons[form].get(reason.value, 0) + 1
+        for form in ("burst", "sparse"):
+            t = tallies[form]
+            total = sum(t.values())
+            if total:
+                print(f"| {name} | {form} | {total} | {t['pass'] / total:.0%} ({t['pass']}) | {t['review']} | {t['fail']} | {reasons[form] or '-'} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("/tmp/facedata"))
@@ -195,6 +286,7 @@ def main() -> None:
         f"genuine pass {np.mean(genuine >= config.match_pass_threshold):.1%}), fail < {config.match_fail_threshold} "
         f"(impostors reaching review {np.mean(impostor >= config.match_fail_threshold):.3%}, genuine failing {np.mean(genuine < config.match_fail_threshold):.1%})"
     )
+    genuine_windows(engine, args.data)
     challenge_table(engine)
     print(f"\ntook {time.perf_counter() - started:.0f} s")
     engine.close()
