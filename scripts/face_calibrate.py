@@ -227,11 +227,13 @@ def genuine_windows(engine: FaceEngine, data: Path, verbose: bool = False) -> No
             challenges: set[tuple[tuple[str, int, int], ...]] = set()
             for first in inside:
                 for second in inside:
-                    if second[0] <= first[0] or second[2] == first[2]:
+                    # Only actions that begin clearly one after the other (>= 2 samples apart):
+                    # the order of simultaneous ones (mouth opening as the head tips back) is no fact.
+                    if second[0] < first[0] + 2 * clip["step"] or second[2] == first[2]:
                         continue
                     challenges.add((first[2:] + first[:2], second[2:] + second[:2]))
                     for third in inside:
-                        if third[0] > second[0] and third[2] not in (first[2], second[2]):
+                        if third[0] >= second[0] + 2 * clip["step"] and third[2] not in (first[2], second[2]):
                             challenges.add((first[2:] + first[:2], second[2:] + second[:2], third[2:] + third[:2]))
             for chosen in sorted(challenges):
                 actions = [c[0] for c in chosen]
