@@ -16,6 +16,7 @@ import numpy as np
 from .config import FaceConfig
 from .fingerprint import FrameFingerprint, frame_thumbnail, perceptual_hash
 from .geometry import align_face, box_size
+from .inference.minifasnet import MiniFASNet
 from .inference import AntiSpoofModel, DetectedFace, FaceDetector, FaceRecognizer, LandmarkModel, SessionSettings
 from .landmarks106 import HeadPose, eye_aspect_ratio, head_pose, mouth_aspect_ratio
 from .packs import ModelPack, load_pack, verify_file
@@ -136,6 +137,10 @@ class FaceAnalyzer:
             if config.antispoof_sha256:
                 verify_file(Path(antispoof_path), config.antispoof_sha256)
             self.antispoof = AntiSpoofModel(Path(antispoof_path), settings)
+        # The default passive check when no other anti-spoofing model is configured.
+        self.minifasnet: MiniFASNet | None = None
+        if self.antispoof is None and config.passive_model == "minifasnet":
+            self.minifasnet = MiniFASNet(settings)
 
     def load(self) -> None:
         for model in self.models():
@@ -149,6 +154,8 @@ class FaceAnalyzer:
         ]
         if self.antispoof is not None:
             models.append(self.antispoof)
+        if self.minifasnet is not None:
+            models.append(self.minifasnet)  # type: ignore[arg-type]
         return models
 
     def warm_up(self) -> None:
@@ -160,6 +167,8 @@ class FaceAnalyzer:
         self.recognizer.predict([np.zeros((112, 112, 3), dtype=np.uint8)])
         if self.antispoof is not None:
             self.antispoof.predict(canvas, np.array([[150, 180], [210, 180], [180, 210], [155, 240], [205, 240]], dtype=np.float32))
+        if self.minifasnet is not None:
+            self.minifasnet.predict(canvas, box)
 
     # -- per image ---------------------------------------------------------------
 
@@ -193,6 +202,8 @@ class FaceAnalyzer:
         )
         if with_antispoof and self.antispoof is not None:
             observation.antispoof_score = self.antispoof.predict(image, face.keypoints)
+        elif with_antispoof and self.minifasnet is not None:
+            observation.antispoof_score = self.minifasnet.predict(image, face.bbox)
         observation.issues = self.quality_issues(observation)
         return observation
 

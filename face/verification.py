@@ -243,6 +243,7 @@ def evaluate_challenge(
         passive = float(np.median(spoof_scores))
         if passive < config.antispoof_threshold:
             add(ReasonCode.SPOOF_SUSPECTED)
+            guide(GUIDE_REAL_FACE)
 
     evidence_embeddings = [usable[i].embedding for i in evidence]
     per_reference = best_similarities(evidence_embeddings, reference_embeddings)

@@ -17,7 +17,7 @@ Usage:
 
 Measured (docs/face.md): the shipped real face image_T1 1.000 live, the printed photo image_F1 0.071,
 the phone-screen photo image_F2 0.002; 61 real frames of three people (wolf/carphone bursts,
-single_face.mp4) all >= 0.94 live. Not wired into the engine yet.
+single_face.mp4) all >= 0.89 live. The converted files ship in face/packs/minifasnet/ (face.inference.minifasnet).
 """
 
 from __future__ import annotations

@@ -88,6 +88,8 @@ class FaceSettings(BaseModel):
     # asking again and again for an easy challenge is refused.
     max_challenges_per_day: int = 8
     max_unused_challenges_per_day: int = 3
+    # Passive anti-spoofing when no antispoof_model is set: the shipped MiniFASNet pair, or "none".
+    passive_model: Literal["minifasnet", "none"] = "minifasnet"
 
 
 class WeChatSettings(BaseModel):

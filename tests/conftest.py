@@ -73,6 +73,9 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, wechat_standin_serve
         database={"url": database_url, "pool_max_size": 10},
         redis={"url": TEST_REDIS_URL, "key_prefix": f"vets-test-{uuid.uuid4().hex[:8]}:"},
         security={"max_login_failures": 3, "lockout_seconds": 60},
+        # The shared synthetic face fixtures paint actions onto photos, which the passive
+        # model rightly calls fakes; tests with real recordings switch it on themselves.
+        face={"passive_model": "none"},
         wechat={
             "api_base_url": wechat_standin_server.base_url,
             "app_id": wechat_standin_server.state.config.app_id,

@@ -16,6 +16,8 @@ import httpx
 import pytest
 from sanic import Sanic
 
+from face.inference import SessionSettings
+from face.inference.minifasnet import MiniFASNet
 from models.confirmation import Confirmation, ConfirmationStatus, FaceAttempt, ReviewItem
 from models.registry import PhotoKind, ReferencePhoto
 from models.staff import Role
@@ -40,6 +42,10 @@ def _analyse_each_recorded_frame_once(app: Sanic, monkeypatch: pytest.MonkeyPatc
     evaluation, replay checks, storage and the HTTP path run for real every time.
     """
     engine = app.ctx.face
+    if engine.analyzer.minifasnet is None:
+        # The shared test settings switch the passive model off for synthetic fixtures;
+        # these are real recordings, so run the production default.
+        monkeypatch.setattr(engine.analyzer, "minifasnet", MiniFASNet(SessionSettings(intra_op_threads=1)))
     analyse = engine.analyze_frame_bytes
 
     def cached(data: bytes, index: int = 0) -> Any:
