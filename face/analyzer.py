@@ -16,6 +16,7 @@ import numpy as np
 from .config import FaceConfig
 from .fingerprint import FrameFingerprint, frame_thumbnail, perceptual_hash
 from .geometry import align_face, box_size
+from .inference.minifasnet import MiniFASNet
 from .inference import AntiSpoofModel, DetectedFace, FaceDetector, FaceRecognizer, LandmarkModel, SessionSettings
 from .landmarks106 import HeadPose, eye_aspect_ratio, head_pose, mouth_aspect_ratio
 from .packs import ModelPack, load_pack, verify_file
@@ -27,6 +28,8 @@ BLURRY = "blurry"
 TOO_DARK = "too_dark"
 TOO_BRIGHT = "too_bright"
 POSE_OUT_OF_RANGE = "pose_out_of_range"
+# The face was found only after padding the frame: the phone is too close.
+TOO_CLOSE = "too_close"
 
 STATUS_OK = "ok"
 STATUS_NO_FACE = "no_face"
@@ -134,6 +137,10 @@ class FaceAnalyzer:
             if config.antispoof_sha256:
                 verify_file(Path(antispoof_path), config.antispoof_sha256)
             self.antispoof = AntiSpoofModel(Path(antispoof_path), settings)
+        # The default passive check when no other anti-spoofing model is configured.
+        self.minifasnet: MiniFASNet | None = None
+        if self.antispoof is None and config.passive_model == "minifasnet":
+            self.minifasnet = MiniFASNet(settings)
 
     def load(self) -> None:
         for model in self.models():
@@ -147,6 +154,8 @@ class FaceAnalyzer:
         ]
         if self.antispoof is not None:
             models.append(self.antispoof)
+        if self.minifasnet is not None:
+            models.append(self.minifasnet)  # type: ignore[arg-type]
         return models
 
     def warm_up(self) -> None:
@@ -158,6 +167,8 @@ class FaceAnalyzer:
         self.recognizer.predict([np.zeros((112, 112, 3), dtype=np.uint8)])
         if self.antispoof is not None:
             self.antispoof.predict(canvas, np.array([[150, 180], [210, 180], [180, 210], [155, 240], [205, 240]], dtype=np.float32))
+        if self.minifasnet is not None:
+            self.minifasnet.predict(canvas, box)
 
     # -- per image ---------------------------------------------------------------
 
@@ -185,10 +196,14 @@ class FaceAnalyzer:
             sharpness=sharpness(aligned),
             brightness=brightness(aligned),
             embedding=embedding,
-            fingerprint=FrameFingerprint(phash=perceptual_hash(aligned), embedding=embedding, thumbnail=frame_thumbnail(image)),
+            fingerprint=FrameFingerprint(
+                phash=perceptual_hash(aligned), embedding=embedding, thumbnail=frame_thumbnail(image), keypoints=np.asarray(face.keypoints, dtype=np.float32)
+            ),
         )
         if with_antispoof and self.antispoof is not None:
             observation.antispoof_score = self.antispoof.predict(image, face.keypoints)
+        elif with_antispoof and self.minifasnet is not None:
+            observation.antispoof_score = self.minifasnet.predict(image, face.bbox)
         observation.issues = self.quality_issues(observation)
         return observation
 
@@ -209,15 +224,40 @@ class FaceAnalyzer:
         return issues
 
     def analyze_frame(self, image: np.ndarray) -> FrameAnalysis:
-        """One live frame: exactly one significant face, with quality checks."""
+        """One live frame: exactly one significant face, with quality checks.
+
+        A phone held close fills the frame with the face, which the detector
+        (trained on scenes) misses: such a frame is padded like a reference and
+        searched again; coordinates are reported in the original frame.
+        """
         faces = self.detector.predict(image)
         significant = self.significant_faces(faces)
+        padded = False
+        if not significant and self.config.live_pad_fraction > 0:
+            height, width = image.shape[:2]
+            pad_y, pad_x = int(height * self.config.live_pad_fraction), int(width * self.config.live_pad_fraction)
+            canvas = cv2.copyMakeBorder(image, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=(127, 127, 127))
+            significant = self.significant_faces(self.detector.predict(canvas))
+            if significant:
+                padded = True
+                observation = self.observe(canvas, significant[0])
+                shift = np.array([pad_x, pad_y], dtype=np.float32)
+                observation.bbox = observation.bbox - np.tile(shift, 2)
+                observation.keypoints = observation.keypoints - shift
+                if observation.landmarks is not None:
+                    observation.landmarks = observation.landmarks - shift
+                observation.fingerprint = FrameFingerprint(
+                    observation.fingerprint.phash, observation.fingerprint.embedding, frame_thumbnail(image), observation.keypoints.astype(np.float32)
+                )
+                observation.issues.append(TOO_CLOSE)
         if not significant:
             return FrameAnalysis(STATUS_NO_FACE, 0, None)
-        observation = self.observe(image, significant[0])
+        if not padded:
+            observation = self.observe(image, significant[0])
         if len(significant) > 1:
             return FrameAnalysis(STATUS_MULTIPLE_FACES, len(significant), observation)
-        status = STATUS_LOW_QUALITY if observation.issues else STATUS_OK
+        # Being close is no defect of the picture: only the hint stays.
+        status = STATUS_LOW_QUALITY if [i for i in observation.issues if i != TOO_CLOSE] else STATUS_OK
         return FrameAnalysis(status, 1, observation)
 
     def analyze_reference(self, image: np.ndarray) -> FrameAnalysis:

@@ -52,30 +52,47 @@ class RandomSource(Protocol):
     def sample(self, population: Sequence[Action], k: int) -> list[Action]: ...
 
 
+# A flat picture moved in front of the camera cannot produce these: the nose
+# moves against the cheeks (parallax) only when a real head turns or nods.
+DEPTH_ACTIONS = frozenset({Action.TURN_LEFT, Action.TURN_RIGHT, Action.NOD})
+
+
 def new_challenge(rng: RandomSource | None = None, *, min_actions: int = 2, max_actions: int = 3) -> Challenge:
-    """Random sequence of distinct actions.
+    """Random sequence of distinct actions with at least one depth action.
 
     Pass ``random.SystemRandom()`` in production so sequences are not predictable
     from earlier ones; a seeded ``random.Random`` makes tests reproducible.
-    turn_left and turn_right are never both drawn: that pair is the easiest to
-    mimic by swinging a printed photo, and users find it confusing.
+    turn_left and turn_right are never both drawn (confusing for the person),
+    and every challenge holds a turn or a nod, which a flat photo cannot fake.
     """
     source: RandomSource = rng if rng is not None else random.SystemRandom()
     count = source.randint(min_actions, max_actions)
     while True:
         actions = source.sample(list(Action), count)
-        if not (Action.TURN_LEFT in actions and Action.TURN_RIGHT in actions):
-            return Challenge(tuple(actions))
+        if Action.TURN_LEFT in actions and Action.TURN_RIGHT in actions:
+            continue
+        if DEPTH_ACTIONS.isdisjoint(actions):
+            continue
+        return Challenge(tuple(actions))
 
 
 @dataclass(frozen=True)
 class FrameSignals:
-    """Per-frame measurements the action detector works on."""
+    """Per-frame measurements the action detector works on.
+
+    Eye and mouth ratios are best measured on landmarks rectified onto the
+    baseline frame's face plane (so tilting a picture does not look like a
+    blink). ``parallax_x``/``parallax_y`` is how far the nose sits off the
+    plane through cheeks and eye corners, relative to the baseline frame, in
+    eye distances; None when unknown (then depth actions need only the pose).
+    """
 
     eye_aspect_ratio: float
     mouth_aspect_ratio: float
     yaw: float
     pitch: float
+    parallax_x: float | None = None
+    parallax_y: float | None = None
 
 
 @dataclass
@@ -87,68 +104,124 @@ class ActionReport:
     missing: list[str] = field(default_factory=list)
     out_of_order: list[str] = field(default_factory=list)
     baseline: dict[str, float] = field(default_factory=dict)
+    # Frames whose pose changed enough for a turn/nod but without any parallax.
+    flat_motion_frames: list[int] = field(default_factory=list)
+    # Largest pose change from the baseline (degrees) and largest parallax seen.
+    max_pose_change: float = 0.0
+    max_parallax: float | None = None
 
     @property
     def ok(self) -> bool:
         return not self.missing and not self.out_of_order
 
 
-def _robust_baseline(values: np.ndarray, keep: str) -> float:
-    """Median of the half of the frames least affected by an action.
+def baseline_window(count: int) -> int:
+    """How many leading frames form the neutral baseline.
 
-    An action may span several frames; using only the calmer half keeps the
-    neutral estimate valid as long as actions occupy under half of the frames.
+    The capture protocol starts with the person looking at the camera for
+    about half a second: one frame in the sparse form, up to four in a burst
+    (people start moving early; a longer window would take in the action).
     """
-    ordered = np.sort(values)
-    half = max(1, (len(ordered) + 1) // 2)
-    if keep == "high":
-        return float(np.median(ordered[-half:]))
-    if keep == "low":
-        return float(np.median(ordered[:half]))
-    closest = values[np.argsort(np.abs(values - np.median(values)))[:half]]
-    return float(np.median(closest))
+    return max(1, min(4, count // 6))
 
 
-def active_frames(signals: Sequence[FrameSignals], config: FaceConfig) -> tuple[dict[Action, list[int]], dict[str, float]]:
+def sequence_baseline(signals: Sequence[FrameSignals]) -> dict[str, float]:
+    window = signals[: baseline_window(len(signals))]
+    return {
+        "eye_aspect_ratio": float(np.median([s.eye_aspect_ratio for s in window])),
+        "mouth_aspect_ratio": float(np.median([s.mouth_aspect_ratio for s in window])),
+        "yaw": float(np.median([s.yaw for s in window])),
+        "pitch": float(np.median([s.pitch for s in window])),
+    }
+
+
+def active_frames(
+    signals: Sequence[FrameSignals], config: FaceConfig
+) -> tuple[dict[Action, list[int]], dict[str, float], np.ndarray, dict[Action, list[int]]]:
+    """Frames where each action is visible, judged against the person's own neutral start."""
     ear = np.array([s.eye_aspect_ratio for s in signals])
     mar = np.array([s.mouth_aspect_ratio for s in signals])
     yaw = np.array([s.yaw for s in signals])
     pitch = np.array([s.pitch for s in signals])
-    baseline = {
-        "eye_aspect_ratio": _robust_baseline(ear, "high"),
-        "mouth_aspect_ratio": _robust_baseline(mar, "low"),
-        "yaw": _robust_baseline(yaw, "middle"),
-        "pitch": _robust_baseline(pitch, "middle"),
-    }
+    baseline = sequence_baseline(signals)
     # Yaw sign for the user's left: nose to image-right unless frames are mirrored.
     left_sign = -1.0 if config.frames_mirrored else 1.0
     yaw_delta = (yaw - baseline["yaw"]) * left_sign
+    pitch_delta = pitch - baseline["pitch"]
+    known = np.array([s.parallax_x is not None for s in signals])
+    parallax_x = np.array([s.parallax_x if s.parallax_x is not None else 0.0 for s in signals]) * left_sign
+    parallax_y = np.array([s.parallax_y if s.parallax_y is not None else 0.0 for s in signals])
+    parallax = np.hypot(parallax_x, parallax_y)
+    # A real head turned to the user's left shows its nose further left of the
+    # cheek plane than at the start; a picture turned the same way does not.
+    need = config.min_parallax
+    depth_left = ~known | (parallax_x >= need)
+    depth_right = ~known | (parallax_x <= -need)
+    depth_nod = ~known | (np.abs(parallax_y) >= need)
+    turn_left = yaw_delta >= config.turn_yaw_deg
+    turn_right = yaw_delta <= -config.turn_yaw_deg
+    nod = np.abs(pitch_delta) >= config.nod_pitch_deg
+    # Weaker versions of each signal: an event lasts until the signal is back
+    # within half its threshold of the neutral start (hysteresis), so a head that
+    # stays turned, or dips just under the threshold, is one event, not two.
+    closing = 1.0 - config.blink_ear_ratio
+    ongoing = {
+        Action.BLINK: ear <= baseline["eye_aspect_ratio"] * (1.0 - closing / 2),
+        Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta / 2,
+        Action.TURN_LEFT: yaw_delta >= config.turn_yaw_deg / 2,
+        Action.TURN_RIGHT: yaw_delta <= -config.turn_yaw_deg / 2,
+        Action.NOD: np.abs(pitch_delta) >= config.nod_pitch_deg / 2,
+    }
     active = {
-        Action.BLINK: ear < baseline["eye_aspect_ratio"] * config.blink_ear_ratio,
+        Action.BLINK: ear <= baseline["eye_aspect_ratio"] * config.blink_ear_ratio,
         Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta,
-        Action.TURN_LEFT: yaw_delta >= config.turn_yaw_deg,
-        Action.TURN_RIGHT: yaw_delta <= -config.turn_yaw_deg,
+        Action.TURN_LEFT: turn_left & depth_left,
+        Action.TURN_RIGHT: turn_right & depth_right,
         # A nod is read in either vertical direction: whether the estimator sees
         # "down" or "up" first depends on how the phone is held.
-        Action.NOD: np.abs(pitch - baseline["pitch"]) >= config.nod_pitch_deg,
+        Action.NOD: nod & depth_nod,
     }
-    return {action: [int(i) for i in np.flatnonzero(mask)] for action, mask in active.items()}, baseline
+    flat = ((turn_left & ~depth_left) | (turn_right & ~depth_right) | (nod & ~depth_nod)) & known
+    info = np.vstack([np.maximum(np.abs(yaw_delta), np.abs(pitch_delta)), np.where(known, parallax, np.nan), flat.astype(float)])
+    frames = {action: [int(i) for i in np.flatnonzero(mask)] for action, mask in active.items()}
+    onsets = {action: event_onsets(active[action], ongoing[action] | active[action]) for action in Action}
+    return frames, baseline, info, onsets
+
+
+def event_onsets(strong: np.ndarray, weak: np.ndarray) -> list[int]:
+    """First frame of each event: starts where the signal is strong, lasts while it is at least weak."""
+    onsets: list[int] = []
+    inside = False
+    for index in range(len(strong)):
+        if inside and not weak[index]:
+            inside = False
+        if not inside and strong[index]:
+            onsets.append(index)
+            inside = True
+    return onsets
 
 
 def detect_actions(signals: Sequence[FrameSignals], challenge: Challenge, config: FaceConfig) -> ActionReport:
-    """Check that the challenge actions occur in order, each in its own later frame.
+    """Check that the challenge actions occur as events in order.
 
-    Greedy earliest matching is optimal for "is this an ordered subsequence".
+    Each action must *begin* (an event onset, see :func:`event_onsets`) after
+    the previous one began; greedy earliest matching is optimal for "is this an
+    ordered subsequence". The first frame cannot hold an action. A head turned
+    before the mouth opened and still turned afterwards is "turn, then mouth".
     """
     report = ActionReport()
     if not signals:
         report.missing = challenge.to_list()
         return report
-    active, report.baseline = active_frames(signals, config)
+    active, report.baseline, info, onsets = active_frames(signals, config)
     report.active_frames = {action.value: frames for action, frames in active.items()}
-    previous = -1
+    report.flat_motion_frames = [int(i) for i in np.flatnonzero(info[2] > 0)]
+    report.max_pose_change = float(np.max(info[0]))
+    parallax = info[1][~np.isnan(info[1])]
+    report.max_parallax = float(np.max(parallax)) if parallax.size else None
+    previous = 0 if len(signals) > 1 else -1
     for action in challenge.actions:
-        frames = active[action]
+        frames = onsets[action]
         later = [index for index in frames if index > previous]
         if later:
             previous = later[0]

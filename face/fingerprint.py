@@ -1,12 +1,14 @@
 """Frame fingerprints for replay detection within and across attempts.
 
 A fingerprint holds a 64-bit DCT perceptual hash of the aligned face crop, a
-compact (float16) copy of the embedding and a 32x32 blurred grey thumbnail of
-the whole frame. Two frames are the same picture when the face crop hashes
-agree and either the embeddings are near-identical (>= ~0.995) or the whole
-frame is near-identical (a re-encoded JPEG keeps every pixel in place but can
-move the embedding to ~0.96 at quality 30; a hand-held phone never produces
-two live frames whose thumbnails agree to within a couple of grey levels).
+compact (float16) copy of the embedding, a 32x32 blurred grey thumbnail of
+the whole frame, the five keypoints and a digest of the uploaded bytes.
+
+Looking the same is not a replay: the same person in the same room gives
+near-identical embeddings and hashes in every attempt. A replay is the same
+*picture*: identical bytes, or a copy whose every pixel (thumbnail) and the
+face's exact position (keypoints, to 2 % of the eye distance) are unchanged,
+which re-encoding or rescaling preserves and a live camera never repeats.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class Comparison:
     similarity: float
     # Mean absolute grey-level difference of the frame thumbnails (0..255).
     frame_difference: float
+    # Largest displacement of the five keypoints, in eye distances (None if unknown).
+    keypoint_shift: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,42 +72,62 @@ class FrameFingerprint:
     phash: int
     embedding: np.ndarray  # L2-normalised
     thumbnail: np.ndarray  # uint8 (32, 32)
+    # Five detector keypoints in frame pixels; None in fingerprints stored before they existed.
+    keypoints: np.ndarray | None = None
+    # sha256 of the uploaded bytes (hex); None when unknown.
+    digest: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
             "phash": f"{self.phash:016x}",
             "embedding": _encode_embedding(self.embedding),
             "thumbnail": base64.b64encode(np.ascontiguousarray(self.thumbnail, dtype=np.uint8).tobytes()).decode("ascii"),
         }
+        if self.keypoints is not None:
+            data["keypoints"] = [round(float(v), 2) for v in np.asarray(self.keypoints).reshape(-1)]
+        if self.digest is not None:
+            data["digest"] = self.digest
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "FrameFingerprint":
         thumbnail = np.frombuffer(base64.b64decode(str(data["thumbnail"])), dtype=np.uint8)
+        keypoints = data.get("keypoints")
         return cls(
             phash=int(str(data["phash"]), 16),
             embedding=_decode_embedding(str(data["embedding"])),
             thumbnail=thumbnail.reshape(THUMBNAIL_SIZE, THUMBNAIL_SIZE),
+            keypoints=None if keypoints is None else np.asarray(keypoints, dtype=np.float32).reshape(5, 2),
+            digest=data.get("digest"),
         )
 
     def compare(self, other: "FrameFingerprint") -> Comparison:
         if self.embedding.shape != other.embedding.shape:
             # Fingerprints from a different recognition model cannot be compared.
-            return Comparison(64, 0.0, 255.0)
+            return Comparison(64, 0.0, 255.0, None)
         difference = float(np.mean(np.abs(self.thumbnail.astype(np.int16) - other.thumbnail.astype(np.int16))))
-        return Comparison(hamming_distance(self.phash, other.phash), float(np.dot(self.embedding, other.embedding)), difference)
+        shift: float | None = None
+        if self.keypoints is not None and other.keypoints is not None:
+            eyes = float(np.linalg.norm(other.keypoints[0] - other.keypoints[1]))
+            if eyes > 0:
+                shift = float(np.max(np.linalg.norm(self.keypoints - other.keypoints, axis=1)) / eyes)
+        return Comparison(hamming_distance(self.phash, other.phash), float(np.dot(self.embedding, other.embedding)), difference, shift)
 
     def is_replay_of(
         self,
         other: "FrameFingerprint",
         *,
         max_hash_distance: int,
-        near_identical_similarity: float,
-        same_frame_similarity: float,
-        same_frame_max_difference: float,
+        min_similarity: float,
+        max_frame_difference: float,
+        max_keypoint_shift: float,
     ) -> bool:
-        c = self.compare(other)
-        if c.hash_distance > max_hash_distance:
-            return False
-        if c.similarity >= near_identical_similarity:
+        if self.digest is not None and self.digest == other.digest:
             return True
-        return c.similarity >= same_frame_similarity and c.frame_difference <= same_frame_max_difference
+        c = self.compare(other)
+        if c.hash_distance > max_hash_distance or c.similarity < min_similarity or c.frame_difference > max_frame_difference:
+            return False
+        if c.keypoint_shift is None:
+            # Old fingerprint without keypoints: only an (almost) pixel-identical frame counts.
+            return c.frame_difference <= max_frame_difference / 3
+        return c.keypoint_shift <= max_keypoint_shift

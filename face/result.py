@@ -95,6 +95,9 @@ class VerificationResult:
     frames: list[dict[str, Any]] = field(default_factory=list)
     actions: dict[str, Any] = field(default_factory=dict)
     model_pack: str = ""
+    # What the person should do next (codes such as "move_closer", "eye_level",
+    # "do_blink"); the server turns them into words.
+    guidance: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -111,6 +114,7 @@ class VerificationResult:
             "frames": self.frames,
             "actions": self.actions,
             "model_pack": self.model_pack,
+            "guidance": list(self.guidance),
         }
 
 

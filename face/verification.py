@@ -1,4 +1,11 @@
-"""Combining per-frame analyses into a challenge verdict (pure logic, no models)."""
+"""Combining per-frame analyses into a challenge verdict (pure logic, no models).
+
+The frames are read as one sequence: the first frames are the person's own
+neutral start (baseline), actions are events against it, the landmark motion
+must not be that of a flat picture, the frames compared with the ID photo are
+the ones closest to the person's neutral pose, and what the person is told
+names the real cause (``guidance`` codes, mapped to words by the server).
+"""
 
 from __future__ import annotations
 
@@ -6,31 +13,70 @@ from typing import Sequence
 
 import numpy as np
 
-from .analyzer import STATUS_LOW_QUALITY, STATUS_MULTIPLE_FACES, STATUS_NO_FACE, FaceObservation, FrameAnalysis
-from .challenge import Action, Challenge, FrameSignals, detect_actions
+from .analyzer import BLURRY, FACE_TOO_SMALL, STATUS_MULTIPLE_FACES, TOO_BRIGHT, TOO_CLOSE, TOO_DARK, FaceObservation, FrameAnalysis
+from .challenge import DEPTH_ACTIONS, Action, Challenge, FrameSignals, baseline_window, detect_actions
 from .config import FaceConfig
 from .fingerprint import Comparison, FrameFingerprint
+from .motion import sequence_motion
 from .result import Decision, ReasonCode, Scores, VerificationResult, decide, match_decision
 
-_FRAME_STATUS_REASON = {
-    STATUS_NO_FACE: ReasonCode.NO_FACE,
-    STATUS_MULTIPLE_FACES: ReasonCode.MULTIPLE_FACES,
-    STATUS_LOW_QUALITY: ReasonCode.LOW_QUALITY,
+# Guidance codes (what the person should do), most useful first.
+GUIDE_FACE_IN_FRAME = "face_in_frame"
+GUIDE_ONE_PERSON = "one_person"
+GUIDE_MOVE_CLOSER = "move_closer"
+GUIDE_MOVE_BACK = "move_back"
+GUIDE_MORE_LIGHT = "more_light"
+GUIDE_LESS_LIGHT = "less_light"
+GUIDE_HOLD_STEADY = "hold_steady"
+GUIDE_EYE_LEVEL = "eye_level"
+GUIDE_FACE_CAMERA = "face_camera"
+GUIDE_REAL_FACE = "real_face"
+GUIDE_ACTION_PREFIX = "do_"
+
+_ISSUE_GUIDANCE = {
+    FACE_TOO_SMALL: GUIDE_MOVE_CLOSER,
+    TOO_CLOSE: GUIDE_MOVE_BACK,
+    TOO_DARK: GUIDE_MORE_LIGHT,
+    TOO_BRIGHT: GUIDE_LESS_LIGHT,
+    BLURRY: GUIDE_HOLD_STEADY,
 }
 
 
+def _pose(face: FaceObservation) -> tuple[float, float]:
+    return (face.pose.yaw, face.pose.pitch) if face.pose is not None else (0.0, 0.0)
+
+
 def select_evidence(
-    analyses: Sequence[FrameAnalysis], config: FaceConfig, avoid: set[int] | None = None
+    analyses: Sequence[FrameAnalysis],
+    config: FaceConfig,
+    avoid: set[int] | None = None,
+    neutral_pose: tuple[float, float] | None = None,
 ) -> list[int]:
-    """Best frontal frames; frames showing a blink or open mouth only as a last resort."""
+    """Best frames to compare with the references.
+
+    Pose is judged relative to the person's own neutral pose: a phone held
+    below the eyes reads 20-25 degrees of pitch for someone looking straight
+    at it, and their ID photo was taken the same way as anyone else's. Frames
+    showing an action only as a last resort.
+    """
     avoid = avoid or set()
-    candidates = [
-        index
-        for index, analysis in enumerate(analyses)
-        if analysis.usable and analysis.face is not None and analysis.face.is_frontal(config)
-    ]
+    usable = [i for i, a in enumerate(analyses) if a.usable and a.face is not None]
+    if not usable:
+        return []
+
+    def change(index: int) -> float:
+        if neutral_pose is None:
+            return 0.0
+        yaw, pitch = _pose(analyses[index].face)  # type: ignore[arg-type]
+        return max(abs(yaw - neutral_pose[0]), abs(pitch - neutral_pose[1]))
+
+    def within_limits(index: int) -> bool:
+        yaw, pitch = _pose(analyses[index].face)  # type: ignore[arg-type]
+        return abs(yaw) <= config.evidence_max_abs_yaw_deg and abs(pitch) <= config.evidence_max_abs_pitch_deg
+
+    candidates = [i for i in usable if change(i) <= config.evidence_max_pose_change_deg and within_limits(i)]
     preferred = [i for i in candidates if i not in avoid] or candidates
-    ranked = sorted(preferred, key=lambda i: analyses[i].face.quality_score(config), reverse=True)  # type: ignore[union-attr]
+    ranked = sorted(preferred, key=lambda i: analyses[i].face.quality_score(config) * (1.0 - change(i) / 90.0), reverse=True)  # type: ignore[union-attr]
     return ranked[: config.evidence_frames]
 
 
@@ -39,19 +85,25 @@ def find_replays(
     earlier: Sequence[FrameFingerprint],
     config: FaceConfig,
 ) -> list[dict[str, object]]:
+    """Frames that are copies of another frame of this attempt or of an earlier attempt."""
     hits: list[dict[str, object]] = []
-    limits = {
-        "max_hash_distance": config.replay_phash_max_distance,
-        "near_identical_similarity": config.replay_embedding_similarity,
-        "same_frame_similarity": config.replay_same_frame_similarity,
-        "same_frame_max_difference": config.replay_frame_max_difference,
-    }
+
+    def limits(max_difference: float) -> dict[str, float]:
+        return {
+            "max_hash_distance": config.replay_phash_max_distance,
+            "min_similarity": config.replay_min_similarity,
+            "max_frame_difference": max_difference,
+            "max_keypoint_shift": config.replay_max_keypoint_shift,
+        }
+
+    within, across = limits(config.replay_within_max_difference), limits(config.replay_across_max_difference)
 
     def describe(comparison: Comparison) -> dict[str, object]:
         return {
             "hash_distance": comparison.hash_distance,
             "similarity": round(comparison.similarity, 5),
             "frame_difference": round(comparison.frame_difference, 2),
+            "keypoint_shift": None if comparison.keypoint_shift is None else round(comparison.keypoint_shift, 4),
         }
 
     indexes = sorted(observations)
@@ -59,10 +111,10 @@ def find_replays(
         fingerprint = observations[first].fingerprint
         for second in indexes[position + 1 :]:
             other = observations[second].fingerprint
-            if other.is_replay_of(fingerprint, **limits):
+            if other.is_replay_of(fingerprint, **within):
                 hits.append({"frame": second, "duplicate_of_frame": first, **describe(other.compare(fingerprint))})
         for earlier_index, old in enumerate(earlier):
-            if fingerprint.is_replay_of(old, **limits):
+            if fingerprint.is_replay_of(old, **across):
                 hits.append({"frame": first, "duplicate_of_earlier": earlier_index, **describe(fingerprint.compare(old))})
     return hits
 
@@ -87,50 +139,99 @@ def evaluate_challenge(
     model_pack: str = "",
 ) -> VerificationResult:
     reasons: list[ReasonCode] = []
+    guidance: list[str] = []
 
     def add(reason: ReasonCode) -> None:
         if reason not in reasons:
             reasons.append(reason)
 
-    for analysis in analyses:
-        if analysis.status in _FRAME_STATUS_REASON:
-            add(_FRAME_STATUS_REASON[analysis.status])
+    def guide(code: str) -> None:
+        if code not in guidance:
+            guidance.append(code)
 
-    usable = {i: a.face for i, a in enumerate(analyses) if a.usable and a.face is not None}
     with_face = {i: a.face for i, a in enumerate(analyses) if a.face is not None}
+    usable = {i: a.face for i, a in enumerate(analyses) if a.usable and a.face is not None}
+    # A burst may lose a frame or two to a blink-time blur or a hand passing
+    # by; the attempt needs a face in most frames, not in every one.
+    if len(with_face) * 2 < len(analyses) or not with_face:
+        add(ReasonCode.NO_FACE)
+        guide(GUIDE_FACE_IN_FRAME)
+    if any(a.status == STATUS_MULTIPLE_FACES for a in analyses):
+        add(ReasonCode.MULTIPLE_FACES)
+        guide(GUIDE_ONE_PERSON)
+    issue_counts: dict[str, int] = {}
+    for face in with_face.values():
+        for issue in face.issues:
+            issue_counts[issue] = issue_counts.get(issue, 0) + 1
 
-    # Actions, read from the usable frames in submission order.
-    usable_indexes = sorted(usable)
-    signals = [
-        FrameSignals(
-            eye_aspect_ratio=float(usable[i].eye_aspect_ratio or 0.0),
-            mouth_aspect_ratio=float(usable[i].mouth_aspect_ratio or 0.0),
-            yaw=usable[i].pose.yaw if usable[i].pose else 0.0,
-            pitch=usable[i].pose.pitch if usable[i].pose else 0.0,
-        )
-        for i in usable_indexes
-    ]
+    # Actions: every frame with landmarks counts (a blink is often a blurred frame).
+    tracked = [i for i in sorted(with_face) if with_face[i].landmarks is not None]
+    signals: list[FrameSignals] = []
+    if tracked:
+        window = baseline_window(len(tracked))
+        # The plane reference is the calmest start frame: the one closest to the
+        # start's median pose (the person may already be moving in the last one).
+        start_poses = np.array([_pose(with_face[tracked[p]]) for p in range(window)])
+        median_pose = np.median(start_poses, axis=0)
+        base_position = int(np.argmin(np.abs(start_poses - median_pose).sum(axis=1)))
+        motions = sequence_motion([with_face[i].landmarks for i in tracked], base_position)  # type: ignore[misc]
+        for i, motion in zip(tracked, motions):
+            face = with_face[i]
+            yaw, pitch = _pose(face)
+            if motion is None:
+                signals.append(FrameSignals(float(face.eye_aspect_ratio or 0.0), float(face.mouth_aspect_ratio or 0.0), yaw, pitch))
+            else:
+                signals.append(FrameSignals(motion.eye_aspect_ratio, motion.mouth_aspect_ratio, yaw, pitch, motion.parallax_x, motion.parallax_y))
     report = detect_actions(signals, challenge, config)
-    # Translate positions among usable frames back to submitted frame indexes.
-    matched = {k: (usable_indexes[v] if v is not None else None) for k, v in report.matched_frames.items()}
-    active = {k: [usable_indexes[v] for v in frames] for k, frames in report.active_frames.items()}
+    # Translate positions among tracked frames back to submitted frame indexes.
+    matched = {k: (tracked[v] if v is not None else None) for k, v in report.matched_frames.items()}
+    active = {k: [tracked[v] for v in frames] for k, frames in report.active_frames.items()}
     if report.missing:
         add(ReasonCode.ACTION_MISSING)
+        for action in report.missing:
+            guide(GUIDE_ACTION_PREFIX + action)
     if report.out_of_order:
         add(ReasonCode.ACTION_ORDER)
+        for action in report.out_of_order:
+            guide(GUIDE_ACTION_PREFIX + action)
+    # The head "turned" or "nodded" but nothing stood out of the face plane:
+    # a picture moved in front of the camera.
+    depth_requested = any(a in DEPTH_ACTIONS for a in challenge.actions)
+    depth_missing = any(Action(a) in DEPTH_ACTIONS for a in report.missing + report.out_of_order)
+    # Only a clear pose change (1.5x the action threshold) with hardly any parallax
+    # counts: a person who turned too little is told to turn, not called a fake.
+    flat = (
+        bool(report.flat_motion_frames)
+        and report.max_pose_change >= 1.5 * min(config.turn_yaw_deg, config.nod_pitch_deg)
+        and (report.max_parallax or 0.0) < 0.5 * config.min_parallax
+    )
+    if depth_requested and depth_missing and flat:
+        add(ReasonCode.SPOOF_SUSPECTED)
+        guide(GUIDE_REAL_FACE)
 
-    # Evidence and identity consistency.
-    avoid = set(active.get(Action.BLINK.value, [])) | set(active.get(Action.OPEN_MOUTH.value, []))
-    evidence = select_evidence(analyses, config, avoid)
+    # Evidence: frames near the person's own neutral pose.
+    neutral = (report.baseline["yaw"], report.baseline["pitch"]) if report.baseline else None
+    avoid = {i for frames in active.values() for i in frames}
+    evidence = select_evidence(analyses, config, avoid, neutral)
     consistency: float | None = None
     if evidence and len(usable) > 1:
         anchor = usable[evidence[0]].embedding
         consistency = min(float(np.dot(anchor, face.embedding)) for face in usable.values())
         if consistency < config.min_identity_consistency:
             add(ReasonCode.IDENTITY_CHANGED)
-    if not evidence and usable:
-        # No frame frontal enough to compare with the ID photo.
+    if not evidence and with_face:
         add(ReasonCode.LOW_QUALITY)
+    if not evidence or ReasonCode.NO_FACE in reasons:
+        # Name the real cause: the most frequent defect of the frames.
+        for issue, _ in sorted(issue_counts.items(), key=lambda item: -item[1]):
+            if issue in _ISSUE_GUIDANCE:
+                guide(_ISSUE_GUIDANCE[issue])
+    if neutral is not None and (abs(neutral[1]) > config.evidence_max_abs_pitch_deg * 0.75):
+        guide(GUIDE_EYE_LEVEL)
+    if neutral is not None and (abs(neutral[0]) > config.evidence_max_abs_yaw_deg * 0.75):
+        guide(GUIDE_FACE_CAMERA)
+    if not evidence and with_face and not guidance:
+        guide(GUIDE_FACE_CAMERA)
 
     replays = find_replays(with_face, earlier_fingerprints, config)
     if replays:
@@ -139,9 +240,10 @@ def evaluate_challenge(
     passive: float | None = None
     spoof_scores = [face.antispoof_score for face in usable.values() if face.antispoof_score is not None]
     if spoof_scores:
-        passive = min(spoof_scores)
+        passive = float(np.median(spoof_scores))
         if passive < config.antispoof_threshold:
             add(ReasonCode.SPOOF_SUSPECTED)
+            guide(GUIDE_REAL_FACE)
 
     evidence_embeddings = [usable[i].embedding for i in evidence]
     per_reference = best_similarities(evidence_embeddings, reference_embeddings)
@@ -163,6 +265,9 @@ def evaluate_challenge(
         {"index": i, "status": a.status, "faces": a.faces_detected, **(a.face.summary(config) if a.face else {})}
         for i, a in enumerate(analyses)
     ]
+    for position, i in enumerate(tracked):
+        signal = signals[position]
+        frames[i]["parallax"] = None if signal.parallax_x is None else [round(signal.parallax_x, 4), round(signal.parallax_y or 0.0, 4)]
     return VerificationResult(
         decision=decide(reasons),
         reasons=reasons,
@@ -178,9 +283,12 @@ def evaluate_challenge(
             "missing": report.missing,
             "out_of_order": report.out_of_order,
             "baseline": {k: round(v, 4) for k, v in report.baseline.items()},
+            "flat_motion_frames": [tracked[i] for i in report.flat_motion_frames],
+            "max_parallax": None if report.max_parallax is None else round(report.max_parallax, 4),
             "replays": replays,
         },
         model_pack=model_pack,
+        guidance=guidance,
     )
 
 

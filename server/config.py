@@ -85,7 +85,8 @@ class UploadSettings(BaseModel):
     max_request_bytes: int = 25 * 1024 * 1024
     max_image_bytes: int = 4 * 1024 * 1024
     max_image_pixels: int = 24_000_000
-    max_frames: int = 10
+    # Sparse form 3-10 frames, burst form up to 30 consecutive frames (docs/face.md).
+    max_frames: int = 30
     min_frames: int = 3
     max_import_bytes: int = 20 * 1024 * 1024
     # A registry import still running after this answers 202 and continues in the background.
@@ -114,6 +115,12 @@ class FaceSettings(BaseModel):
     service_retries: int = 2
     # In the face service: verifications admitted at once (running + waiting); more get 503 face_busy.
     service_max_pending: int = 8
+    # Challenges per person per day (China's date), and how many of them may go unused:
+    # asking again and again for an easy challenge is refused.
+    max_challenges_per_day: int = 8
+    max_unused_challenges_per_day: int = 3
+    # Passive anti-spoofing when no antispoof_model is set: the shipped MiniFASNet pair, or "none".
+    passive_model: Literal["minifasnet", "none"] = "minifasnet"
 
 
 class WeChatSettings(BaseModel):

@@ -28,6 +28,7 @@ def face_config(settings: Settings) -> "FaceConfig":
         "max_image_pixels": settings.uploads.max_image_pixels,
         "min_frames": settings.uploads.min_frames,
         "max_frames": settings.uploads.max_frames,
+        "passive_model": face.passive_model,
     }
     if face.threshold_pass is not None:
         values["match_pass_threshold"] = face.threshold_pass

@@ -77,6 +77,9 @@ def test_settings(tmp_path_factory: pytest.TempPathFactory, wechat_standin_serve
         # "test" is held to the same secret checks as production: the suite brings its own secrets.
         security={"max_login_failures": 3, "lockout_seconds": 60, "session_key": secrets.token_urlsafe(32), "qr_signing_key": secrets.token_urlsafe(32), "field_key": base64.b64encode(secrets.token_bytes(32)).decode()},
         audit={"key": secrets.token_urlsafe(32)},
+        # The shared synthetic face fixtures paint actions onto photos, which the passive
+        # model rightly calls fakes; tests with real recordings switch it on themselves.
+        face={"passive_model": "none"},
         wechat={
             "api_base_url": wechat_standin_server.base_url,
             "app_id": wechat_standin_server.state.config.app_id,

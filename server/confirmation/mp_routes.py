@@ -42,7 +42,7 @@ async def mp_status(request: Request, query: StatusQuery) -> HTTPResponse:
 
 
 @mp_bp.post("/challenge")
-@contract(response=schemas.FaceChallenge, status=201, body=True, errors=SELF_SERVICE_ERRORS)
+@contract(response=schemas.FaceChallenge, status=201, body=True, errors={**SELF_SERVICE_ERRORS, 429: ["too_many_challenges"]})
 @api(summary="Start a face check (the person only, never a proxy): 2-3 actions, a single-use nonce, a short TTL", tag="mini-program confirmation", json=ChallengeBody)
 @mini_user_required
 async def mp_challenge(request: Request, body: ChallengeBody) -> HTTPResponse:
@@ -53,7 +53,7 @@ async def mp_challenge(request: Request, body: ChallengeBody) -> HTTPResponse:
 
 @mp_bp.post("/attempts")
 @contract(response=schemas.FaceAttemptResult, status=201, errors={**SELF_SERVICE_ERRORS, 400: ["nonce_missing", "nonce_unknown", "frame_count", "invalid_frames", ANY_CODE], 409: [*SELF_SERVICE_ERRORS[409], "nonce_used"], 410: ["nonce_expired"], 413: ["image_too_large", "payload_too_large"]})
-@api(summary="Submit the challenge frames (3-10 JPEG/PNG, field `frames`, in capture order) with the nonce", tag="mini-program confirmation", multipart={"nonce": ("from /challenge", "text"), "frames": ("3-10 images, repeated field", "files")})
+@api(summary="Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order", tag="mini-program confirmation", multipart={"nonce": ("from /challenge", "text"), "frames": ("3-30 images in capture order, repeated field", "files")})
 @mini_user_required
 async def mp_attempt(request: Request) -> HTTPResponse:
     engine = _engine(request)

@@ -59,10 +59,51 @@ REASON_TEXT = {
     "no_reference_photo": "尚未采集身份证照片，需人工核对",
 }
 ACTION_TEXT = {"blink": "眨眨眼", "open_mouth": "张张嘴", "turn_left": "向左转头", "turn_right": "向右转头", "nod": "点点头"}
+# What to do next, named from the real cause the face check found (face.verification guidance codes).
+HINT_TEXT = {
+    "face_in_frame": "请把整张脸放在取景框中间。",
+    "one_person": "请只让本人出现在画面里，其他人请离开镜头。",
+    "move_closer": "请把手机拿近一些，让脸占满取景框。",
+    "move_back": "请把手机拿远一点，让整张脸都在框内。",
+    "more_light": "光线太暗，请到明亮的地方或打开灯，脸朝向窗户或灯光。",
+    "less_light": "光线太强，请避开阳光直射或背对强光。",
+    "hold_steady": "请拿稳手机，动作慢一点。",
+    "eye_level": "请把手机举到与眼睛一样高，眼睛看着屏幕。",
+    "face_camera": "请正对手机，先看着屏幕不动，再做动作。",
+    "real_face": "请本人对着手机做动作，不要使用照片或视频。",
+    "do_blink": "请慢慢闭一下眼睛再睁开。",
+    "do_open_mouth": "请把嘴张大一些，再合上。",
+    "do_turn_left": "请把头慢慢向左转，再转回来。",
+    "do_turn_right": "请把头慢慢向右转，再转回来。",
+    "do_nod": "请慢慢点一下头（低头再抬头）。",
+}
 
 
 class SelfServiceLocked(ApiError):
     status, code, message = 423, "self_service_locked", GUIDANCE["locked"]
+
+
+class TooManyChallenges(ApiError):
+    status, code, message = 429, "too_many_challenges", "今天已多次开始认证而未完成，请明天再试，或到服务站办理。"
+
+
+def _challenge_counter_keys(confirmation_id: int) -> tuple[str, str]:
+    day = china_today().isoformat()
+    return f"face_challenges_issued:{confirmation_id}:{day}", f"face_challenges_used:{confirmation_id}:{day}"
+
+
+async def _count_challenge(*, kv: KeyValueStore, settings: Settings, confirmation: Confirmation) -> None:
+    """Per person per day: a cap on challenges, and on challenges asked for but never answered.
+
+    Fishing for an easy challenge (asking again until one looks fakeable) burns
+    through the unused allowance quickly; a person who really tries uses them.
+    """
+    issued_key, used_key = _challenge_counter_keys(confirmation.id)
+    issued = int(await kv.get(issued_key) or 0)
+    used = int(await kv.get(used_key) or 0)
+    if issued >= settings.face.max_challenges_per_day or issued - used >= settings.face.max_unused_challenges_per_day:
+        raise TooManyChallenges(issued=issued, unused=issued - used)
+    await kv.incr(issued_key, ttl=26 * 3600)
 
 
 def _nonce_key(nonce: str) -> str:
@@ -97,6 +138,7 @@ async def _check_not_locked(*, kv: KeyValueStore, settings: Settings, confirmati
 async def issue_challenge(*, kv: KeyValueStore, settings: Settings, user: MiniUser, beneficiary_id: int, request_id: str | None) -> dict[str, Any]:
     confirmation, _ = await _open_confirmation_for_self(user=user, beneficiary_id=beneficiary_id, request_id=request_id)
     await _check_not_locked(kv=kv, settings=settings, confirmation=confirmation)
+    await _count_challenge(kv=kv, settings=settings, confirmation=confirmation)
     challenge = new_challenge(random.SystemRandom())
     nonce = secrets.token_urlsafe(24)
     ttl = settings.face.challenge_ttl_seconds
@@ -108,7 +150,8 @@ async def issue_challenge(*, kv: KeyValueStore, settings: Settings, user: MiniUs
         "actions": challenge.to_list(),
         "instructions": [ACTION_TEXT[a] for a in challenge.to_list()],
         "expires_in": ttl,
-        "frames": {"min": settings.uploads.min_frames, "max": settings.uploads.max_frames},
+        # Sparse: a neutral frame then one per action; burst (preferred): 5-10 fps for 3-4 s, in order.
+        "frames": {"min": settings.uploads.min_frames, "max": settings.uploads.max_frames, "burst_fps": [5, 10]},
     }
 
 
@@ -143,6 +186,8 @@ async def _take_nonce(*, kv: KeyValueStore, nonce: str, user: MiniUser) -> dict[
         raise ApiError("认证请求无效，请重新开始认证", code="nonce_unknown", status=400)
     await kv.set(f"face_nonce_used:{nonce}", "1", ttl=24 * 3600)
     record = json.loads(raw)
+    if "confirmation_id" in record:
+        await kv.incr(_challenge_counter_keys(int(record["confirmation_id"]))[1], ttl=26 * 3600)
     if record["user_id"] != user.id:
         raise ApiError("认证请求无效，请重新开始认证", code="nonce_unknown", status=400)
     if record["expires_at"] < time.time():
@@ -191,6 +236,8 @@ class AttemptOutcome:
             "reasons": self.attempt.reasons,
             "reason_texts": [REASON_TEXT.get(r, r) for r in self.attempt.reasons],
             "guidance": GUIDANCE["locked"] if self.confirmation.self_service_locked and decision == "fail" else GUIDANCE[decision],
+            # What to do differently next time, named from the real cause.
+            "hints": [HINT_TEXT[h] for h in (self.attempt.scores or {}).get("guidance", []) if h in HINT_TEXT] if decision != "pass" else [],
             "confirmation_status": self.confirmation.status.value,
             "self_service_locked": self.confirmation.self_service_locked,
         }
@@ -237,7 +284,7 @@ async def _record_outcome(*, kv: KeyValueStore, settings: Settings, actor: Actor
             challenge=challenge,
             decision=decision,
             reasons=reasons,
-            scores={**data.get("scores", {}), "evidence_frames": data.get("evidence_frames", []), "frames": data.get("frames", [])},
+            scores={**data.get("scores", {}), "evidence_frames": data.get("evidence_frames", []), "frames": data.get("frames", []), "guidance": data.get("guidance", []), "actions": data.get("actions", {})},
             frame_paths=stored_frames,
             fingerprints=[fp for fp in data.get("fingerprints", []) if fp],
             embedding=embedding,

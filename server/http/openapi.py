@@ -49,7 +49,9 @@ class Ok(BaseModel):
 
 # Errors every bearer-protected mini-program route can answer.
 AUTH_ERRORS: dict[int, list[str]] = {401: ["mini_login_required", "mini_session_expired"]}
-VALIDATION_ERRORS: dict[int, list[str]] = {400: ["empty_body", "invalid_json"], 422: ["validation_failed"]}
+VALIDATION_ERRORS: dict[int, list[str]] = {400: ["empty_body", "invalid_json", "json_too_deep", "input_too_deep"], 422: ["validation_failed"]}
+# The input guard (server/http/validation.py) answers these on any route, before the handler runs.
+INPUT_GUARD_ERRORS: dict[int, list[str]] = {400: ["control_characters"]}
 
 
 def to_openapi30(node: Any) -> Any:
@@ -136,9 +138,9 @@ def contract(
     Place it above ``@api(...)``: it documents the route handler sanic-ext already knows.
     """
     all_errors: dict[int, list[str]] = {}
-    for source in ([AUTH_ERRORS] if auth else []) + ([VALIDATION_ERRORS] if body else []) + ([{404: ["not_found"]}] if path_ids else []) + [dict(errors or {})]:
+    for source in [INPUT_GUARD_ERRORS] + ([AUTH_ERRORS] if auth else []) + ([VALIDATION_ERRORS] if body else []) + ([{404: ["not_found"]}] if path_ids else []) + [dict(errors or {})]:
         for code_status, codes in source.items():
-            all_errors.setdefault(code_status, []).extend(codes)
+            all_errors.setdefault(code_status, []).extend(code for code in codes if code not in all_errors.get(code_status, []))
 
     def decorator(handler: F) -> F:
         if path_ids:

@@ -296,5 +296,6 @@ class FaceAttemptResult(BaseModel):
     reasons: list[str]
     reason_texts: list[str]
     guidance: str
+    hints: list[str] = Field(default_factory=list, description="what to do differently next time, in plain Chinese (hold the phone at eye level, more light, ...)")
     confirmation_status: Literal["pending", "in_review", "confirmed", "not_found", "deceased", "moved"]
     self_service_locked: bool

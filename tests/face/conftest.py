@@ -11,7 +11,9 @@ from face.samples import id_card_photo, load_sample
 
 @pytest.fixture(scope="session")
 def engine() -> FaceEngine:
-    engine = FaceEngine(FaceConfig())
+    # Synthetic renderings (actions painted onto photos) are fakes to the passive model;
+    # tests/face/test_minifasnet.py runs it on real recordings.
+    engine = FaceEngine(FaceConfig(passive_model="none"))
     engine.load()
     yield engine
     engine.close()
