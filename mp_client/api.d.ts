@@ -356,7 +356,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Submit the challenge frames (3-10 JPEG/PNG, field `frames`, in capture order) with the nonce */
+        /** Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order */
         post: operations["post~confirmation_mp.mp_attempt"];
         delete?: never;
         options?: never;
@@ -1104,6 +1104,11 @@ export interface components {
             /** Guidance */
             guidance: string;
             /**
+             * Hints
+             * @description what to do differently next time, in plain Chinese (hold the phone at eye level, more light, ...)
+             */
+            hints?: string[];
+            /**
              * Confirmation Status
              * @enum {string}
              */
@@ -1654,7 +1659,7 @@ export interface operations {
                     "application/json": components["schemas"]["BindingInfo"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json, phone_code_required */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep, phone_code_required */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1663,7 +1668,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -1671,7 +1676,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json" | "phone_code_required";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep" | "phone_code_required";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -1830,6 +1835,32 @@ export interface operations {
                     "application/json": components["schemas"]["Ok"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -1916,7 +1947,7 @@ export interface operations {
                     "application/json": components["schemas"]["TransferRequested"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -1925,7 +1956,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -1933,7 +1964,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2090,7 +2121,7 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationAppointmentInfo"];
                 };
             };
-            /** @description 错误码: empty_body, idempotency_key_required, invalid_json */
+            /** @description 错误码: control_characters, empty_body, idempotency_key_required, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2099,7 +2130,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2107,7 +2138,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "idempotency_key_required" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "idempotency_key_required" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2268,6 +2299,32 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationAppointmentInfo"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -2394,6 +2451,32 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationSlotList"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -2518,6 +2601,32 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationList"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -2576,7 +2685,7 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationInfo"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2585,7 +2694,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2593,7 +2702,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -2754,6 +2863,32 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationDetail"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -2863,7 +2998,7 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationWithBank"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -2872,7 +3007,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -2880,7 +3015,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -3041,6 +3176,32 @@ export interface operations {
                     "text/html": string;
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -3152,7 +3313,7 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationInfo"];
                 };
             };
-            /** @description 错误码: empty_file, missing_file */
+            /** @description 错误码: control_characters, empty_file, missing_file */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3161,7 +3322,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "missing_file",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -3169,7 +3330,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_file" | "missing_file";
+                            code: "control_characters" | "empty_file" | "missing_file";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -3392,7 +3553,7 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationInfo"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3401,7 +3562,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -3409,7 +3570,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -3580,7 +3741,7 @@ export interface operations {
                     "application/json": components["schemas"]["CardApplicationWithBank"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3589,7 +3750,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -3597,7 +3758,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -3756,6 +3917,32 @@ export interface operations {
                     "application/json": components["schemas"]["BookingList"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -3829,7 +4016,7 @@ export interface operations {
                     "application/json": components["schemas"]["BookingInfo"];
                 };
             };
-            /** @description 错误码: empty_body, idempotency_key_required, invalid_json */
+            /** @description 错误码: control_characters, empty_body, idempotency_key_required, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3838,7 +4025,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -3846,7 +4033,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "idempotency_key_required" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "idempotency_key_required" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -4007,6 +4194,32 @@ export interface operations {
                     "application/json": components["schemas"]["BookingInfo"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -4131,6 +4344,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["QrToken"];
+                };
+            };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
                 };
             };
             /** @description 错误码: mini_login_required, mini_session_expired */
@@ -4266,7 +4505,7 @@ export interface operations {
                     "application/json": components["schemas"]["BookingInfo"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4275,7 +4514,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -4283,7 +4522,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -4444,6 +4683,32 @@ export interface operations {
                     "application/json": components["schemas"]["Catalogue"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -4568,6 +4833,32 @@ export interface operations {
                     "application/json": components["schemas"]["CardList"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -4614,6 +4905,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SlotList"];
+                };
+            };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
                 };
             };
             /** @description 错误码: mini_login_required, mini_session_expired */
@@ -4825,6 +5142,32 @@ export interface operations {
                     "application/json": components["schemas"]["Timeline"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -4865,7 +5208,7 @@ export interface operations {
                 "multipart/form-data": {
                     /** @description from /challenge */
                     nonce?: string;
-                    /** @description 3-10 images, repeated field */
+                    /** @description 3-30 images in capture order, repeated field */
                     frames?: string[];
                 };
             };
@@ -4880,7 +5223,7 @@ export interface operations {
                     "application/json": components["schemas"]["FaceAttemptResult"];
                 };
             };
-            /** @description 错误码: frame_count, invalid_frames, nonce_missing, nonce_unknown */
+            /** @description 错误码: control_characters, frame_count, invalid_frames, nonce_missing, nonce_unknown */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -4889,14 +5232,14 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "nonce_missing",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
                      */
                     "application/json": {
                         error: {
-                            /** @description known: frame_count, invalid_frames, nonce_missing, nonce_unknown */
+                            /** @description known: control_characters, frame_count, invalid_frames, nonce_missing, nonce_unknown */
                             code: string;
                             message: string;
                             details?: {
@@ -5136,6 +5479,32 @@ export interface operations {
                     "application/json": components["schemas"]["FaceAttemptResult"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -5215,7 +5584,7 @@ export interface operations {
                     "application/json": components["schemas"]["FaceChallenge"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5224,7 +5593,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -5232,7 +5601,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -5397,6 +5766,32 @@ export interface operations {
                     };
                 };
             };
+            /** @description 错误码: too_many_challenges */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "too_many_challenges",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "too_many_challenges";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: face_unavailable */
             503: {
                 headers: {
@@ -5443,6 +5838,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ConfirmationStatusView"];
+                };
+            };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
                 };
             };
             /** @description 错误码: mini_login_required, mini_session_expired */
@@ -5590,7 +6011,7 @@ export interface operations {
                     "application/json": components["schemas"]["LoginResult"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5599,7 +6020,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -5607,7 +6028,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -5740,6 +6161,32 @@ export interface operations {
                     "application/json": components["schemas"]["Ok"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -5794,6 +6241,32 @@ export interface operations {
                     "application/json": components["schemas"]["Profile"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -5841,6 +6314,32 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MyYear"];
+                };
+            };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
                 };
             };
             /** @description 错误码: mini_login_required, mini_session_expired */
@@ -5977,7 +6476,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProxyGrantInfo"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5986,7 +6485,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -5994,7 +6493,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -6127,6 +6626,32 @@ export interface operations {
                     "application/json": components["schemas"]["ProxyGrantList"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -6182,7 +6707,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProxyGrantInfo"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6191,7 +6716,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -6199,7 +6724,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;
@@ -6360,6 +6885,32 @@ export interface operations {
                     "application/json": components["schemas"]["ProxyGrantInfo"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -6486,6 +7037,32 @@ export interface operations {
                     "application/json": components["schemas"]["StationList"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -6576,6 +7153,32 @@ export interface operations {
                     "application/json": components["schemas"]["Subscriptions"];
                 };
             };
+            /** @description 错误码: control_characters */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "error": {
+                     *         "code": "control_characters",
+                     *         "message": "…"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        error: {
+                            /** @enum {string} */
+                            code: "control_characters";
+                            message: string;
+                            details?: {
+                                [key: string]: unknown;
+                            };
+                        };
+                    };
+                };
+            };
             /** @description 错误码: mini_login_required, mini_session_expired */
             401: {
                 headers: {
@@ -6644,7 +7247,7 @@ export interface operations {
                     "application/json": components["schemas"]["SubscriptionsRecorded"];
                 };
             };
-            /** @description 错误码: empty_body, invalid_json */
+            /** @description 错误码: control_characters, empty_body, input_too_deep, invalid_json, json_too_deep */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -6653,7 +7256,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "error": {
-                     *         "code": "empty_body",
+                     *         "code": "control_characters",
                      *         "message": "…"
                      *       }
                      *     }
@@ -6661,7 +7264,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "empty_body" | "invalid_json";
+                            code: "control_characters" | "empty_body" | "input_too_deep" | "invalid_json" | "json_too_deep";
                             message: string;
                             details?: {
                                 [key: string]: unknown;

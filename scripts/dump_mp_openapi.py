@@ -58,7 +58,7 @@ def main(out: Path) -> None:
     url = "sqlite://" + os.path.join(tempfile.mkdtemp(), "openapi.sqlite3")
     asyncio.run(db.apply_migrations(url))
     # Template ids are per environment and not part of the document: the start-up check only warns here.
-    app = create_app(Settings(environment="test", log_json=False, face={"enabled": False}, run_background_jobs=False, database={"url": url}))
+    app = create_app(Settings(environment="development", log_json=False, face={"enabled": False}, run_background_jobs=False, database={"url": url}))
     _, response = app.test_client.get("/docs/openapi.json")
     document = mini_program_document(response.json)
     out.write_text(json.dumps(document, ensure_ascii=False, indent=1, sort_keys=False) + "\n", encoding="utf-8")
