@@ -190,6 +190,7 @@ class ApplicationAppointment(TimestampedModel):
     class Meta:
         table = "card_application_appointment"
         unique_together = (("user_id", "idempotency_key"),)
+        indexes = (("slot_id",),)
 
 
 class CardReport(TimestampedModel):

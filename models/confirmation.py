@@ -190,6 +190,7 @@ class NoticeEvidence(TimestampedModel):
 
     class Meta:
         table = "notice_evidence"
+        indexes = (("notice_id",),)
 
 
 class ContactAttempt(TimestampedModel):
@@ -209,7 +210,7 @@ class ContactAttempt(TimestampedModel):
 
     class Meta:
         table = "contact_attempt"
-        indexes = (("beneficiary_id",),)
+        indexes = (("beneficiary_id",), ("confirmation_id",))
 
 
 class SuspensionStatus(StrEnum):
@@ -340,7 +341,7 @@ class HardshipCase(TimestampedModel):
 
     class Meta:
         table = "hardship_case"
-        indexes = (("station_id", "status"),)
+        indexes = (("station_id", "status"), ("beneficiary_id",))
 
 
 class HardshipFollowUp(TimestampedModel):
@@ -353,3 +354,4 @@ class HardshipFollowUp(TimestampedModel):
 
     class Meta:
         table = "hardship_follow_up"
+        indexes = (("case_id",),)

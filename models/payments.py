@@ -38,6 +38,7 @@ class PaymentMonth(TimestampedModel):
     class Meta:
         table = "payment_month"
         unique_together = (("beneficiary", "month"),)
+        indexes = (("payment_file_id",),)
 
 
 class PaymentExport(TimestampedModel):

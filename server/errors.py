@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from tortoise.exceptions import ValidationError as TortoiseValidationError
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json
@@ -129,6 +130,13 @@ def register_error_handlers(app: Sanic) -> None:
             return error_response(422, "validation_failed", "提交的数据不符合要求", request, reason="value_not_storable")
         log.exception("unhandled error", extra={"request_id": getattr(request.ctx, "request_id", None)})
         return error_response(500, "server_error", "服务器内部错误", request)
+
+    @app.exception(TortoiseValidationError)
+    async def _unstorable_value(request: Request, exc: Exception) -> HTTPResponse:
+        # A value the ORM refuses for its column (too long for a filter, say): bad input that the input layer
+        # should have caught, never a server fault.
+        log.warning("value refused by the ORM", extra={"request_id": getattr(request.ctx, "request_id", None), "error": str(exc)[:200]})
+        return error_response(422, "validation_failed", "提交的数据不符合要求", request, reason="value_not_storable")
 
     @app.exception(Exception)
     async def _unexpected(request: Request, exc: Exception) -> HTTPResponse:

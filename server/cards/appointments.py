@@ -128,7 +128,9 @@ async def day_list(*, scope: Scope, day: date) -> list[ApplicationAppointment]:
 
 async def check_in(*, scope: Scope, actor: Actor, short_code: str) -> ApplicationAppointment:
     """The applicant arrived: the clerk types the short code and takes the application on site."""
-    appointment = await ApplicationAppointment.get_or_none(short_code=short_code.strip().upper()).select_related("slot")
+    code = short_code.strip().upper()
+    # The column holds 8 characters: a longer code is simply not one of ours.
+    appointment = await ApplicationAppointment.get_or_none(short_code=code).select_related("slot") if len(code) <= 8 else None
     if appointment is None:
         raise NotFound("预约不存在", code="appointment_not_found")
     await scope.require_station_writable(appointment.slot.station_id)
