@@ -31,6 +31,10 @@ import httpx
 import pytest
 
 from server.kv import RedisStore
+from tests.server_env import secret_env
+
+# One set of secrets for every process of the drill (the migration, the server, the seeding).
+_SECRETS = secret_env()
 from server.miniapp.sessions import create_session
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -136,6 +140,7 @@ def _env(postgres: ThrowawayPostgres, redis: ThrowawayRedis, var_dir: Path) -> d
         VETS_ADMIN_PASSWORD="drill-admin-password",
         VETS_LOG_JSON="false",
         VETS_WECHAT__TEMPLATE_IDS='{"booking_confirmed": "TPL-booking_confirmed"}',
+        **_SECRETS,
     )
     return env
 

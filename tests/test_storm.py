@@ -27,6 +27,7 @@ from models.registry import Beneficiary
 from models.wechat import Binding, MiniUser
 from server.miniapp.sessions import create_session
 from tests.factories import make_beneficiary, make_county
+from tests.server_env import secret_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 USERS, SEATS = 500, 20
@@ -84,6 +85,7 @@ def _start_server(app: Sanic, port: int, var_dir: Path) -> subprocess.Popen[str]
         VETS_ADMIN_PASSWORD="storm-admin-password",
         VETS_LOG_JSON="false",
         VETS_WECHAT__TEMPLATE_IDS='{"booking_confirmed": "TPL-booking_confirmed"}',
+        **secret_env(settings),
     )
     # A file, not a pipe: nobody reads a pipe during the storm, and a full pipe blocks every worker.
     log = (var_dir / "server.log").open("w")
