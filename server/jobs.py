@@ -79,7 +79,8 @@ JOBS: list[PeriodicJob] = [
     PeriodicJob(name="audit_anchor", interval_seconds=60, run=anchor_audit_head),
     # Booking reminders (24 h ahead), releasing no-shows (on the calendar as the database has it now).
     PeriodicJob(name="card_bookings", interval_seconds=300, run=card_jobs),
-    PeriodicJob(name="card_monthly_statistics", interval_seconds=6 * 3600, run=card_monthly_statistics),
+    # Every 15 minutes (an existence check until the 20th): the table is frozen within a quarter of an hour of 00:00 China time.
+    PeriodicJob(name="card_monthly_statistics", interval_seconds=900, run=card_monthly_statistics),
     PeriodicJob(name="purge_face_evidence", interval_seconds=DAY, run=purge_face_evidence),
     # Hourly: it only acts on Fridays (China time) and keeps one snapshot per ISO week.
     PeriodicJob(name="weekly_progress_reports", interval_seconds=3600, run=weekly_progress_reports),
