@@ -143,7 +143,7 @@ async def test_a_decision_is_taken_once_and_reported_truthfully(client: httpx.As
     second = await client.post(f"/console/reviews/{item.id}/decide", headers=cookie, data={"csrf_token": token, "decision": "accept"})
     assert first.status_code == second.status_code == 302
     first_text = htmllib.unescape(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0), first.headers["location"]))
-    assert "姚明" in unquote(first_text) and "已通知本人" not in unquote(first_text) and "排队" in unquote(first_text)
+    assert person.name in unquote(first_text) and "已通知本人" not in unquote(first_text) and "排队" in unquote(first_text)
     assert "已被处理，未重复操作" in unquote(second.headers["location"])
     assert await AuditEntry.filter(action="review.accepted").count() == 1
 
