@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -80,6 +80,10 @@ async def seed_demo_county(*, stations: int = 10, beneficiaries: int = 3000, see
     ]
     for index, station in enumerate(station_units, start=1):
         staff_rows.append(Staff(username=f"station{index:02d}", display_name=f"{station.name[:-7]}站工作人员", password_hash=password_hash, role=Role.STATION, org_unit=station))
+    # Demo staff have signed the confidentiality agreement (保密协议), so the card pages open as they would at work.
+    signed_at = datetime.now(UTC)
+    for staff in staff_rows:
+        staff.confidentiality_signed_at = signed_at
     await Staff.bulk_create(staff_rows)
 
     weights = [w for _, w, _, _ in CATEGORY_MIX]
