@@ -15,7 +15,8 @@ from models.registry import Beneficiary
 from models.staff import Role
 from server.actors import Actor
 from server.auth.scope import Scope
-from server.cards import applications, reports, rules, timeline
+from server.cards import applications, reports, rules
+from server.clock import china_today
 from server.config import Settings
 from server.errors import Forbidden, ValidationFailed
 from server.notifications.templates import CHINA_TZ
@@ -35,7 +36,7 @@ async def cleanup_report(*, scope: Scope, actor: Actor, settings: Settings, year
     """Per station: problems still open, how many were solved and resubmitted during the clean-up,
     how many have a written report; the open ones listed by application number (no personal data)."""
     _district_only(scope)
-    today = today or timeline.china_today()
+    today = today or china_today()
     start, end = (date.fromisoformat(f"{year}-{d}") for d in settings.cards.cleanup_stage)
     open_problems = await applications.list_applications(scope=scope, status=None, overdue_only=False, problems_only=True, today=today)
     station_ids = list(await scope.station_ids() or [])

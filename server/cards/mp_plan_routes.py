@@ -18,6 +18,7 @@ from server.cards.mp_schemas import (
     Catalogue,
     Timeline,
 )
+from server.clock import china_today
 from server.errors import BadRequest, NotFound
 from server.http.openapi import MAX_ID, contract, respond
 from server.http.validation import api
@@ -88,7 +89,7 @@ async def _with_bank(application: CardApplication, acting: ActingAs) -> CardAppl
 @api(summary="This year's batches, stages and today's stage", tag="mini-program cards")
 @mini_user_required
 async def mp_timeline(request: Request) -> HTTPResponse:
-    today = timeline.china_today()
+    today = china_today()
     return respond(Timeline.model_validate(timeline.year_timeline(year=today.year, settings=request.app.ctx.settings, today=today)))
 
 
@@ -130,7 +131,7 @@ async def mp_withdraw(request: Request, application_id: int, body: WithdrawBody)
 @mini_user_required
 async def mp_application_slots(request: Request, query: PersonQuery) -> HTTPResponse:
     acting = await acting_for(user=request.ctx.mini_user, beneficiary_id=query.beneficiary_id, scope=ProxyScope.BOOK, request_id=request.ctx.request_id)
-    slots = await appointments.open_slots(station_id=acting.beneficiary.station_id, today=timeline.china_today())
+    slots = await appointments.open_slots(station_id=acting.beneficiary.station_id, today=china_today())
     return respond(ApplicationSlotList(items=[ApplicationSlotInfo.model_validate(appointments.slot_json(s)) for s in slots]))
 
 

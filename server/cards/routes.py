@@ -10,13 +10,27 @@ from sanic.response import HTTPResponse, file, html, json, raw
 from models.cards import ApplicationStatus, CardKind, CardStatus, PickupSlot
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.cards import applications, appointments, booking, catalogue, cleanup, cross_checks, forms, issuance, privacy, reports, stats, timeline
+from server.cards import (
+    applications,
+    appointments,
+    booking,
+    catalogue,
+    cleanup,
+    cross_checks,
+    forms,
+    issuance,
+    privacy,
+    reports,
+    stats,
+    timeline,
+)
 from server.cards.privacy import confidentiality_required
+from server.clock import china_today
 from server.errors import BadRequest
 from server.http.uploads import required_upload
 from server.http.validation import ClockTime, api, check_windows
-from server.registry.service import decrypt_id_number, get_beneficiary
 from server.registry.categories import CATEGORY_LABELS
+from server.registry.service import decrypt_id_number, get_beneficiary
 
 bp = Blueprint("cards", url_prefix="/api/cards")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -436,7 +450,7 @@ async def station_report(request: Request, body: StationReportBody) -> HTTPRespo
 @api(summary="The year's batches and stages from settings, and today's stage", tag="cards", query=YearQuery)
 @staff_required()
 async def year_timeline(request: Request, query: YearQuery) -> HTTPResponse:
-    today = timeline.china_today()
+    today = china_today()
     return json(timeline.year_timeline(year=query.year or today.year, settings=request.app.ctx.settings, today=today), ensure_ascii=False)
 
 
@@ -452,7 +466,7 @@ async def publish_application_slots(request: Request, body: SlotsBody) -> HTTPRe
 @api(summary="Appointments to apply on site on a day (default today) in scope", tag="cards appointments", query=TodayQuery)
 @staff_required()
 async def application_appointments(request: Request, query: TodayQuery) -> HTTPResponse:
-    items = await appointments.day_list(scope=request.ctx.scope, day=query.day or timeline.china_today())
+    items = await appointments.day_list(scope=request.ctx.scope, day=query.day or china_today())
     return json({"items": [{**appointments.appointment_json(a), "slot": appointments.slot_json(a.slot)} for a in items]})
 
 

@@ -3,19 +3,15 @@ and the period in which applications enter the review chain (3/1–11/30 in the 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
+from server.clock import china_today
 from server.config import Settings
 from server.errors import ValidationFailed
-from server.notifications.templates import CHINA_TZ
 
 BATCH_LABELS = {1: "第一批次", 2: "第二批次", 3: "第三批次"}
 STAGE_LABELS = {"acceptance": "集中受理阶段", "issuance": "集中发证阶段", "cleanup": "重点核查阶段", "outside": "不在年度工作期内"}
-
-
-def china_today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 def _on(year: int, month_day: str) -> date:

@@ -17,16 +17,23 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus, DeathRecord, OverpaymentRecovery
+from models.confirmation import (
+    Campaign,
+    CampaignStatus,
+    Confirmation,
+    ConfirmationStatus,
+    DeathRecord,
+    OverpaymentRecovery,
+)
 from models.registry import Beneficiary, ImportBatch, PaymentStatus
 from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server import clock
 from server.cards.applications import flag_on_death as flag_card_work_on_death
-from server.payments import overpayment
+from server.clock import china_today
 from server.errors import Conflict, NotFound, ValidationFailed
+from server.payments import overpayment
 from server.registry import service as registry
 from server.registry.id_numbers import InvalidIdNumber, parse_id_number
 from server.registry.importer import read_table
@@ -38,10 +45,6 @@ SOURCES = {
 }
 DEATH_HEADERS = {"死亡日期": "death_date", "死亡时间": "death_date", "death_date": "death_date", "来源": "source", "数据来源": "source", "source": "source"}
 OUTSTANDING, RECOVERED, NONE = "outstanding", "recovered", "none"
-
-
-def china_today() -> date:
-    return clock.china_today()
 
 
 async def record_death(*, actor: Actor, beneficiary: Beneficiary, death_date: date, source: str, import_sha256: str, today: date | None = None) -> DeathRecord:

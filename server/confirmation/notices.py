@@ -10,19 +10,25 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Campaign, Confirmation, ConfirmationStatus, NoticeEvidence, PublicNotice
+from models.confirmation import (
+    Campaign,
+    Confirmation,
+    ConfirmationStatus,
+    NoticeEvidence,
+    PublicNotice,
+)
 from models.org import OrgKind, OrgUnit
 from server import clock, media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.clock import china_today
 from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.notifications.outbox import notify_beneficiary
@@ -42,10 +48,6 @@ class Evidence:
     channel: str
     data: bytes
     note: str = ""
-
-
-def china_today() -> date:
-    return clock.china_today()
 
 
 def mask_name(name: str) -> str:

@@ -10,16 +10,21 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Confirmation, ConfirmationStatus, SpotCheck, SpotCheckItem
 from models.audit import AuditEntry
+from models.confirmation import (
+    Confirmation,
+    ConfirmationStatus,
+    SpotCheck,
+    SpotCheckItem,
+)
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.clock import china_today
 from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.notifications.templates import CHINA_TZ
 
 MIN_SPOT_CHECKS_PER_YEAR = 2
 RESULTS = ("verified", "discrepancy", "not_reached")
@@ -89,10 +94,6 @@ async def verify_draw(*, scope: Scope, spot_check_id: int) -> dict[str, Any]:
         "sample": items,
         "redrawn": redrawn,
     }
-
-
-def china_today() -> date:
-    return datetime.now(UTC).astimezone(CHINA_TZ).date()
 
 
 async def _require_whole_district(scope: Scope, district_id: int) -> None:

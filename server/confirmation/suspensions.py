@@ -19,28 +19,32 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Confirmation, ConfirmationStatus, PublicNotice, Resumption, SuspensionProposal, SuspensionStatus
+from models.confirmation import (
+    Confirmation,
+    ConfirmationStatus,
+    PublicNotice,
+    Resumption,
+    SuspensionProposal,
+    SuspensionStatus,
+)
 from models.registry import Beneficiary, PaymentStatus
 from models.staff import Role
+from server import clock
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.clock import china_today
 from server.confirmation import notice_period, rules
 from server.confirmation.campaigns import get_campaign
+from server.confirmation.contact_attempts import attempt_json, attempts_for
 from server.errors import Conflict, NotFound
 from server.notifications.outbox import notify_beneficiary
-from server import clock
-from server.confirmation.contact_attempts import attempt_json, attempts_for
 from server.registry import service as registry
 
 # Still unreachable or unconfirmable: these are proposed. A pending face-check review is not (a clerk
 # decides it first), and a confirmed or deceased person never is.
 SUSPENDABLE = [ConfirmationStatus.PENDING, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]
 RESOLVED = [ConfirmationStatus.CONFIRMED, ConfirmationStatus.DECEASED]
-
-
-def china_today() -> date:
-    return clock.china_today()
 
 
 def notice_period_over(published_on: date, today: date, notice_days: int = rules.NOTICE_TO_SUSPENSION_DAYS) -> bool:
