@@ -11,31 +11,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from server.config import Settings
 from server.kv import KeyValueStore, LockNotAcquired
 from server.notifications.worker import OutboxWorker
+from server.periodic import PeriodicJob
 from server.wechat import WeChatClient
 
 log = logging.getLogger("server.background")
 
 
-@dataclass(frozen=True)
-class PeriodicJob:
-    name: str
-    interval_seconds: float
-    # Called as run(now, settings); `now` is aware UTC.
-    run: Callable[[datetime, Settings], Awaitable[object]]
+__all__ = ["PeriodicJob", "background_loop", "periodic_jobs", "run_due_jobs", "run_worker_process"]
 
 
-# Domains append their jobs here (see server/jobs.py); kept as data so the worker stays generic.
 def periodic_jobs() -> list[PeriodicJob]:
-    from server.jobs import JOBS
+    """Every domain's jobs (its ``jobs.PERIODIC_JOBS``): the domains declare, the worker only collects."""
+    from server.audit.jobs import PERIODIC_JOBS as audit_jobs
+    from server.calendar.jobs import PERIODIC_JOBS as calendar_jobs
+    from server.cards.jobs import PERIODIC_JOBS as card_jobs
+    from server.confirmation.jobs import PERIODIC_JOBS as confirmation_jobs
+    from server.registry.jobs import PERIODIC_JOBS as registry_jobs
 
-    return JOBS
+    return [*calendar_jobs, *registry_jobs, *audit_jobs, *card_jobs, *confirmation_jobs]
 
 
 async def run_due_jobs(*, kv: KeyValueStore, settings: Settings, now: datetime | None = None) -> list[str]:
@@ -75,22 +73,18 @@ async def background_loop(*, settings: Settings, wechat: WeChatClient, kv: KeyVa
 
 async def run_worker_process(settings: Settings) -> None:
     """`python -m server worker`: the background loop on its own, until SIGTERM/SIGINT."""
-    from server import db
-    from server.kv import create_store
-    from server.security.fields import configure_cipher
+    from server.notifications.startup import check_templates
+    from server.services import build_services
 
-    configure_cipher(settings.security.field_key.get_secret_value())
-    await db.init_orm(settings.database.url, pool_max_size=4)
-    kv = create_store(settings.redis.url, prefix=settings.redis.key_prefix)
-    wechat = WeChatClient(settings.wechat, kv)
+    # The worker sends the messages: the same template check as the web app's start-up.
+    check_templates(settings)
+    services = await build_services(settings, pool_max_size=4)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("background worker started")
     try:
-        await background_loop(settings=settings, wechat=wechat, kv=kv, stop=stop)
+        await background_loop(settings=settings, wechat=services.wechat, kv=services.kv, stop=stop)
     finally:
-        await wechat.aclose()
-        await kv.close()
-        await db.close_orm()
+        await services.close()

@@ -27,7 +27,9 @@ from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.config import Settings
 from server.errors import ApiError, NotFound
+from server.periodic import PeriodicJob
 from server.registry import importer
 
 log = logging.getLogger("server.registry.jobs")
@@ -185,3 +187,13 @@ async def get_import(*, scope: Scope, actor: Actor, job_id: int) -> ImportBatch:
     if batch is None or not (scope.is_global or (actor.id is not None and str(batch.staff_id) == actor.id)):
         raise NotFound("导入任务不存在", code="import_not_found")
     return batch
+
+
+async def _resume_registry_imports(now: datetime, settings: Settings) -> None:
+    await resume_stalled_imports(now=now)
+
+
+PERIODIC_JOBS = [
+    # Registry imports whose process died mid-file continue from their last finished row.
+    PeriodicJob(name="registry_import_resume", interval_seconds=60, run=_resume_registry_imports),
+]
