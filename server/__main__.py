@@ -16,9 +16,12 @@ import logging
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from server.config import InsecureSettingsError, Settings
+
+T = TypeVar("T")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,42 +48,32 @@ def _parser() -> argparse.ArgumentParser:
 
 async def _prepare(settings: Settings) -> None:
     """Migrations and the first admin: once, in the main process, before any worker starts."""
-    from server import db
-    from server.audit.service import ensure_audit_head
     from server.bootstrap import ensure_first_admin
-    from server.security.fields import configure_cipher
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
-    settings.media_dir.mkdir(parents=True, exist_ok=True)
-    configure_cipher(settings.security.field_key.get_secret_value())
-    await db.apply_migrations(settings.database.url)
-    await db.init_orm(settings.database.url, pool_max_size=2)
-    try:
-        await ensure_audit_head()
-        admin = await ensure_first_admin(
+    admin = await _with_services(
+        settings,
+        lambda: ensure_first_admin(
             username=settings.admin_username,
             password=settings.admin_password.get_secret_value() if settings.admin_password else None,
-        )
-    finally:
-        await db.close_orm()
+        ),
+    )
     if admin is not None and admin.password:
         # Printed once: the hash is all that is kept.
         print(f"\n  First admin created: username={admin.username} one-time password={admin.password}\n  (change it after logging in: POST /api/staff/password)\n", flush=True)
 
 
-async def _with_orm(settings: Settings, work):  # type: ignore[no-untyped-def]
+async def _with_services(settings: Settings, work: Callable[[], Awaitable[T]]) -> T:
+    """A maintenance command: migrations applied, the same services as the app (server/services.py)."""
     from server import db
-    from server.audit.service import configure as configure_audit
-    from server.security.fields import configure_cipher
+    from server.services import build_services
 
-    configure_cipher(settings.security.field_key.get_secret_value())
-    configure_audit(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
     await db.apply_migrations(settings.database.url)
-    await db.init_orm(settings.database.url, pool_max_size=2)
+    services = await build_services(settings, pool_max_size=2)
     try:
         return await work()
     finally:
-        await db.close_orm()
+        await services.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,25 +87,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusing to start: {exc}", file=sys.stderr)
         return 2
 
-    # Every command that may append to the audit chain (first admin, seed, worker jobs) uses the real key.
-    from server.audit.service import configure as configure_audit
-
-    configure_audit(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
     command = args.command or "serve"
     if command == "migrate":
-        asyncio.run(_with_orm(settings, lambda: asyncio.sleep(0)))
+        asyncio.run(_with_services(settings, lambda: asyncio.sleep(0)))
         print("migrations applied")
         return 0
     if command == "verify-audit":
         from server.audit.service import verify_chain
 
-        report = asyncio.run(_with_orm(settings, verify_chain))
+        report = asyncio.run(_with_services(settings, verify_chain))
         print(json.dumps(report.to_dict(), ensure_ascii=False))
         return 0 if report.ok else 1
     if command == "anchor-audit":
         from server.audit.service import anchor_head
 
-        line = asyncio.run(_with_orm(settings, anchor_head))
+        line = asyncio.run(_with_services(settings, anchor_head))
         print(json.dumps(line or {"anchored": False}, ensure_ascii=False))
         return 0
     if command == "worker":
@@ -131,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "seed-demo":
         from server.seed import seed_demo_county
 
-        summary = asyncio.run(_with_orm(settings, lambda: seed_demo_county(stations=args.stations, beneficiaries=args.beneficiaries, seed=args.seed, password=args.password)))
+        summary = asyncio.run(_with_services(settings, lambda: seed_demo_county(stations=args.stations, beneficiaries=args.beneficiaries, seed=args.seed, password=args.password)))
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         return 0
 

@@ -10,21 +10,16 @@ import uuid
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from server import db
-from server.audit import service as audit_service
 from server.background import background_loop
 from server.config import Settings
 from server.errors import register_error_handlers
-from server.face_service import close_face_engine, start_face_engine
 from server.http.openapi import configure_offline_docs, install as install_contract
 from server.http.validation import install_input_guards
 from server.security.headers import install_security_headers
-from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.notifications.startup import check_templates
-from server.security.fields import configure_cipher
 from server.calendar import service as calendar_service
-from server.wechat import WeChatClient
+from server.services import build_services, configure_process
 
 log = logging.getLogger("server.access")
 
@@ -35,9 +30,8 @@ def create_app(settings: Settings | None = None) -> Sanic:
     settings = settings or Settings()
     settings.check_production_secrets()
     configure_logging(json_logs=settings.log_json)
-    # Configured here as well as in the listener: request handlers and CLI tools both need it.
-    configure_cipher(settings.security.field_key.get_secret_value())
-    audit_service.configure(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
+    # Here as well as in each worker's build_services: code run before the server starts needs them too.
+    configure_process(settings)
 
     app = Sanic(APP_NAME)
     app.config.REQUEST_MAX_SIZE = settings.uploads.max_request_bytes
@@ -142,17 +136,12 @@ def _register_middleware(app: Sanic) -> None:
 def _register_listeners(app: Sanic, settings: Settings) -> None:
     @app.before_server_start
     async def start_services(app: Sanic) -> None:
-        settings.media_dir.mkdir(parents=True, exist_ok=True)
-        configure_cipher(settings.security.field_key.get_secret_value())
-        await db.init_orm(settings.database.url, pool_max_size=settings.database.pool_max_size)
-        await audit_service.ensure_audit_head()
-        redis = settings.redis
-        app.ctx.kv = create_store(redis.url, prefix=redis.key_prefix, max_connections=redis.max_connections, pool_timeout=redis.pool_timeout_seconds, socket_timeout=redis.socket_timeout_seconds, connect_timeout=redis.connect_timeout_seconds)
-        await calendar_service.load(kv=app.ctx.kv)
-        app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
         # In-process: models load once per worker, on the face executor, before the first request.
-        # With face.service_url only an HTTP client is created (no numpy/OpenCV/onnxruntime work).
-        app.ctx.face = await start_face_engine(settings) if settings.face.enabled else None
+        # With face.service_url only an HTTP client is created (no numpy/OpenCV/onnxruntime import).
+        services = await build_services(settings, face=True)
+        app.ctx.services = services
+        # The names handlers use: request.app.ctx.kv / .wechat / .face.
+        app.ctx.kv, app.ctx.wechat, app.ctx.face = services.kv, services.wechat, services.face
         app.ctx.background_stop = asyncio.Event()
         app.ctx.background_task = None
 
@@ -171,13 +160,6 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
 
     @app.after_server_stop
     async def stop_services(app: Sanic) -> None:
-        face_engine = getattr(app.ctx, "face", None)
-        if face_engine is not None:
-            await close_face_engine(face_engine)
-        wechat = getattr(app.ctx, "wechat", None)
-        if wechat is not None:
-            await wechat.aclose()
-        kv = getattr(app.ctx, "kv", None)
-        if kv is not None:
-            await kv.close()
-        await db.close_orm()
+        services = getattr(app.ctx, "services", None)
+        if services is not None:
+            await services.close()
