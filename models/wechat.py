@@ -72,6 +72,14 @@ class ProxyStatus(StrEnum):
     REVOKED = "revoked"
 
 
+class ProxyScope(StrEnum):
+    """What a proxy may do for the beneficiary (stored in ProxyGrant.scopes)."""
+
+    BOOK = "book"  # book appointments (card pickup and others)
+    APPLY = "apply"  # apply for a preferential card
+    COLLECT = "collect"  # collect a card on the holder's behalf
+
+
 class ProxyGrant(TimestampedModel):
     """A family member acting for a beneficiary, with scopes (book, apply, collect)."""
 

@@ -1,20 +1,20 @@
-"""Who a mini-program user may act for: themselves (a self binding) or, as a proxy, within scopes."""
+"""Who a mini-program user may act for: themselves (a self binding) or, as a proxy, within scopes.
+
+The one rule every mini-program service applies (cards, confirmation, notifications); it lives below
+them and below server/miniapp/ (which aggregates them), so none of them imports another's package for it.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from models.registry import Beneficiary
-from models.wechat import Binding, BindingStatus, MiniUser, ProxyGrant, ProxyStatus
+from models.wechat import Binding, BindingStatus, MiniUser, ProxyGrant, ProxyScope, ProxyStatus
 from server.actors import Actor
 from server.errors import Forbidden, NotFound
 
 
-class ProxyScope(StrEnum):
-    BOOK = "book"  # book appointments (card pickup and others)
-    APPLY = "apply"  # apply for a preferential card
-    COLLECT = "collect"  # collect a card on the holder's behalf
+__all__ = ["ActingAs", "ProxyScope", "acting_for", "require_self"]
 
 
 @dataclass(frozen=True)
@@ -27,10 +27,6 @@ class ActingAs:
     @property
     def as_proxy(self) -> bool:
         return self.proxy is not None
-
-
-async def self_binding(*, user_id: int) -> Binding | None:
-    return await Binding.filter(user_id=user_id, status=BindingStatus.ACTIVE).first()
 
 
 async def acting_for(*, user: MiniUser, beneficiary_id: int, scope: ProxyScope | None, request_id: str | None = None) -> ActingAs:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
 
+# Mainland China has no daylight saving time, so a fixed offset is exact and needs no tzdata.
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 _offset = timedelta(0)
@@ -18,8 +19,9 @@ def now() -> datetime:
     return datetime.now(UTC) + _offset
 
 
-def china_now() -> datetime:
-    return now().astimezone(CHINA_TZ)
+def china_now(at: datetime | None = None) -> datetime:
+    """China's wall-clock time now (or at the aware instant ``at``)."""
+    return (at or now()).astimezone(CHINA_TZ)
 
 
 def china_today() -> date:

@@ -36,6 +36,7 @@ from sanic.response import json as json_response
 from server.errors import ApiError
 
 if TYPE_CHECKING:
+    from face import FaceConfig
     from server.config import Settings
 
 log = logging.getLogger("server.face_remote")
@@ -208,10 +209,33 @@ def _face_error_response(exc: Exception) -> Any:
     return _error(422, code, str(exc), **extra)
 
 
+def face_config(settings: "Settings") -> "FaceConfig":
+    """The face library's configuration from the server's settings (imports ``face``: call only to run it)."""
+    from face import FaceConfig
+
+    face = settings.face
+    values: dict[str, object] = {
+        "pack_dir": face.pack_dir,
+        "antispoof_path": face.antispoof_model,
+        "executor_workers": face.executor_workers,
+        "onnx_intra_op_threads": face.onnx_intra_op_threads,
+        "frames_mirrored": face.mirror_front_camera,
+        "max_image_bytes": settings.uploads.max_image_bytes,
+        "max_image_pixels": settings.uploads.max_image_pixels,
+        "min_frames": settings.uploads.min_frames,
+        "max_frames": settings.uploads.max_frames,
+        "passive_model": face.passive_model,
+    }
+    if face.threshold_pass is not None:
+        values["match_pass_threshold"] = face.threshold_pass
+    if face.threshold_fail is not None:
+        values["match_fail_threshold"] = face.threshold_fail
+    return FaceConfig(**values)
+
+
 def create_face_app(settings: "Settings", *, name: str = "vets_face") -> Sanic:
     """The face service: one engine (models loaded once per process), admission-limited."""
     from face import Challenge, FaceEngine, FaceError
-    from server.face_service import face_config
     from server.logging_setup import configure_logging
 
     configure_logging(json_logs=settings.log_json)

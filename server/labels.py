@@ -6,7 +6,7 @@ Also the one conversion of stored UTC times to China time for display."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from models.cards import ApplicationStatus, BookingStatus, CardKind, CardStatus
@@ -23,9 +23,8 @@ from models.registry import Category, PaymentStatus, PhotoKind, Sex
 from models.staff import Role
 from models.wechat import BindingStatus, NotificationStatus, ProxyStatus, TransferStatus
 from server.cards.rules import DELIVERY_METHODS, STATUS_LABELS
+from server.clock import CHINA_TZ as CHINA
 from server.registry.categories import CATEGORY_LABELS
-
-CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 ROLE = {"station": "服务站", "centre": "服务中心", "bureau": "事务局", "city": "市局", "auditor": "纪检监察（只读）", "admin": "管理员"}
 CAMPAIGN_STATUS = {"draft": "草稿", "open": "进行中", "closed": "已结束"}
@@ -111,6 +110,3 @@ def china_time(value: datetime | str | None, *, seconds: bool = False) -> str:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
-
-def china_now() -> datetime:
-    return datetime.now(CHINA)

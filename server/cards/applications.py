@@ -20,7 +20,7 @@ from server.auth.scope import Scope
 from server.cards import eligibility, rules, timeline
 from server.config import Settings
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.miniapp.acting import ProxyScope
+from server.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
 from server.security.fields import cipher
 from server.workdays import add_working_days, due_is_provisional

@@ -23,9 +23,9 @@ from server.cards import eligibility
 from server.cards.booking import SlotFull, _short_code
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.miniapp.acting import ProxyScope, acting_for
+from server.acting import ProxyScope, acting_for
 from server.notifications.outbox import notify_beneficiary
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ
 from server.workdays import is_working_day
 
 

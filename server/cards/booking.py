@@ -23,9 +23,9 @@ from server.auth.scope import Scope
 from server.cards.issuance import mark_delivered
 from server.config import Settings
 from server.errors import ApiError, Conflict, NotFound, ValidationFailed
-from server.miniapp.acting import ProxyScope, acting_for
+from server.acting import ProxyScope, acting_for
 from server.notifications.outbox import notify_beneficiary
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ
 from server.workdays import is_working_day
 
 SHORT_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by clerks

@@ -19,7 +19,7 @@ from server.cards import applications, reports, rules
 from server.clock import china_today
 from server.config import Settings
 from server.errors import Forbidden, ValidationFailed
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ
 from server.registry.categories import CATEGORY_LABELS
 
 ROUTE_TO_CITY = [reports.CITY_BUREAU]

@@ -19,7 +19,7 @@ from server.auth.scope import Scope
 from server.cards import reports, rules
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.miniapp.acting import ProxyScope
+from server.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
 from server.workdays import add_working_days, due_is_provisional
 

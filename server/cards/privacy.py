@@ -27,7 +27,7 @@ from server.audit import service as audit
 from server.auth.scope import Scope
 from server.config import Settings
 from server.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ, china_today
 
 FORMS = ("application_form", "bank_form")
 REVIEW_ROLES = (Role.STATION, Role.CENTRE, Role.BUREAU, Role.CITY)
@@ -81,7 +81,7 @@ async def record_agreement(*, scope: Scope, actor: Actor, staff_id: int, signed_
     if actor.id is not None and str(staff_id) == actor.id:
         raise Forbidden("不能为本人登记保密协议", code="self_recording")
     staff = await _staff_in_scope(scope, staff_id)
-    if signed_on > datetime.now(UTC).astimezone(CHINA_TZ).date():
+    if signed_on > china_today():
         raise ValidationFailed("签署日期不能晚于今天", code="signed_on_in_future")
     stored = media.store(media_dir, document, category="confidentiality", allowed=media.DOCUMENT_TYPES) if document else None
     async with in_transaction():

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from server.auth.scope import Scope
 from server.cards import eligibility, rules
 from server.cards.reports import visible_districts
 from server.errors import NotFound, ValidationFailed
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ, china_now
 from server.registry.categories import CATEGORY_LABELS
 from server.xlsx import safe_row
 
@@ -38,10 +38,6 @@ COLUMNS = ["station", *COUNTS, *RATES]
 HEADERS = ["服务站", "应申领人数", "已申请", *[rules.STATUS_LABELS[ApplicationStatus(s)] for s in STATUSES], "第一批次", "第二批次", "第三批次", "已收到优待证", "已发放", "逾期未送达", "审核逾期", "待核实标记", "申请率%", "审核通过率%", "发放率%"]
 CATEGORY_COUNTS = ["eligible", "applied", "approved", "cards_delivered"]
 CATEGORY_HEADERS = ["类别", "应申领人数", "已申请", "审核通过", "已发放", "申请率%", "发放率%"]
-
-
-def china_now(now: datetime | None = None) -> datetime:
-    return (now or datetime.now(UTC)).astimezone(CHINA_TZ)
 
 
 def _rate(part: int, whole: int) -> float | None:

@@ -17,7 +17,7 @@ from models.confirmation import Campaign, CampaignStatus, Confirmation, Confirma
 from models.wechat import Binding, BindingStatus, ProxyGrant, ProxyStatus
 from server.confirmation import rules
 from server.notifications.outbox import notify_beneficiary
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ
 
 # Not yet confirmed: a pending face-check review is excluded (they did try, a clerk decides next).
 DUE = [ConfirmationStatus.PENDING, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]

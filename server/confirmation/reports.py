@@ -43,7 +43,7 @@ from server.confirmation import quotas, rules
 from server.confirmation.campaigns import get_campaign
 from server.confirmation.first_year import is_first_year
 from server.errors import NotFound
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ
 from server.xlsx import safe_cell
 
 BRACKET_LABELS = {AgeBracket.AGE_80_PLUS: "80岁以上", AgeBracket.AGE_70_79: "70-79岁", AgeBracket.UNDER_70: "70岁以下"}

@@ -14,13 +14,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from face import Challenge, Decision, FaceEngine, FaceError, InvalidRequestError, ReasonCode, new_challenge
-from face.decode import decode_image
 from models.confirmation import Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, FaceAttempt, ReviewItem
 from models.registry import PhotoKind, ReferencePhoto
 from models.wechat import MiniUser
@@ -34,8 +32,16 @@ from server.confirmation.campaigns import current_confirmation
 from server.confirmation.records import mark_confirmed
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.kv import KeyValueStore
-from server.miniapp.acting import require_self
+from server.acting import require_self
 from server.workdays import add_working_days
+
+if TYPE_CHECKING:
+    from face import FaceEngine
+
+# ``face`` (numpy, OpenCV, onnxruntime: about 160 MB and seconds per process) is imported inside the
+# functions that run a face check, so a web worker that never serves one never loads it.
+# Outcomes as stored and sent: the values of face.Decision, which tests/confirmation checks against.
+PASS, REVIEW, FAIL = "pass", "review", "fail"
 
 # What the person is told for each outcome: plain words, and what to do next.
 GUIDANCE = {
@@ -44,17 +50,18 @@ GUIDANCE = {
     "fail": "本次认证未通过。请在光线充足处正对镜头，按提示依次完成动作后重试；多次未通过可到服务站办理或等待工作人员上门。",
     "locked": "今日或本年度自助认证失败次数已达上限，请到服务站办理，或等待工作人员联系上门确认。",
 }
+# Keyed by face.ReasonCode values (tests/confirmation checks every code has its text).
 REASON_TEXT = {
-    ReasonCode.NO_FACE.value: "未检测到人脸",
-    ReasonCode.MULTIPLE_FACES.value: "画面中有多张人脸",
-    ReasonCode.LOW_QUALITY.value: "画面模糊或光线不足",
-    ReasonCode.ACTION_MISSING.value: "未完成提示的动作",
-    ReasonCode.ACTION_ORDER.value: "动作顺序不正确",
-    ReasonCode.IDENTITY_CHANGED.value: "认证过程中人员发生变化",
-    ReasonCode.REPLAY.value: "疑似翻拍或重复画面",
-    ReasonCode.SPOOF_SUSPECTED.value: "疑似非真人",
-    ReasonCode.NO_MATCH.value: "与身份证照片不一致",
-    ReasonCode.WEAK_MATCH.value: "与身份证照片相似度不足，需人工核对",
+    "no_face": "未检测到人脸",
+    "multiple_faces": "画面中有多张人脸",
+    "low_quality": "画面模糊或光线不足",
+    "action_missing": "未完成提示的动作",
+    "action_order": "动作顺序不正确",
+    "identity_changed": "认证过程中人员发生变化",
+    "replay": "疑似翻拍或重复画面",
+    "spoof_suspected": "疑似非真人",
+    "no_match": "与身份证照片不一致",
+    "weak_match": "与身份证照片相似度不足，需人工核对",
     "reference_unusable": "身份证照片无法识别，需人工核对",
     "no_reference_photo": "尚未采集身份证照片，需人工核对",
 }
@@ -139,6 +146,8 @@ async def issue_challenge(*, kv: KeyValueStore, settings: Settings, user: MiniUs
     confirmation, _ = await _open_confirmation_for_self(user=user, beneficiary_id=beneficiary_id, request_id=request_id)
     await _check_not_locked(kv=kv, settings=settings, confirmation=confirmation)
     await _count_challenge(kv=kv, settings=settings, confirmation=confirmation)
+    from face import new_challenge
+
     challenge = new_challenge(random.SystemRandom())
     nonce = secrets.token_urlsafe(24)
     ttl = settings.face.challenge_ttl_seconds
@@ -157,6 +166,8 @@ async def issue_challenge(*, kv: KeyValueStore, settings: Settings, user: MiniUs
 
 def validate_frames(frames: list[bytes], settings: Settings) -> None:
     """Refuse bad uploads before the nonce is spent or anything is stored."""
+    from face import FaceError, decode_image
+
     uploads = settings.uploads
     if len(frames) < uploads.min_frames or len(frames) > uploads.max_frames:
         raise BadRequest(f"请上传{uploads.min_frames}到{uploads.max_frames}张照片", code="frame_count", received=len(frames))
@@ -191,7 +202,7 @@ async def _take_nonce(*, kv: KeyValueStore, nonce: str, user: MiniUser) -> dict[
     if record["user_id"] != user.id:
         raise ApiError("认证请求无效，请重新开始认证", code="nonce_unknown", status=400)
     if record["expires_at"] < time.time():
-        raise ApiError("认证已超时，请重新开始认证", code=ReasonCode.NONCE_EXPIRED.value, status=410)
+        raise ApiError("认证已超时，请重新开始认证", code="nonce_expired", status=410)
     return record
 
 
@@ -207,6 +218,8 @@ async def _reference_photos(*, beneficiary_id: int, keep: int) -> list[Reference
 
 
 async def _reference_inputs(*, engine: FaceEngine, photos: list[ReferencePhoto], media_dir: Path) -> list[Any]:
+    import numpy as np
+
     inputs: list[Any] = []
     for photo in photos:
         if photo.embedding is not None:
@@ -244,6 +257,8 @@ class AttemptOutcome:
 
 
 async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceEngine, user: MiniUser, nonce: str, frames: list[bytes], request_id: str | None) -> AttemptOutcome:
+    from face import Challenge, FaceError, InvalidRequestError
+
     validate_frames(frames, settings)
     record = await _take_nonce(kv=kv, nonce=nonce, user=user)
     confirmation, actor = await _open_confirmation_for_self(user=user, beneficiary_id=record["beneficiary_id"], request_id=request_id)
@@ -261,16 +276,18 @@ async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceE
             raise BadRequest(_image_error_text(exc.code), code=exc.code) from exc
         data = result.to_dict()
         decision, reasons = data["decision"], data["reasons"]
-        if decision == Decision.PASS.value and not any(p.kind == PhotoKind.ID_CARD for p in photos):
-            decision = Decision.REVIEW.value  # matched only earlier self-taken photos: a person looks
+        if decision == PASS and not any(p.kind == PhotoKind.ID_CARD for p in photos):
+            decision = REVIEW  # matched only earlier self-taken photos: a person looks
     else:
         data = {"scores": {}, "fingerprints": [], "evidence_frames": [], "evidence_embeddings": []}
-        decision, reasons = Decision.REVIEW.value, ["no_reference_photo"]
+        decision, reasons = REVIEW, ["no_reference_photo"]
     stored_frames = [media.store(settings.media_dir, frame, category="evidence", allowed=media.IMAGE_TYPES).path for frame in frames]
     return await _record_outcome(kv=kv, settings=settings, actor=actor, user=user, confirmation=confirmation, challenge=record["actions"], decision=decision, reasons=reasons, data=data, frames=frames, stored_frames=stored_frames)
 
 
 async def _record_outcome(*, kv: KeyValueStore, settings: Settings, actor: Actor, user: MiniUser, confirmation: Confirmation, challenge: list[str], decision: str, reasons: list[str], data: dict[str, Any], frames: list[bytes], stored_frames: list[str]) -> AttemptOutcome:
+    import numpy as np
+
     embedding = None
     if data.get("evidence_embeddings"):
         embedding = np.asarray(data["evidence_embeddings"][0], dtype=np.float32).tobytes()
@@ -292,17 +309,17 @@ async def _record_outcome(*, kv: KeyValueStore, settings: Settings, actor: Actor
         )
         await ConfirmationRecord.create(confirmation=confirmation, kind="self_service", outcome=decision, user_id=user.id, happened_at=datetime.now(UTC), notes=",".join(reasons))
         await audit.record(actor=actor, action=f"confirmation.self_service_{decision}", entity_type="confirmation", entity_id=confirmation.id, details={"attempt_id": attempt.id, "reasons": reasons, "best_similarity": data.get("scores", {}).get("best_similarity")})
-        if decision == Decision.PASS.value:
+        if decision == PASS:
             evidence_index = (data.get("evidence_frames") or [0])[0]
             await _keep_confirmed_photo(settings=settings, beneficiary_id=confirmation.beneficiary_id, frame=frames[evidence_index], embedding=embedding)
         else:
             # Never fails: an unpublished year's arrangement is counted provisionally (server/calendar).
             review_item = await ReviewItem.create(attempt=attempt, confirmation=confirmation, station_id=confirmation.station_id, due_date=add_working_days(china_today(), settings.confirmation.review_due_working_days))
-            if decision == Decision.FAIL.value:
+            if decision == FAIL:
                 await _count_failure(kv=kv, settings=settings, confirmation=confirmation)
             else:
                 await Confirmation.filter(id=confirmation.id).update(status=ConfirmationStatus.IN_REVIEW)
-    if decision == Decision.PASS.value:
+    if decision == PASS:
         confirmation = await mark_confirmed(actor=actor, confirmation=await Confirmation.get(id=confirmation.id), method=ConfirmationMethod.SELF_SERVICE, staff_id=None)
     else:
         confirmation = await Confirmation.get(id=confirmation.id)
@@ -311,10 +328,10 @@ async def _record_outcome(*, kv: KeyValueStore, settings: Settings, actor: Actor
 
 async def _count_failure(*, kv: KeyValueStore, settings: Settings, confirmation: Confirmation) -> None:
     await kv.incr(f"face_failures:{confirmation.id}:{date.today().isoformat()}", ttl=26 * 3600)
-    fresh = await Confirmation.get(id=confirmation.id)
-    total = fresh.failed_attempts + 1
-    locked = total >= settings.confirmation.max_failed_attempts_per_campaign
-    await Confirmation.filter(id=confirmation.id).update(failed_attempts=total, self_service_locked=locked or fresh.self_service_locked)
+    # Counted in the database (F()): two failures at once from two workers are both counted.
+    await Confirmation.filter(id=confirmation.id).update(failed_attempts=F("failed_attempts") + 1)
+    limit = settings.confirmation.max_failed_attempts_per_campaign
+    await Confirmation.filter(id=confirmation.id, failed_attempts__gte=limit).update(self_service_locked=True)
 
 
 async def _keep_confirmed_photo(*, settings: Settings, beneficiary_id: int, frame: bytes, embedding: bytes | None) -> None:
@@ -338,7 +355,7 @@ async def get_attempt_for_user(*, user: MiniUser, attempt_id: int) -> AttemptOut
 
 
 async def status_for(*, user: MiniUser, beneficiary_id: int, request_id: str | None) -> dict[str, Any]:
-    from server.miniapp.acting import acting_for
+    from server.acting import acting_for
 
     acting = await acting_for(user=user, beneficiary_id=beneficiary_id, scope=None, request_id=request_id)
     confirmation = await current_confirmation(beneficiary_id=beneficiary_id)

@@ -23,7 +23,7 @@ from server.confirmation.campaigns import current_confirmation
 from server import labels
 from server.errors import Conflict, Forbidden
 from server.miniapp import schemas
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ, china_today
 
 CARD_STATE_LABELS = {
     "none": "尚未申领",
@@ -170,7 +170,7 @@ async def _year_person(person: Person, *, today: date) -> schemas.YearPerson:
 
 
 async def my_year(*, user: MiniUser, beneficiary_id: int | None = None, today: date | None = None) -> schemas.MyYear:
-    today = today or datetime.now(CHINA_TZ).date()
+    today = today or china_today()
     people = await my_people(user=user)
     if beneficiary_id is not None:
         people = [p for p in people if p.beneficiary.id == beneficiary_id]

@@ -16,7 +16,7 @@ from server.audit import service as audit
 from server.auth.scope import Scope
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.kv import KeyValueStore
-from server.miniapp.acting import ProxyScope
+from server.acting import ProxyScope
 from server.miniapp.service import _rate_limit
 from server.notifications.outbox import enqueue
 from server.registry.service import find_by_id_number, validated_id_number

@@ -9,9 +9,9 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
-from models.wechat import Binding, BindingStatus, Notification, NotificationStatus, ProxyGrant, ProxyStatus
-from server.miniapp.acting import ProxyScope
-from server.notifications.templates import CHINA_TZ, default_registry
+from models.wechat import Binding, BindingStatus, Notification, NotificationStatus, ProxyGrant, ProxyScope, ProxyStatus
+from server.clock import CHINA_TZ
+from server.notifications.templates import default_registry
 
 NO_WECHAT = "未绑定微信，请电话联系"
 

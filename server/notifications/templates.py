@@ -19,7 +19,7 @@ import re
 import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -27,9 +27,9 @@ from urllib.parse import quote
 
 import yaml
 
+from server.clock import CHINA_TZ
+
 TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "mp_templates"
-# Mainland China has no daylight saving time, so a fixed offset is exact and needs no tzdata.
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 MAX_FIELDS = 5  # WeChat subscribe templates have at most five keywords
 
 FIELD_TYPES = (

@@ -18,7 +18,7 @@ from models.wechat import Binding, MiniUser, ProxyGrant, ProxyStatus
 from server.actors import SYSTEM
 from server.auth.scope import Scope
 from server.confirmation import campaigns
-from server.notifications.templates import CHINA_TZ
+from server.clock import CHINA_TZ
 from tests.factories import County, make_beneficiary, make_county, staff_headers
 
 

@@ -199,6 +199,6 @@ async def test_campaign_end_to_end_over_a_generated_county(client: httpx.AsyncCl
 
 
 def rules_china():  # type: ignore[no-untyped-def]
-    from server.notifications.templates import CHINA_TZ
+    from server.clock import CHINA_TZ
 
     return CHINA_TZ
