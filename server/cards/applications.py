@@ -12,14 +12,13 @@ from tortoise.transactions import in_transaction
 
 from models.cards import ApplicationAppointment, ApplicationSlot, ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardReviewStep, CardStatus, PickupSlot, StationNotice
 from models.registry import Beneficiary, ReferencePhoto
-from models.staff import Role
 from server import media
 from server.actors import SYSTEM, Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import eligibility, rules, timeline
 from server.config import Settings
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import Conflict, NotFound, ValidationFailed
 from server.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
 from server.security.fields import cipher
@@ -237,11 +236,6 @@ async def flag_problem(*, scope: Scope, actor: Actor, application_id: int, flagg
         await CardApplication.filter(id=application.id).update(**updates)
         await audit.record(actor=actor, action="card_application.problem_updated", entity_type="card_application", entity_id=application.id, details={"flagged": flagged, "note": note, "report": bool(report)})
     return await CardApplication.get(id=application.id)
-
-
-def require_staff_may_apply(scope: Scope) -> None:
-    if scope.role not in (Role.STATION, Role.ADMIN):
-        raise Forbidden("现场申请由服务站受理", code="role_not_allowed")
 
 
 def mask_account(account: str) -> str:

@@ -1,41 +1,31 @@
 """Appointments for applying on site (引导申请人使用预约功能，确保申请现场平稳有序).
 
-The same machinery as pickup slots: slots published per station on working days, capacity taken by a
-conditional update in the booking's transaction, an idempotency key per user, a short code for the
-clerk, cancellation before a cutoff."""
+The same slot machinery as card pickup (server/cards/slots.py): slots published per station on working
+days, capacity taken by a conditional update in the booking's transaction, a short code for the clerk,
+cancellation before a cutoff; plus an idempotency key per user."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.cards import ApplicationAppointment, ApplicationSlot, BookingStatus
-from models.org import OrgKind, OrgUnit
+from models.org import OrgUnit
 from models.wechat import MiniUser
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import eligibility
-from server.cards.booking import SlotFull, _short_code
+from server.cards import slots
+from server.cards.slots import require_before_cutoff, short_code, slot_start
+from server.cards.slots import slot_json as slot_json  # re-exported (the routes)
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.acting import ProxyScope, acting_for
 from server.notifications.outbox import notify_beneficiary
-from server.clock import CHINA_TZ
-from server.workdays import is_working_day
-
-
-def slot_start(slot: ApplicationSlot) -> datetime:
-    hour, minute = (int(x) for x in slot.start_time.split(":"))
-    return datetime(slot.day.year, slot.day.month, slot.day.day, hour, minute, tzinfo=CHINA_TZ)
-
-
-def slot_json(s: ApplicationSlot) -> dict[str, Any]:
-    return {"id": s.id, "station_id": s.station_id, "day": s.day.isoformat(), "start_time": s.start_time, "end_time": s.end_time, "capacity": s.capacity, "booked": s.booked, "available": max(0, s.capacity - s.booked)}
 
 
 def appointment_json(a: ApplicationAppointment) -> dict[str, Any]:
@@ -43,28 +33,12 @@ def appointment_json(a: ApplicationAppointment) -> dict[str, Any]:
 
 
 async def publish_slots(*, scope: Scope, actor: Actor, station_id: int, start: date, days: int, windows: list[tuple[str, str]], capacity: int) -> list[ApplicationSlot]:
-    await scope.require_station_writable(station_id)
-    if not await OrgUnit.filter(id=station_id, kind=OrgKind.STATION).exists():
-        raise NotFound("服务站不存在", code="station_not_found")
-    rows = []
-    for offset in range(days):
-        day = start + timedelta(days=offset)
-        if is_working_day(day):
-            rows.extend(ApplicationSlot(station_id=station_id, day=day, start_time=a, end_time=b, capacity=capacity) for a, b in windows)
-    async with in_transaction():
-        await ApplicationSlot.bulk_create(rows, ignore_conflicts=True)
-        await audit.record(actor=actor, action="application_slots.published", entity_type="org_unit", entity_id=station_id, details={"from": start.isoformat(), "days": days, "windows": windows, "capacity": capacity})
-    return await ApplicationSlot.filter(station_id=station_id, day__gte=start, day__lt=start + timedelta(days=days)).order_by("day", "start_time")
+    return await slots.publish(ApplicationSlot, scope=scope, actor=actor, action="application_slots.published", station_id=station_id, start=start, days=days, windows=windows, capacity=capacity)
 
 
 async def open_slots(*, station_id: int, today: date) -> list[ApplicationSlot]:
     slots = await ApplicationSlot.filter(station_id=station_id, day__gte=today).order_by("day", "start_time").limit(200)
     return [s for s in slots if s.booked < s.capacity]
-
-
-def _before_cutoff(slot: ApplicationSlot, settings: Settings, now: datetime) -> None:
-    if slot_start(slot) - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
-        raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
 
 
 async def book(*, settings: Settings, user: MiniUser, beneficiary_id: int, slot_id: int, idempotency_key: str, request_id: str | None = None, now: datetime | None = None) -> tuple[ApplicationAppointment, bool]:
@@ -83,12 +57,11 @@ async def book(*, settings: Settings, user: MiniUser, beneficiary_id: int, slot_
     slot = await ApplicationSlot.get_or_none(id=slot_id)
     if slot is None or slot.station_id != person.station_id:
         raise NotFound("时段不存在", code="slot_not_found")
-    _before_cutoff(slot, settings, now)
+    require_before_cutoff(slot, settings, now)
     try:
         async with in_transaction():
-            if not await ApplicationSlot.filter(id=slot.id, booked__lt=F("capacity")).update(booked=F("booked") + 1):
-                raise SlotFull()
-            appointment = await ApplicationAppointment.create(slot_id=slot.id, beneficiary_id=person.id, user_id=user.id, as_proxy=acting.as_proxy, idempotency_key=idempotency_key, active_beneficiary_id=person.id, short_code=_short_code())
+            await slots.take_place(ApplicationSlot, slot.id)
+            appointment = await ApplicationAppointment.create(slot_id=slot.id, beneficiary_id=person.id, user_id=user.id, as_proxy=acting.as_proxy, idempotency_key=idempotency_key, active_beneficiary_id=person.id, short_code=short_code())
             await audit.record(actor=acting.actor, action="application_appointment.created", entity_type="beneficiary", entity_id=person.id, details={"appointment_id": appointment.id, "slot_id": slot.id})
             station = await OrgUnit.get(id=slot.station_id)
             await notify_beneficiary(
@@ -112,11 +85,11 @@ async def cancel(*, settings: Settings, user: MiniUser, appointment_id: int, req
     if appointment is None:
         raise NotFound("预约不存在", code="appointment_not_found")
     acting = await acting_for(user=user, beneficiary_id=appointment.beneficiary_id, scope=ProxyScope.BOOK, request_id=request_id)
-    _before_cutoff(appointment.slot, settings, now or datetime.now(UTC))
+    require_before_cutoff(appointment.slot, settings, now or datetime.now(UTC))
     async with in_transaction():
         if not await ApplicationAppointment.filter(id=appointment.id, status=BookingStatus.ACTIVE).update(status=BookingStatus.CANCELLED, active_beneficiary_id=None):
             raise Conflict("该预约已失效", code="appointment_not_active")
-        await ApplicationSlot.filter(id=appointment.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+        await slots.give_back_place(ApplicationSlot, appointment.slot_id)
         await audit.record(actor=acting.actor, action="application_appointment.cancelled", entity_type="beneficiary", entity_id=appointment.beneficiary_id, details={"appointment_id": appointment.id})
     return await ApplicationAppointment.get(id=appointment.id)
 

@@ -5,17 +5,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
 import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.cards import Booking, BookingStatus, Card, CardStatus, PickupSlot
-from models.org import OrgKind, OrgUnit
+from models.org import OrgUnit
 from models.wechat import MiniUser
 from server.actors import Actor
 from server.audit import service as audit
@@ -24,24 +22,17 @@ from server.cards.issuance import mark_delivered
 from server.config import Settings
 from server.errors import ApiError, Conflict, NotFound, ValidationFailed
 from server.acting import ProxyScope, acting_for
+from server.cards import slots
+from server.cards.slots import SHORT_CODE_ALPHABET as SHORT_CODE_ALPHABET  # re-exported (the routes, tests)
+from server.cards.slots import SlotFull as SlotFull
+from server.cards.slots import require_before_cutoff, short_code, slot_start
+from server.cards.slots import slot_json as slot_json
 from server.notifications.outbox import notify_beneficiary
 from server.clock import CHINA_TZ
-from server.workdays import is_working_day
 
-SHORT_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by clerks
-
-
-class SlotFull(ApiError):
-    status, code, message = 409, "slot_full", "该时段已约满，请选择其他时段"
-
-
-def slot_start(slot: PickupSlot) -> datetime:
-    hour, minute = (int(x) for x in slot.start_time.split(":"))
-    return datetime(slot.day.year, slot.day.month, slot.day.day, hour, minute, tzinfo=CHINA_TZ)
-
-
-def slot_json(s: PickupSlot) -> dict[str, Any]:
-    return {"id": s.id, "station_id": s.station_id, "day": s.day.isoformat(), "start_time": s.start_time, "end_time": s.end_time, "capacity": s.capacity, "booked": s.booked, "available": max(0, s.capacity - s.booked)}
+# The slot machinery is shared with application appointments (server/cards/slots.py); named here too.
+_short_code = short_code
+_before_cutoff = require_before_cutoff
 
 
 def booking_json(b: Booking) -> dict[str, Any]:
@@ -49,21 +40,8 @@ def booking_json(b: Booking) -> dict[str, Any]:
 
 
 async def generate_slots(*, scope: Scope, actor: Actor, station_id: int, start: date, days: int, windows: list[tuple[str, str]], capacity: int) -> list[PickupSlot]:
-    """Publish slots for the coming days, skipping weekends and public holidays (make-up days included)."""
-    await scope.require_station_writable(station_id)
-    station = await OrgUnit.get_or_none(id=station_id, kind=OrgKind.STATION)
-    if station is None:
-        raise NotFound("服务站不存在", code="station_not_found")
-    rows = []
-    for offset in range(days):
-        day = start + timedelta(days=offset)
-        if not is_working_day(day):
-            continue
-        rows.extend(PickupSlot(station_id=station_id, day=day, start_time=a, end_time=b, capacity=capacity) for a, b in windows)
-    async with in_transaction():
-        await PickupSlot.bulk_create(rows, ignore_conflicts=True)
-        await audit.record(actor=actor, action="pickup_slots.published", entity_type="org_unit", entity_id=station_id, details={"from": start.isoformat(), "days": days, "windows": windows, "capacity": capacity})
-    return await PickupSlot.filter(station_id=station_id, day__gte=start, day__lt=start + timedelta(days=days)).order_by("day", "start_time")
+    """Publish pickup slots for the coming days, skipping weekends and public holidays (make-up days included)."""
+    return await slots.publish(PickupSlot, scope=scope, actor=actor, action="pickup_slots.published", station_id=station_id, start=start, days=days, windows=windows, capacity=capacity)
 
 
 async def _card_for(*, user: MiniUser, card_id: int, request_id: str | None) -> tuple[Card, Actor, bool]:
@@ -75,11 +53,6 @@ async def _card_for(*, user: MiniUser, card_id: int, request_id: str | None) -> 
     except ApiError:
         acting = await acting_for(user=user, beneficiary_id=card.beneficiary_id, scope=ProxyScope.BOOK, request_id=request_id)
     return card, acting.actor, acting.as_proxy
-
-
-def _before_cutoff(slot: PickupSlot, settings: Settings, now: datetime) -> None:
-    if slot_start(slot) - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
-        raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
 
 
 async def book(*, settings: Settings, user: MiniUser, card_id: int, slot_id: int, idempotency_key: str, request_id: str | None = None, now: datetime | None = None) -> tuple[Booking, bool]:
@@ -98,9 +71,7 @@ async def book(*, settings: Settings, user: MiniUser, card_id: int, slot_id: int
     _before_cutoff(slot, settings, now)
     try:
         async with in_transaction():
-            taken = await PickupSlot.filter(id=slot.id, booked__lt=F("capacity")).update(booked=F("booked") + 1)
-            if not taken:
-                raise SlotFull()
+            await slots.take_place(PickupSlot, slot.id)
             booking = await Booking.create(slot_id=slot.id, card_id=card.id, user_id=user.id, as_proxy=as_proxy, idempotency_key=idempotency_key, active_card_id=card.id, short_code=_short_code())
             await audit.record(actor=actor, action="booking.created", entity_type="card", entity_id=card.id, details={"booking_id": booking.id, "slot_id": slot.id})
             station = await OrgUnit.get(id=slot.station_id)
@@ -121,10 +92,6 @@ async def book(*, settings: Settings, user: MiniUser, card_id: int, slot_id: int
     return booking, True
 
 
-def _short_code() -> str:
-    return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(8))
-
-
 async def _own_booking(*, user: MiniUser, booking_id: int, request_id: str | None) -> tuple[Booking, Actor]:
     booking = await Booking.get_or_none(id=booking_id).select_related("slot", "card")
     if booking is None:
@@ -142,7 +109,7 @@ async def cancel(*, settings: Settings, user: MiniUser, booking_id: int, request
         changed = await Booking.filter(id=booking.id, status=BookingStatus.ACTIVE).update(status=BookingStatus.CANCELLED, active_card_id=None)
         if not changed:
             raise Conflict("该预约已失效", code="booking_not_active")
-        await PickupSlot.filter(id=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+        await slots.give_back_place(PickupSlot, booking.slot_id)
         await audit.record(actor=actor, action="booking.cancelled", entity_type="card", entity_id=booking.card_id, details={"booking_id": booking.id})
     return await Booking.get(id=booking.id)
 
@@ -156,9 +123,8 @@ async def reschedule(*, settings: Settings, user: MiniUser, booking_id: int, slo
         raise NotFound("时段不存在", code="slot_not_found")
     _before_cutoff(new_slot, settings, now)
     async with in_transaction():
-        if not await PickupSlot.filter(id=new_slot.id, booked__lt=F("capacity")).update(booked=F("booked") + 1):
-            raise SlotFull()
-        await PickupSlot.filter(id=booking.slot_id, booked__gt=0).update(booked=F("booked") - 1)
+        await slots.take_place(PickupSlot, new_slot.id)
+        await slots.give_back_place(PickupSlot, booking.slot_id)
         await Booking.filter(id=booking.id).update(slot_id=new_slot.id, reminder_queued=False)
         await audit.record(actor=actor, action="booking.rescheduled", entity_type="card", entity_id=booking.card_id, details={"booking_id": booking.id, "from_slot": booking.slot_id, "to_slot": new_slot.id})
     return await Booking.get(id=booking.id)

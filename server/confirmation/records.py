@@ -23,8 +23,6 @@ from server.confirmation import rules
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.registry import service as registry
 
-PERSONAL_FIELDS = ("name", "id_number", "phone", "address")
-
 
 @dataclass
 class PersonUpdates:

@@ -531,7 +531,3 @@ def default_registry() -> TemplateRegistry:
 
 def render(key: str, context: Mapping[str, Any]) -> RenderedMessage:
     return default_registry().render(key, context)
-
-
-def missing_template_ids(template_ids: Mapping[str, str], *, registry: TemplateRegistry | None = None) -> list[str]:
-    return (registry or default_registry()).missing_template_ids(template_ids)

@@ -12,8 +12,6 @@ from typing import ClassVar
 
 # errmsg looks like "argument invalid! data.thing3.value invalid rid: 5f32..." (or "... is empty").
 _FIELD_IN_ERRMSG = re.compile(r"data\.([A-Za-z_]+[0-9]+)\.value")
-# WeChat appends a request id ("rid: ...") that is useless to users but handy in logs.
-_RID = re.compile(r"\s*rid:\s*\S+\s*$")
 
 
 class WeChatError(Exception):
@@ -166,8 +164,3 @@ def is_transient(exc: BaseException) -> bool:
 
 def is_permanent(exc: BaseException) -> bool:
     return not is_transient(exc)
-
-
-def short_errmsg(errmsg: str) -> str:
-    """errmsg without the trailing ``rid: ...`` (for messages shown to staff)."""
-    return _RID.sub("", errmsg)

@@ -19,7 +19,6 @@ from server.notifications.templates import (
     default_registry,
     fit_value,
     load_templates,
-    missing_template_ids,
     render,
 )
 from server.wechat.client import WeChatClient
@@ -150,7 +149,7 @@ def test_nested_context_and_private_attributes(tmp_path: Path) -> None:
 def test_missing_template_ids() -> None:
     registry = default_registry()
     ids = {key: f"TMPL-{key}" for key in registry.keys() if key != "proxy_request"}
-    assert missing_template_ids(ids) == ["proxy_request"]
+    assert registry.missing_template_ids(ids) == ["proxy_request"]
     assert registry.template_id("confirmation_due", ids) == "TMPL-confirmation_due"
     with pytest.raises(MissingTemplateId, match="proxy_request"):
         registry.template_id("proxy_request", ids)
