@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -18,7 +20,7 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=64)
     entity_type = fields.CharField(max_length=48)
     entity_id = fields.CharField(max_length=64, null=True)
-    summary = fields.JSONField(default=dict)
+    summary: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     request_id = fields.CharField(max_length=64, null=True)
     prev_hash = fields.CharField(max_length=64)
     hash = fields.CharField(max_length=64)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import TimestampedModel
@@ -82,7 +84,7 @@ class Shipment(TimestampedModel):
     cards_intact = fields.BooleanField()
     status = fields.CharField(max_length=16)  # accepted / refused
     damage_description = fields.TextField(default="")
-    damage_photos = fields.JSONField(default=list)
+    damage_photos: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     report_to = fields.CharField(max_length=64, default="")
     received_by_staff_id = fields.IntField()
 
@@ -203,9 +205,9 @@ class CardReport(TimestampedModel):
     path = fields.CharField(max_length=255)
     sha256 = fields.CharField(max_length=64)
     # Who it goes to, level by level (逐级上报): e.g. ["市退役军人事务局", "省退役军人服务中心"].
-    route = fields.JSONField(default=list)
+    route: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     shipment_id = fields.IntField(null=True)
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     created_by_staff_id = fields.IntField(null=True)
     received_by_staff_id = fields.IntField(null=True)  # the city bureau's acknowledgement
     received_at = fields.DatetimeField(null=True)
@@ -221,7 +223,7 @@ class StationNotice(TimestampedModel):
     station_id = fields.IntField()
     kind = fields.CharField(max_length=32)
     message = fields.CharField(max_length=300)
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     dedupe_key = fields.CharField(max_length=80, unique=True)
     read_at = fields.DatetimeField(null=True)
     read_by_staff_id = fields.IntField(null=True)
@@ -237,7 +239,7 @@ class StationMonthlyReport(TimestampedModel):
     station_id = fields.IntField()
     period = fields.CharField(max_length=7)  # YYYY-MM
     submitted_by_staff_id = fields.IntField()
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
 
     class Meta:
         table = "card_station_report"
@@ -263,7 +265,7 @@ class MaterialDisposal(TimestampedModel):
 
     application_id = fields.IntField(db_index=True)
     action = fields.CharField(max_length=16)  # archived / destroyed
-    files = fields.JSONField(default=list)  # [{"form": ..., "sha256": ...}]
+    files: fields.JSONField[list[Any]] = fields.JSONField(default=list)  # [{"form": ..., "sha256": ...}]
     reason = fields.CharField(max_length=300)
     staff_id = fields.IntField()
 
@@ -277,7 +279,7 @@ class PrivilegeCatalogue(TimestampedModel):
     district_id = fields.IntField()
     version = fields.IntField()
     title = fields.CharField(max_length=200)
-    items = fields.JSONField(default=list)  # [{"area": "交通出行", "content": "...", "provider": "..."}]
+    items: fields.JSONField[list[Any]] = fields.JSONField(default=list)  # [{"area": "交通出行", "content": "...", "provider": "..."}]
     published_by_staff_id = fields.IntField()
 
     class Meta:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import TimestampedModel
@@ -30,7 +32,7 @@ class Campaign(TimestampedModel):
     notice_end = fields.DateField()
     summary_start = fields.DateField()
     summary_end = fields.DateField()
-    categories = fields.JSONField(default=list)
+    categories: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(CampaignStatus, max_length=16, default=CampaignStatus.DRAFT)
     opened_at = fields.DatetimeField(null=True)
     created_by_staff_id = fields.IntField(null=True)
@@ -108,7 +110,7 @@ class ConfirmationRecord(TimestampedModel):
     longitude = fields.FloatField(null=True)
     notes = fields.TextField(default="")
     photo_path = fields.CharField(max_length=255, null=True)
-    changes = fields.JSONField(default=dict)
+    changes: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
 
     class Meta:
         table = "confirmation_record"
@@ -121,12 +123,12 @@ class FaceAttempt(TimestampedModel):
     confirmation: fields.ForeignKeyRelation[Confirmation] = fields.ForeignKeyField("models.Confirmation", related_name="face_attempts", on_delete=fields.CASCADE)
     beneficiary_id = fields.IntField()
     user_id = fields.IntField()
-    challenge = fields.JSONField(default=list)
+    challenge: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     decision = fields.CharField(max_length=16)  # pass / review / fail
-    reasons = fields.JSONField(default=list)
-    scores = fields.JSONField(default=dict)
-    frame_paths = fields.JSONField(default=list)
-    fingerprints = fields.JSONField(default=list)
+    reasons: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    scores: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    frame_paths: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    fingerprints: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     embedding = fields.BinaryField(null=True)
     evidence_purge_after = fields.DateField()
     evidence_purged = fields.BooleanField(default=False)
@@ -168,8 +170,8 @@ class PublicNotice(TimestampedModel):
     published_on = fields.DateField(null=True)  # set by the server when publication is recorded
     published_at = fields.DatetimeField(null=True)
     published_by_staff_id = fields.IntField(null=True)
-    channels = fields.JSONField(default=list)  # website / town_board / village_board
-    entries = fields.JSONField(default=list)
+    channels: fields.JSONField[list[Any]] = fields.JSONField(default=list)  # website / town_board / village_board
+    entries: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     created_by_staff_id = fields.IntField(null=True)
 
     class Meta:
@@ -315,7 +317,7 @@ class ReportSnapshot(TimestampedModel):
     kind = fields.CharField(max_length=32)  # weekly_progress / campaign_summary / card_monthly
     scope_unit_id = fields.IntField()
     period = fields.CharField(max_length=32)
-    data = fields.JSONField(default=dict)
+    data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     xlsx_path = fields.CharField(max_length=255, null=True)
 
     class Meta:
@@ -330,7 +332,7 @@ class HardshipCase(TimestampedModel):
     station_id = fields.IntField()
     campaign_id = fields.IntField(null=True)
     situation = fields.TextField()
-    measures = fields.JSONField(default=list)
+    measures: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     owner_staff_id = fields.IntField(null=True)
     owner_name = fields.CharField(max_length=64)
     next_follow_up_due = fields.DateField()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import TimestampedModel
@@ -19,7 +21,7 @@ class PaymentFile(TimestampedModel):
     recorded = fields.IntField(default=0)
     unchanged = fields.IntField(default=0)
     rejected = fields.IntField(default=0)
-    report = fields.JSONField(default=list)
+    report: fields.JSONField[list[Any]] = fields.JSONField(default=list)
 
     class Meta:
         table = "payment_file"
@@ -51,7 +53,7 @@ class PaymentExport(TimestampedModel):
     path = fields.CharField(max_length=255)
     sha256 = fields.CharField(max_length=64)
     row_count = fields.IntField(default=0)
-    entries = fields.JSONField(default=list)  # [{record_id, beneficiary_id, effective_month, ...}] without ID numbers
+    entries: fields.JSONField[list[Any]] = fields.JSONField(default=list)  # [{record_id, beneficiary_id, effective_month, ...}] without ID numbers
 
     class Meta:
         table = "payment_export"

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import TimestampedModel
@@ -129,7 +131,7 @@ class ImportBatch(TimestampedModel):
     imported = fields.IntField(default=0)
     unchanged = fields.IntField(default=0)
     rejected = fields.IntField(default=0)
-    report = fields.JSONField(default=list)
+    report: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     # Imports run as background jobs: queued -> running -> done | failed; resumable from processed_rows.
     status = fields.CharField(max_length=16, default="done")
     processed_rows = fields.IntField(default=0)

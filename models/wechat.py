@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from typing import Any
+
 from tortoise import fields
 
 from models.base import TimestampedModel
@@ -87,7 +89,7 @@ class ProxyGrant(TimestampedModel):
     beneficiary: fields.ForeignKeyRelation[Beneficiary] = fields.ForeignKeyField("models.Beneficiary", related_name="proxies", on_delete=fields.CASCADE)
     proxy_name = fields.CharField(max_length=64)
     relation = fields.CharField(max_length=32)
-    scopes = fields.JSONField(default=list)
+    scopes: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(ProxyStatus, max_length=16, default=ProxyStatus.PENDING)
     approved_via = fields.CharField(max_length=16, null=True)  # beneficiary / station
     approved_by_staff_id = fields.IntField(null=True)
@@ -134,7 +136,7 @@ class Notification(TimestampedModel):
     beneficiary_id = fields.IntField(null=True)
     station_id = fields.IntField(null=True)
     template_key = fields.CharField(max_length=48)
-    context = fields.JSONField(default=dict)
+    context: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     dedupe_key = fields.CharField(max_length=160, unique=True)
     status = fields.CharEnumField(NotificationStatus, max_length=16, default=NotificationStatus.PENDING)
     attempts = fields.IntField(default=0)

@@ -124,10 +124,9 @@ def check_values(model: BaseModel) -> None:
         raise ValidationFailed(fields=problems)
 
 
-def install_input_guards(app: Sanic) -> None:
+def install_input_guards(app: Sanic[Any, Any]) -> None:
     """Checks every request gets before its handler: the inputs no handler should ever see."""
 
-    @app.on_request(priority=100)
     async def guard_input(request: Request) -> None:
         # An id the columns cannot hold names nothing: the object does not exist.
         for value in (request.match_info or {}).values():
@@ -144,10 +143,13 @@ def install_input_guards(app: Sanic) -> None:
         if request.body and "json" in content_type and json_depth_exceeds(request.body):
             raise BadRequest("JSON嵌套层数过多", code="json_too_deep", max_depth=MAX_JSON_DEPTH)
         if request.body and "form" in content_type:
-            form = request.form or {}
+            form: Any = request.form or {}
             for key, values in form.items():
                 if has_control_characters(key) or any(isinstance(v, str) and has_control_characters(v) for v in values):
                     raise BadRequest("表单中含有非法字符", code="control_characters")
+
+    # Before every other request middleware (priority 100).
+    app.on_request(guard_input, priority=100)
 
 
 def _field_errors(exc: ValidationError) -> list[dict[str, Any]]:
@@ -196,7 +198,8 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     # Inline nested definitions: "#/$defs/..." would not resolve inside the OpenAPI document.
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    return _inline(schema, defs)
+    inlined: dict[str, Any] = _inline(schema, defs)
+    return inlined
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
