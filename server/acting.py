@@ -13,7 +13,6 @@ from models.wechat import Binding, BindingStatus, MiniUser, ProxyGrant, ProxySco
 from server.actors import Actor
 from server.errors import Forbidden, NotFound
 
-
 __all__ = ["ActingAs", "ProxyScope", "acting_for", "require_self"]
 
 

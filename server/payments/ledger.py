@@ -137,7 +137,7 @@ async def import_payment_file(*, scope: Scope, actor: Actor, filename: str, data
 
     recorded = await _recorded([(p.id, m) for _, p, m, _, _ in matched])
     fresh: dict[tuple[int, date], PaymentMonth] = {}
-    for outcome, person, month, amount, paid_on in matched:
+    for _outcome, person, month, amount, paid_on in matched:
         key = (person.id, month)
         if key not in recorded and key not in fresh:
             fresh[key] = PaymentMonth(beneficiary_id=person.id, month=month, amount=amount, paid_on=paid_on, payment_file_id=batch.id)

@@ -20,10 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from models.registry import ImportBatch
-from models.staff import Staff
 from models.org import OrgKind
-from models.staff import Role
+from models.registry import ImportBatch
+from models.staff import Role, Staff
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
