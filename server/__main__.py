@@ -76,6 +76,20 @@ async def _with_services(settings: Settings, work: Callable[[], Awaitable[T]]) -
         await services.close()
 
 
+def _templates_usable(settings: Settings) -> bool:
+    """The subscribe-message templates, checked before anything starts: a broken file is named at once
+    instead of failing inside the first business transaction that sends a message."""
+    from server.notifications.startup import TemplateConfigurationError, check_templates
+    from server.notifications.templates import TemplateError
+
+    try:
+        check_templates(settings)
+    except (TemplateError, TemplateConfigurationError) as exc:
+        print(f"refusing to start: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items() if v is not None}
@@ -88,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     command = args.command or "serve"
+    if command in ("serve", "worker") and not _templates_usable(settings):
+        return 2
     if command == "migrate":
         asyncio.run(_with_services(settings, lambda: asyncio.sleep(0)))
         print("migrations applied")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from server.config import Settings
 from server.notifications.templates import default_registry
 from server.wechat.standin import StandinControl, StandinServer, standin_server
 from server.security.fields import configure_cipher
+from tests.server_process import free_port
 
 Sanic.test_mode = True
 
@@ -35,12 +35,6 @@ REAL_SERVICES = bool(TEST_DATABASE_URL and TEST_REDIS_URL)
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"vets backends: database={'postgres' if TEST_DATABASE_URL else 'sqlite'} kv={'redis' if TEST_REDIS_URL else 'memory'}"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 TEMPLATE_IDS = {key: f"TPL-{key}" for key in default_registry().keys()}
@@ -99,7 +93,7 @@ async def app(test_settings: Settings) -> AsyncIterator[Sanic]:
     # The checked-in migrations build the schema: the suite tests them on both databases.
     await db.apply_migrations(test_settings.database.url)
     application = create_app(test_settings)
-    server = await application.create_server(host="127.0.0.1", port=_free_port(), return_asyncio_server=True)
+    server = await application.create_server(host="127.0.0.1", port=free_port(), return_asyncio_server=True)
     assert server is not None
     await server.startup()
     await server.before_start()

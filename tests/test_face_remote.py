@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 
 import httpx
@@ -22,14 +21,9 @@ from server.wechat.standin import StandinControl
 from tests.confirmation.helpers import face_kit, running_campaign
 from tests.factories import make_beneficiary, make_county
 from tests.miniapp.helpers import mini_login
+from tests.server_process import free_port
 
 ACTIONS = ["blink", "turn_left"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,7 @@ async def face_service(test_settings: Settings) -> AsyncIterator[Sanic]:
     """The face service on a real port, with a queue limit of one so back-pressure shows."""
     settings = test_settings.model_copy(update={"face": test_settings.face.model_copy(update={"service_max_pending": 1, "executor_workers": 1})})
     service = create_face_app(settings, name="vets_face_test")
-    server = await service.create_server(host="127.0.0.1", port=_free_port(), return_asyncio_server=True)
+    server = await service.create_server(host="127.0.0.1", port=free_port(), return_asyncio_server=True)
     assert server is not None
     await server.startup()
     await server.before_start()
@@ -115,7 +109,7 @@ async def test_self_service_through_the_face_service_and_503_when_it_is_down(cli
         return await client.post("/api/mp/confirmation/attempts", headers=headers, data={"nonce": challenge["nonce"]}, files=files)
 
     local = app.ctx.face
-    app.ctx.face = RemoteFaceEngine(f"http://127.0.0.1:{_free_port()}", retries=1, backoff=0.01)  # nothing listens
+    app.ctx.face = RemoteFaceEngine(f"http://127.0.0.1:{free_port()}", retries=1, backoff=0.01)  # nothing listens
     try:
         down = await attempt()
         await app.ctx.face.aclose()

@@ -36,6 +36,7 @@ from tests.server_env import secret_env
 # One set of secrets for every process of the drill (the migration, the server, the seeding).
 _SECRETS = secret_env()
 from server.miniapp.sessions import create_session
+from tests.server_process import free_port, start_server
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
@@ -49,19 +50,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class ThrowawayPostgres:
     """initdb + pg_ctl in a temporary directory; run as the postgres user when we are root."""
 
     def __init__(self, root: Path) -> None:
         self.bin = Path(PG_BIN[-1])
         self.data = root / "pg"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgres://postgres@127.0.0.1:{self.port}/drill"
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if os.geteuid() == 0:
@@ -85,7 +80,7 @@ class ThrowawayRedis:
     def __init__(self, root: Path) -> None:
         self.dir = root / "redis"
         self.dir.mkdir()
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -172,11 +167,11 @@ async def test_storm_survives_a_killed_worker_a_redis_restart_and_a_database_sto
     clients = [((await create_session(store, user_id=u["user_id"], ttl=3600))[0], u["card_id"]) for u in users]
     await store.close()
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     # Its own session: Sanic's manager kills its process group if start-up fails.
     log_path = tmp_path / "server.log"
-    server = subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"], cwd=tmp_path, env=env, stdout=log_path.open("w"), stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    server = start_server(cwd=tmp_path, env=env, port=port, workers=4, log_file=log_path)
     answers: Counter[int] = Counter()
     dropped = 0
     storm_seconds = 0.0

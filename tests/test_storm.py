@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import date, timedelta
@@ -28,6 +25,7 @@ from models.wechat import Binding, MiniUser
 from server.miniapp.sessions import create_session
 from tests.factories import make_beneficiary, make_county
 from tests.server_env import secret_env
+from tests.server_process import free_port, start_server, stop_server, wait_ready_async
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 USERS, SEATS = 500, 20
@@ -36,12 +34,6 @@ pytestmark = pytest.mark.skipif(
     not (os.environ.get("VETS_TEST_DATABASE_URL") and os.environ.get("VETS_TEST_REDIS_URL")),
     reason="four workers need PostgreSQL and Redis",
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _storm_county(app: Sanic) -> tuple[PickupSlot, list[tuple[str, int]]]:
@@ -87,43 +79,16 @@ def _start_server(app: Sanic, port: int, var_dir: Path) -> subprocess.Popen[str]
         VETS_WECHAT__TEMPLATE_IDS='{"booking_confirmed": "TPL-booking_confirmed"}',
         **secret_env(settings),
     )
-    # A file, not a pipe: nobody reads a pipe during the storm, and a full pipe blocks every worker.
-    log = (var_dir / "server.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "4"], cwd=var_dir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-async def _wait_ready(base: str, proc: subprocess.Popen[str], timeout: float = 240) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, "server exited during start-up"
-            try:
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
-    raise AssertionError("server did not become ready")
-
-
-def _stop(proc: subprocess.Popen[str], var_dir: Path) -> tuple[float, str]:
-    started = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    return time.monotonic() - started, (var_dir / "server.log").read_text()
+    return start_server(cwd=var_dir, env=env, port=port, workers=4)
 
 
 async def test_500_user_booking_storm_over_http_no_5xx_exactly_20_seats(app: Sanic, tmp_path: Path) -> None:
     slot, clients = await _storm_county(app)
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _start_server(app, port, tmp_path)
     try:
-        await _wait_ready(base, proc)
+        await wait_ready_async(base, proc, log_file=tmp_path / "server.log")
         # One connection per user, as 500 phones would open; all released at the same instant.
         limits = httpx.Limits(max_connections=USERS, max_keepalive_connections=USERS)
         async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
@@ -141,7 +106,8 @@ async def test_500_user_booking_storm_over_http_no_5xx_exactly_20_seats(app: San
             outcomes = await asyncio.gather(*tasks)
             elapsed = time.monotonic() - started
     finally:
-        stop_seconds, output = _stop(proc, tmp_path)
+        stop_seconds = stop_server(proc)
+        output = (tmp_path / "server.log").read_text()
     statuses = Counter(status for status, _ in outcomes)
     assert not [o for o in outcomes if o[0] >= 500], f"5xx answers: {statuses}; server log tail: {output[-2000:]}"
     assert statuses[201] == SEATS, statuses

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -14,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import TEST_REDIS_URL
-from tests.test_startup import PROJECT_ROOT, _free_port
+from tests.server_process import free_port, server_env, start_server, stop_server, wait_ready
 
 pytestmark = pytest.mark.skipif(not TEST_REDIS_URL, reason="four workers share sessions and the calendar version through Redis: set VETS_TEST_REDIS_URL")
 
@@ -23,44 +20,14 @@ WORKERS = 4
 
 
 def _start_workers(cwd: Path, port: int) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VETS_")}
-    env.update(
-        PYTHONPATH=str(PROJECT_ROOT),
+    env = server_env(
         VETS_REDIS__URL=str(TEST_REDIS_URL),
         VETS_REDIS__KEY_PREFIX=f"vets-workers-{uuid.uuid4().hex[:8]}:",
         VETS_ADMIN_PASSWORD=ADMIN_PASSWORD,
         VETS_FACE__ENABLED="false",
         VETS_RUN_BACKGROUND_JOBS="false",
     )
-    # Logs go to a file: a pipe nobody reads fills up and stalls the workers.
-    log = (cwd / "server.log").open("w")
-    return subprocess.Popen([sys.executable, "-m", "server", "--port", str(port), "--workers", str(WORKERS)], cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-
-
-def _stop_group(proc: subprocess.Popen[str]) -> None:
-    """The server runs in its own session: stop the main process and its workers, whatever state they are in."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-    except ProcessLookupError:
-        pass
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[str], log_file: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited: {log_file.read_text()}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("server did not become ready")
+    return start_server(cwd=cwd, env=env, port=port, workers=WORKERS)
 
 
 def _answers_per_worker(base: str, headers: dict[str, str], *, seconds: float = 120) -> dict[int, set[str]]:
@@ -78,11 +45,11 @@ def _answers_per_worker(base: str, headers: dict[str, str], *, seconds: float = 
 
 
 def test_an_override_changes_the_deadline_in_every_worker_without_a_restart(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = _start_workers(tmp_path, port)
     try:
-        _wait_ready(base, proc, tmp_path / "server.log")
+        wait_ready(base, proc, log_file=tmp_path / "server.log")
         login = httpx.post(f"{base}/api/staff/login", json={"username": "admin", "password": ADMIN_PASSWORD}, timeout=10)
         assert login.status_code == 200, login.text
         headers = {"Authorization": f"Bearer {login.json()['token']}"}
@@ -99,4 +66,4 @@ def test_an_override_changes_the_deadline_in_every_worker_without_a_restart(tmp_
         assert len(after) == WORKERS, after
         assert all(due == {"2027-01-02"} for due in after.values()), after
     finally:
-        _stop_group(proc)
+        stop_server(proc)

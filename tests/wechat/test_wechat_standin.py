@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import httpx
 import pytest
 
 from server.wechat.standin import Standin, check_message_data
+from tests.server_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -111,14 +111,8 @@ def test_field_rules() -> None:
         assert check_message_data({key: {"value": bad}}) == f"argument invalid! data.{key}.value invalid"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 async def test_runs_as_a_module() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "server.wechat.standin", "--port", str(port)],
