@@ -117,6 +117,14 @@ class ConfirmationRecord(TimestampedModel):
         indexes = (("confirmation_id",),)
 
 
+class FaceDecision(StrEnum):
+    """The outcome of one face check (the face library reports it)."""
+
+    PASS = "pass"
+    REVIEW = "review"
+    FAIL = "fail"
+
+
 class FaceAttempt(TimestampedModel):
     """One self-service face check: challenge, frames kept as evidence, scores and decision."""
 
@@ -124,7 +132,7 @@ class FaceAttempt(TimestampedModel):
     beneficiary_id = fields.IntField()
     user_id = fields.IntField()
     challenge: fields.JSONField[list[Any]] = fields.JSONField(default=list)
-    decision = fields.CharField(max_length=16)  # pass / review / fail
+    decision = fields.CharEnumField(FaceDecision, max_length=16)
     reasons: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     scores: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
     frame_paths: fields.JSONField[list[Any]] = fields.JSONField(default=list)
@@ -311,10 +319,18 @@ class SpotCheckItem(TimestampedModel):
         indexes = (("spot_check_id",), ("confirmation_id",))
 
 
+class SnapshotKind(StrEnum):
+    """Which frozen report a snapshot holds."""
+
+    WEEKLY_PROGRESS = "weekly_progress"
+    CAMPAIGN_SUMMARY = "campaign_summary"
+    CARD_MONTHLY = "card_monthly"
+
+
 class ReportSnapshot(TimestampedModel):
     """A report as it was when generated (the Friday progress report, summaries)."""
 
-    kind = fields.CharField(max_length=32)  # weekly_progress / campaign_summary / card_monthly
+    kind = fields.CharEnumField(SnapshotKind, max_length=32)
     scope_unit_id = fields.IntField()
     period = fields.CharField(max_length=32)
     data: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)

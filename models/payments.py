@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
@@ -43,13 +44,27 @@ class PaymentMonth(TimestampedModel):
         indexes = (("payment_file_id",),)
 
 
+class ExportKind(StrEnum):
+    """Which payment changes an export lists."""
+
+    SUSPENSIONS = "suspensions"
+    RESUMPTIONS = "resumptions"
+
+
+class ExportFormat(StrEnum):
+    """The file type of a payment export."""
+
+    XLSX = "xlsx"
+    CSV = "csv"
+
+
 class PaymentExport(TimestampedModel):
     """A suspension or resumption list handed to the payment office: who exported what, when, the file."""
 
-    kind = fields.CharField(max_length=16)  # suspensions / resumptions
+    kind = fields.CharEnumField(ExportKind, max_length=16)
     district_id = fields.IntField()
     staff_id = fields.IntField(null=True)
-    file_format = fields.CharField(max_length=8)  # xlsx / csv
+    file_format = fields.CharEnumField(ExportFormat, max_length=8)
     path = fields.CharField(max_length=255)
     sha256 = fields.CharField(max_length=64)
     row_count = fields.IntField(default=0)

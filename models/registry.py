@@ -120,10 +120,18 @@ class ReferencePhoto(TimestampedModel):
         unique_together = (("beneficiary", "sha256"),)
 
 
+class ImportKind(StrEnum):
+    """What an uploaded file imported."""
+
+    REGISTRY = "registry"
+    PHOTOS = "photos"
+    DEATHS = "deaths"
+
+
 class ImportBatch(TimestampedModel):
     """One uploaded registry file: kept so a re-import of the same file is recognised."""
 
-    kind = fields.CharField(max_length=32)  # registry / photos / deaths
+    kind = fields.CharEnumField(ImportKind, max_length=32)
     file_sha256 = fields.CharField(max_length=64)
     filename = fields.CharField(max_length=200)
     staff_id = fields.IntField(null=True)

@@ -82,6 +82,21 @@ class ProxyScope(StrEnum):
     COLLECT = "collect"  # collect a card on the holder's behalf
 
 
+class ProxyApprovedVia(StrEnum):
+    """Who approved a proxy: the beneficiary in the mini-program or the station with a document."""
+
+    BENEFICIARY = "beneficiary"
+    STATION = "station"
+
+
+class ProxyRevokedBy(StrEnum):
+    """Who ended a proxy grant."""
+
+    PROXY = "proxy"
+    BENEFICIARY = "beneficiary"
+    STATION = "station"
+
+
 class ProxyGrant(TimestampedModel):
     """A family member acting for a beneficiary, with scopes (book, apply, collect)."""
 
@@ -91,13 +106,13 @@ class ProxyGrant(TimestampedModel):
     relation = fields.CharField(max_length=32)
     scopes: fields.JSONField[list[Any]] = fields.JSONField(default=list)
     status = fields.CharEnumField(ProxyStatus, max_length=16, default=ProxyStatus.PENDING)
-    approved_via = fields.CharField(max_length=16, null=True)  # beneficiary / station
+    approved_via = fields.CharEnumField(ProxyApprovedVia, max_length=16, null=True)
     approved_by_staff_id = fields.IntField(null=True)
     document_path = fields.CharField(max_length=255, null=True)
     document_sha256 = fields.CharField(max_length=64, null=True)
     decided_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
-    revoked_by = fields.CharField(max_length=32, null=True)  # proxy / beneficiary / station
+    revoked_by = fields.CharEnumField(ProxyRevokedBy, max_length=32, null=True)
     reason = fields.CharField(max_length=200, default="")
 
     class Meta:
@@ -153,9 +168,20 @@ class Notification(TimestampedModel):
         indexes = (("status", "next_attempt_at"), ("user_id",), ("beneficiary_id",))
 
 
+class AttemptOutcome(StrEnum):
+    """One send attempt of a subscribe message, as it ended."""
+
+    IN_FLIGHT = "in_flight"
+    SENT = "sent"
+    TRANSIENT = "transient"
+    PERMANENT = "permanent"
+    REFUSED = "refused"
+    NO_QUOTA = "no_quota"
+
+
 class NotificationAttempt(TimestampedModel):
     notification: fields.ForeignKeyRelation[Notification] = fields.ForeignKeyField("models.Notification", related_name="attempt_log", on_delete=fields.CASCADE)
-    outcome = fields.CharField(max_length=16)  # in_flight / sent / transient / permanent / refused / no_quota
+    outcome = fields.CharEnumField(AttemptOutcome, max_length=16)
     errcode = fields.IntField(null=True)
     errmsg = fields.CharField(max_length=300, default="")
     finished_at = fields.DatetimeField(null=True)
