@@ -7,7 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 if [ -n "${VENV_BIN:-}" ]; then PATH="$VENV_BIN:$PATH"; fi
 status=0
-echo "--- ruff check";    ruff check . || status=1
+echo "--- ruff check";    ruff check --output-format concise . || status=1
 echo "--- mypy";          mypy || status=1
 echo "--- import-linter"; lint-imports --no-cache || status=1
 exit $status
