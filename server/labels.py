@@ -24,6 +24,7 @@ from models.staff import Role
 from models.wechat import BindingStatus, NotificationStatus, ProxyStatus, TransferStatus
 from server.cards.rules import DELIVERY_METHODS, STATUS_LABELS
 from server.clock import CHINA_TZ as CHINA
+from server.clock import china_now as china_now  # re-exported: the console names it from here
 from server.registry.categories import CATEGORY_LABELS
 
 ROLE = {"station": "服务站", "centre": "服务中心", "bureau": "事务局", "city": "市局", "auditor": "纪检监察（只读）", "admin": "管理员"}
