@@ -71,10 +71,18 @@ async def resume_registry_imports(now: datetime, settings: Settings) -> None:
     await resume_stalled_imports(now=now)
 
 
+async def resume_other_imports(now: datetime, settings: Settings) -> None:
+    from server.import_jobs import resume_stalled_imports
+
+    await resume_stalled_imports(settings=settings, now=now)
+
+
 JOBS: list[PeriodicJob] = [
     PeriodicJob(name="calendar_check", interval_seconds=DAY, run=calendar_check),
     # Registry imports whose process died mid-file continue from their last finished row.
     PeriodicJob(name="registry_import_resume", interval_seconds=60, run=resume_registry_imports),
+    # The same for ID-photo zips and death lists.
+    PeriodicJob(name="import_jobs_resume", interval_seconds=60, run=resume_other_imports),
     # The audit chain's head, appended to the anchor file outside the database (truncation/re-hash evidence).
     PeriodicJob(name="audit_anchor", interval_seconds=60, run=anchor_audit_head),
     # Booking reminders (24 h ahead), releasing no-shows (on the calendar as the database has it now).
