@@ -167,7 +167,8 @@ async def run_import(batch_id: int, settings: Settings) -> None:
     except ApiError as exc:
         # "code:message": the code stays machine-readable for the progress endpoint.
         await ImportBatch.filter(id=batch_id).update(status="failed", error=f"{exc.code}:{exc.message}"[:300])
-    except Exception:
+        Path(batch.upload_path).unlink(missing_ok=True)  # a file refused is not kept (it may hold ID numbers)
+    except Exception:  # kept on disk for whoever investigates
         log.exception("import failed", extra={"batch_id": batch_id, "kind": batch.kind})
         await ImportBatch.filter(id=batch_id).update(status="failed", error="import_failed:导入过程中出现系统错误，已处理的行已保存，请联系管理员")
     else:
