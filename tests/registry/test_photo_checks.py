@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from pathlib import Path
 
 import httpx
 from sanic import Sanic
@@ -26,7 +27,7 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)) + chunk(b"IEND", b"")
 
 
-async def _stored_as_before(beneficiary_id: int, data: bytes, media_dir, kind: PhotoKind = PhotoKind.ID_CARD) -> ReferencePhoto:  # type: ignore[no-untyped-def]
+async def _stored_as_before(beneficiary_id: int, data: bytes, media_dir: Path, kind: PhotoKind = PhotoKind.ID_CARD) -> ReferencePhoto:
     """Stored the way uploads were before they were decoded: type sniffed, nothing else."""
     stored = media.store(media_dir, data, category="photos", allowed=media.IMAGE_TYPES)
     return await ReferencePhoto.create(beneficiary_id=beneficiary_id, kind=kind, sha256=stored.sha256, path=stored.path, content_type=stored.content_type, size_bytes=stored.size_bytes)
