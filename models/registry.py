@@ -114,6 +114,10 @@ class ReferencePhoto(TimestampedModel):
     quality = fields.FloatField(null=True)
     is_active = fields.BooleanField(default=True)
     added_by_staff_id = fields.IntField(null=True)
+    # Set when a stored photo fails the current decode checks: it is no longer a reference (is_active
+    # false) and the person must submit a new one. The reason is a machine-readable code.
+    quarantined_at = fields.DatetimeField(null=True)
+    quarantine_reason = fields.CharField(max_length=64, default="")
 
     class Meta:
         table = "reference_photo"
@@ -146,6 +150,8 @@ class ImportBatch(TimestampedModel):
     error = fields.CharField(max_length=300, default="")
     # The uploaded file kept under the var directory until the job ends (for resuming).
     upload_path = fields.CharField(max_length=300, default="")
+    # Outcome counts by the import kind's own statuses (deaths: recorded, conflict ...), kept across resumes.
+    outcome_counts = fields.JSONField(default=dict)
 
     class Meta:
         table = "import_batch"

@@ -5,6 +5,7 @@
     python -m server seed-demo [--stations 10] [--beneficiaries 3000] [--seed 7]
     python -m server verify-audit
     python -m server anchor-audit
+    python -m server check-photos
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--password", default="demo-password-2026", help="password for every demo staff account")
     sub.add_parser("verify-audit", help="verify the audit hash chain against its key and the anchor file (exit 1 if broken)")
     sub.add_parser("anchor-audit", help="append the audit chain's head to the anchor file now")
+    sub.add_parser("check-photos", help="quarantine stored reference photos that fail today's decode checks and list them (exit 1 if any)")
     sub.add_parser("worker", help="run the outbox sender and periodic jobs (a separate process in production)")
     face = sub.add_parser("face-service", help="run face verification as its own service (web workers call it via VETS_FACE__SERVICE_URL)")
     face.add_argument("--unix", default=None, help="listen on this Unix socket instead of host:port")
@@ -120,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         line = asyncio.run(_with_services(settings, anchor_head))
         print(json.dumps(line or {"anchored": False}, ensure_ascii=False))
         return 0
+    if command == "check-photos":
+        from server.registry.photo_checks import quarantine_undecodable_photos
+
+        checked, quarantined = asyncio.run(_with_orm(settings, lambda: quarantine_undecodable_photos(media_dir=settings.media_dir, max_pixels=settings.uploads.max_image_pixels)))
+        # One line per photo (masked ID number): the stations ask these people for a new photo.
+        for photo in quarantined:
+            print(json.dumps(photo.to_dict(), ensure_ascii=False))
+        print(json.dumps({"checked": checked, "quarantined": len(quarantined)}, ensure_ascii=False))
+        return 1 if quarantined else 0
     if command == "worker":
         from server.background import run_worker_process
         from server.logging_setup import configure_logging

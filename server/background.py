@@ -31,9 +31,10 @@ def periodic_jobs() -> list[PeriodicJob]:
     from server.calendar.jobs import PERIODIC_JOBS as calendar_jobs
     from server.cards.jobs import PERIODIC_JOBS as card_jobs
     from server.confirmation.jobs import PERIODIC_JOBS as confirmation_jobs
+    from server.import_jobs import PERIODIC_JOBS as import_jobs
     from server.registry.jobs import PERIODIC_JOBS as registry_jobs
 
-    return [*calendar_jobs, *registry_jobs, *audit_jobs, *card_jobs, *confirmation_jobs]
+    return [*calendar_jobs, *registry_jobs, *import_jobs, *audit_jobs, *card_jobs, *confirmation_jobs]
 
 
 async def run_due_jobs(*, kv: KeyValueStore, settings: Settings, now: datetime | None = None) -> list[str]:

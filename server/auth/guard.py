@@ -75,17 +75,23 @@ async def current_staff(request: Request) -> sessions.StaffSession:
 def staff_required(*roles: Role, write: bool = False) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Require a logged-in staff member; optionally one of ``roles`` and a role that may write."""
 
+    async def authorise(request: Request) -> None:
+        await current_staff(request)
+        scope: Scope = request.ctx.scope
+        if roles:
+            scope.require_role(*roles)
+        if write:
+            scope.require_write()
+
     def decorator(handler: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @wraps(handler)
         async def wrapper(request: Request, *args: Any, **kwargs: Any) -> Any:
-            await current_staff(request)
-            scope: Scope = request.ctx.scope
-            if roles:
-                scope.require_role(*roles)
-            if write:
-                scope.require_write()
+            await authorise(request)
             return await handler(request, *args, **kwargs)
 
+        # Read by server.http (the input guard and ``api``): who is asking is settled before the
+        # path ids or the body are judged, so a stranger always gets 401.
+        wrapper.__authenticate__ = authorise  # type: ignore[attr-defined]
         return wrapper
 
     return decorator

@@ -11,7 +11,7 @@ from sanic.response import HTTPResponse, file, html, json, raw
 
 from models.confirmation import SuspensionStatus
 from models.staff import Role
-from server import media
+from server import import_jobs, media
 from server.auth.guard import staff_required
 from server.confirmation import deaths, hardship, notices, reports, spot_checks, summary_document, suspensions
 from server.confirmation.campaigns import get_campaign
@@ -235,12 +235,26 @@ async def sign_off(request: Request, resumption_id: int) -> HTTPResponse:
 
 
 @bp.post("/deaths/import")
-@api(summary="Import deaths from civil-affairs, police or funeral data (CSV/XLSX: ID number, name, date of death, source)", tag="confirmation deaths", multipart={"file": ".csv or .xlsx"})
+@api(
+    summary="Import deaths from civil-affairs, police or funeral data (CSV/XLSX: ID number, name, date of death, source) as a background job",
+    description="A list that is finished within a moment answers 200 with the row report; a larger one answers 202 with job_id and progress_url to poll.",
+    tag="confirmation deaths",
+    multipart={"file": ".csv or .xlsx"},
+)
 @staff_required(Role.BUREAU, write=True)
 async def import_deaths(request: Request) -> HTTPResponse:
-    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
-    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data)
-    return json(report, ensure_ascii=False)
+    settings = request.app.ctx.settings
+    name, data = required_upload(request, "file", limit=settings.uploads.max_import_bytes)
+    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, settings=settings, wait_seconds=settings.uploads.import_inline_wait_seconds)
+    return json(report, status=200 if report["status"] == "done" else 202, ensure_ascii=False)
+
+
+@bp.get("/deaths/imports/<job_id:int>")
+@api(summary="Progress and row report of a death-list import job", tag="confirmation deaths")
+@staff_required()
+async def death_import_progress(request: Request, job_id: int) -> HTTPResponse:
+    batch = await import_jobs.get_import(kind=deaths.DEATH_IMPORT, scope=request.ctx.scope, actor=request.ctx.actor, job_id=job_id)
+    return json(import_jobs.progress_json(batch), ensure_ascii=False)
 
 
 @bp.get("/overpayments")

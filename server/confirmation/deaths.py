@@ -7,8 +7,7 @@ arrives later). It is tracked, with each recovered amount and its date, until re
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -25,18 +24,20 @@ from models.confirmation import (
     DeathRecord,
     OverpaymentRecovery,
 )
-from models.registry import Beneficiary, ImportBatch, PaymentStatus
+from models.registry import Beneficiary, PaymentStatus
 from models.staff import Role
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards.applications import flag_on_death as flag_card_work_on_death
+from server import import_jobs
 from server.clock import china_today
+from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.payments import overpayment
 from server.registry import service as registry
 from server.registry.id_numbers import InvalidIdNumber, parse_id_number
-from server.registry.importer import read_table
+from server.registry.importer import iter_table
 
 SOURCES = {
     "civil_affairs": "civil_affairs", "民政": "civil_affairs",
@@ -108,67 +109,87 @@ def _same_name(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
 
 
-async def import_deaths(*, scope: Scope, actor: Actor, filename: str, data: bytes, today: date | None = None) -> dict[str, Any]:
-    """Row by row: each row matched by ID number (lookup hash) and checked against the name. Rows are
-    reported as recorded / already_recorded / unmatched / rejected / conflict; re-importing the same
-    file records nothing new."""
-    scope.require_role(Role.BUREAU)
-    scope.require_write()
-    digest = hashlib.sha256(data).hexdigest()
-    table = await asyncio.to_thread(read_table, filename, data, extra_headers=DEATH_HEADERS, required=("id_number", "name", "death_date"))  # parsing off the event loop
-    rows: list[dict[str, Any]] = []
-    counts = {"recorded": 0, "already_recorded": 0, "unmatched": 0, "rejected": 0, "conflict": 0}
+def _check_death_list(filename: str, data: bytes) -> None:
+    rows = _open_death_list(filename, data)
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
 
-    def done(outcome: dict[str, Any], status: str, reason: str | None = None, message: str | None = None) -> None:
+
+def _open_death_list(filename: str, data: bytes) -> Iterator[dict[str, str]]:
+    return iter_table(filename, data, extra_headers=DEATH_HEADERS, required=("id_number", "name", "death_date"))
+
+
+async def _import_death_row(context: import_jobs.JobContext, done: int, raw: dict[str, str]) -> dict[str, Any] | None:
+    """One row, matched by ID number (lookup hash) and checked against the name."""
+    if not any(raw.values()):
+        return None
+    outcome: dict[str, Any] = {"row": done + 1}  # row 1 is the header
+
+    def result(status: str, reason: str | None = None, message: str | None = None) -> dict[str, Any]:
         outcome["status"] = status
         if reason:
             outcome["reason"] = reason
         if message:
             outcome["message"] = message
-        counts[status] += 1
-        rows.append(outcome)
+        return outcome
 
-    for index, raw in enumerate(table, start=2):  # row 1 is the header
-        if not any(raw.values()):
-            continue
-        outcome: dict[str, Any] = {"row": index}
-        try:
-            parsed = parse_id_number(raw.get("id_number", ""))
-        except InvalidIdNumber as exc:
-            done(outcome, "rejected", "bad_id_number", exc.message)
-            continue
-        outcome["id_number_masked"] = parsed.masked
-        death_date = _parse_date(raw.get("death_date", ""))
-        if death_date is None:
-            done(outcome, "rejected", "bad_date", f"死亡日期格式不正确：{raw.get('death_date', '')}")
-            continue
-        raw_source = raw.get("source", "").strip()
-        source = SOURCES.get(raw_source.lower()) if raw_source else "civil_affairs"
-        if source is None:
-            done(outcome, "rejected", "unknown_source", f"未知的数据来源：{raw_source}（民政/公安/殡葬）")
-            continue
-        person = await registry.find_by_id_number(parsed.value)
-        if person is None or not await scope.contains_station(person.station_id):
-            # Out of scope reads exactly like absent: another county's people are not revealed.
-            done(outcome, "unmatched", "no_such_person", "未找到该身份证号码对应的优抚对象")
-            continue
-        if not _same_name(person.name, raw.get("name", "")):
-            done(outcome, "unmatched", "name_mismatch", "姓名与登记信息不一致，请核实")
-            continue
-        outcome["beneficiary_id"] = person.id
-        try:
-            record, created = await record_death_once(actor=actor, beneficiary=person, death_date=death_date, source=source, import_sha256=digest, today=today)
-        except Conflict as exc:
-            done(outcome, "conflict", exc.code, exc.message)
-            continue
-        except ValidationFailed as exc:
-            done(outcome, "rejected", exc.code, exc.message)
-            continue
-        outcome.update(death_record_id=record.id, overpaid_months=record.overpaid_months, overpayment=str(record.overpayment_amount))
-        done(outcome, "recorded" if created else "already_recorded")
-    await ImportBatch.create(kind="deaths", file_sha256=digest, filename=filename[:200], staff_id=int(actor.id) if actor.id else None, total_rows=len(rows), imported=counts["recorded"], unchanged=counts["already_recorded"], rejected=len(rows) - counts["recorded"] - counts["already_recorded"], report=rows)
-    await audit.record(actor=actor, action="deaths.imported", entity_type="import_batch", entity_id=digest[:16], details={"filename": filename, **counts})
-    return {"filename": filename, "file_sha256": digest, "total": len(rows), **counts, "rows": rows}
+    try:
+        parsed = parse_id_number(raw.get("id_number", ""))
+    except InvalidIdNumber as exc:
+        return result("rejected", "bad_id_number", exc.message)
+    outcome["id_number_masked"] = parsed.masked
+    death_date = _parse_date(raw.get("death_date", ""))
+    if death_date is None:
+        return result("rejected", "bad_date", f"死亡日期格式不正确：{raw.get('death_date', '')}")
+    raw_source = raw.get("source", "").strip()
+    source = SOURCES.get(raw_source.lower()) if raw_source else "civil_affairs"
+    if source is None:
+        return result("rejected", "unknown_source", f"未知的数据来源：{raw_source}（民政/公安/殡葬）")
+    person = await registry.find_by_id_number(parsed.value)
+    if person is None or not await context.scope.contains_station(person.station_id):
+        # Out of scope reads exactly like absent: another county's people are not revealed.
+        return result("unmatched", "no_such_person", "未找到该身份证号码对应的优抚对象")
+    if not _same_name(person.name, raw.get("name", "")):
+        return result("unmatched", "name_mismatch", "姓名与登记信息不一致，请核实")
+    outcome["beneficiary_id"] = person.id
+    try:
+        record, created = await record_death_once(actor=context.actor, beneficiary=person, death_date=death_date, source=source, import_sha256=context.batch.file_sha256)
+    except Conflict as exc:
+        return result("conflict", exc.code, exc.message)
+    except ValidationFailed as exc:
+        return result("rejected", exc.code, exc.message)
+    outcome.update(death_record_id=record.id, overpaid_months=record.overpaid_months, overpayment=str(record.overpayment_amount))
+    return result("recorded" if created else "already_recorded")
+
+
+def _authorise(scope: Scope) -> None:
+    scope.require_role(Role.BUREAU)
+    scope.require_write()
+
+
+# Rows are reported as recorded / already_recorded / unmatched / rejected / conflict; re-importing the
+# same file records nothing new.
+DEATH_IMPORT = import_jobs.register(
+    import_jobs.ImportKind(
+        kind="deaths",
+        check_upload=_check_death_list,
+        open_units=_open_death_list,
+        handle=_import_death_row,
+        columns={"recorded": "imported", "already_recorded": "unchanged", "unmatched": "rejected", "rejected": "rejected", "conflict": "rejected"},
+        audit_action="deaths.imported",
+        progress_path="/api/deaths/imports/{job_id}",
+        authorise=_authorise,
+        success=("recorded", "already_recorded"),
+    )
+)
+
+
+async def import_deaths(*, scope: Scope, actor: Actor, filename: str, data: bytes, settings: Settings, wait_seconds: float) -> dict[str, Any]:
+    """Start the death-list import as a background job; the report once it ends within ``wait_seconds``
+    (else its progress so far: ``status`` is ``queued`` or ``running`` and ``progress_url`` follows it)."""
+    batch = await import_jobs.start_and_wait(kind=DEATH_IMPORT, scope=scope, actor=actor, filename=filename, data=data, settings=settings, wait_seconds=wait_seconds)
+    return import_jobs.progress_json(batch)
 
 
 def death_json(record: DeathRecord, beneficiary: Beneficiary | None = None) -> dict[str, Any]:

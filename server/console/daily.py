@@ -459,6 +459,9 @@ async def spot_result(request: Request, item_id: int) -> HTTPResponse:
     return _ok(f"/console/spot-checks/{item.spot_check_id}", f"已记录抽查结果：{labels.label(labels.SPOT_RESULT, item.result)}")
 
 
+CONSOLE_IMPORT_WAIT_SECONDS = 120.0
+
+
 @bp.post("/deaths/import")
 @page
 async def import_deaths(request: Request) -> HTTPResponse:
@@ -468,7 +471,8 @@ async def import_deaths(request: Request) -> HTTPResponse:
         raise BadRequest("请选择民政、公安或殡葬部门提供的死亡名单（XLSX 或 CSV）", code="missing_file")
     if len(upload.body) > request.app.ctx.settings.uploads.max_import_bytes:
         raise PayloadTooLarge("文件过大", code="file_too_large")
-    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=upload.name or "deaths.xlsx", data=upload.body)
+    # A background job (off the event loop); the page waits for it a while, then shows the rows done so far.
+    report = await deaths.import_deaths(scope=request.ctx.scope, actor=request.ctx.actor, filename=upload.name or "deaths.xlsx", data=upload.body, settings=request.app.ctx.settings, wait_seconds=CONSOLE_IMPORT_WAIT_SECONDS)
     return render(request, "deaths_report.html", report=report, back=_back_target(request))
 
 

@@ -142,15 +142,9 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
 
     @wraps(handler)
     async def wrapper(request: Request, *args: Any, **kwargs: Any) -> HTTPResponse:
-        try:
-            await current_staff(request)
-        except Unauthorized:
-            target = request.path if request.method == "GET" else ""
-            return redirect("/console/login?expired=1" + (f"&next={quote(target)}" if target.startswith("/console/") else ""))
-        except ApiError as exc:  # the CSRF check: a stale or forged form, or a password that must change first
-            if exc.code == "password_change_required":
-                return redirect("/console/password")
-            return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
+        refused = await _authenticate_page(request)
+        if refused is not None:
+            return refused
         once = ((request.form or {}).get("once") or "")[:64] if request.method == "POST" else ""
         if once:
             # Each rendered form carries a one-time token: a double click, a resent form or a second tab
@@ -178,7 +172,23 @@ def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Await
             log.exception("console page failed", extra={"path": request.path})
             return render(request, "error.html", status=500, title="系统出错", message=f"系统暂时出错，请稍后重试。如反复出现，请将编号 {getattr(request.ctx, 'request_id', '')} 告知管理员。")
 
+    # Read by server.http's input guard: the login page comes before any judgement of the path's ids.
+    wrapper.__authenticate__ = _authenticate_page  # type: ignore[attr-defined]
     return openapi.exclude()(wrapper)
+
+
+async def _authenticate_page(request: Request) -> HTTPResponse | None:
+    """None once the clerk is known; else the answer instead of the page (login, password change, error)."""
+    try:
+        await current_staff(request)
+    except Unauthorized:
+        target = request.path if request.method == "GET" else ""
+        return redirect("/console/login?expired=1" + (f"&next={quote(target)}" if target.startswith("/console/") else ""))
+    except ApiError as exc:  # the CSRF check: a stale or forged form, or a password that must change first
+        if exc.code == "password_change_required":
+            return redirect("/console/password")
+        return render(request, "error.html", status=exc.status, title="操作未完成", message=exc.message, back=_local(request.headers.get("referer")))
+    return None
 
 
 def _int_arg(request: Request, name: str, default: int, *, minimum: int = 1, maximum: int = 100_000) -> int:

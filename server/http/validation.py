@@ -18,7 +18,7 @@ from functools import wraps
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
-from sanic import Request, Sanic
+from sanic import HTTPResponse, Request, Sanic
 from sanic_ext import openapi
 
 from server.errors import BadRequest, NotFound, ValidationFailed
@@ -124,16 +124,38 @@ def check_values(model: BaseModel) -> None:
         raise ValidationFailed(fields=problems)
 
 
+async def authenticate_first(request: Request) -> HTTPResponse | None:
+    """Run the route's own authentication (the ``__authenticate__`` its guard decorator declares).
+
+    It raises for an unauthenticated caller (401) or returns the answer to send instead (the console's
+    login redirect); None once the caller is known. Routes that declare none are public.
+    """
+    handler = request.route.handler if request.route is not None else None
+    authenticate = getattr(handler, "__authenticate__", None)
+    if authenticate is None:
+        return None
+    answer = await authenticate(request)
+    return answer if isinstance(answer, HTTPResponse) else None
+
+
 def install_input_guards(app: Sanic[Any, Any]) -> None:
     """Checks every request gets before its handler: the inputs no handler should ever see."""
 
-    async def guard_input(request: Request) -> None:
-        # An id the columns cannot hold names nothing: the object does not exist.
+    async def guard_input(request: Request) -> HTTPResponse | None:
+        out_of_range = False
         for value in (request.match_info or {}).values():
             if isinstance(value, int) and not isinstance(value, bool) and not INT32_MIN <= value <= INT32_MAX:
-                raise NotFound()
+                out_of_range = True
             if isinstance(value, str) and has_control_characters(value):
                 raise BadRequest("地址中含有非法字符", code="control_characters")
+        if out_of_range:
+            # An id the columns cannot hold names nothing: the object does not exist. But who is asking
+            # comes first, as for an id in range: a stranger gets 401 (or the login page), never a 404
+            # that a signed-in caller would get.
+            refused = await authenticate_first(request)
+            if refused is not None:
+                return refused
+            raise NotFound()
         if has_control_characters(request.path):
             raise BadRequest("地址中含有非法字符", code="control_characters")
         for key, values in request.args.items():
@@ -255,7 +277,9 @@ def api(
             # Who is asking comes before what they sent: no token is 401, whatever the body.
             authenticate = getattr(handler, "__authenticate__", None)
             if authenticate is not None:
-                await authenticate(request)
+                refused = await authenticate(request)
+                if isinstance(refused, HTTPResponse):
+                    return refused
             if json is not None and parse_body:
                 kwargs["body"] = parse_json(request, json)
             if query is not None:

@@ -11,6 +11,7 @@ months are looked up in batches and new months inserted in bulk (a 3,000-row fil
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
 from datetime import date
@@ -87,15 +88,9 @@ async def _recorded(keys: list[tuple[int, date]]) -> dict[tuple[int, date], tupl
     return recorded
 
 
-async def import_payment_file(*, scope: Scope, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
-    """Validate every row, match people and look up the recorded months in batches, insert the new
-    months in bulk, and report each row in file order."""
-    scope.require_role(Role.BUREAU)
-    scope.require_write()
-    digest = hashlib.sha256(data).hexdigest()
+def _validated_rows(filename: str, data: bytes) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str, str, date, Decimal, date | None]]]:
+    """Every non-empty row's outcome (rejected ones settled here) and the valid rows to match. Blocking."""
     table = read_table(filename, data, extra_headers=LEDGER_HEADERS, required=("id_number", "name", "month", "amount"))
-    batch = await PaymentFile.create(filename=filename[:200], file_sha256=digest, district_id=scope.org_unit_id, staff_id=int(actor.id) if actor.id else None)
-
     rows: list[dict[str, Any]] = []
     valid: list[tuple[dict[str, Any], str, str, date, Decimal, date | None]] = []
     for index, raw in enumerate(table, start=2):  # row 1 is the header
@@ -121,6 +116,18 @@ async def import_payment_file(*, scope: Scope, actor: Actor, filename: str, data
         outcome["amount"] = str(amount)
         paid_on = parse_day(raw["paid_on"]) if raw.get("paid_on") else None
         valid.append((outcome, id_lookup_hash(parsed.value), raw.get("name", ""), month, amount, paid_on))
+    return rows, valid
+
+
+async def import_payment_file(*, scope: Scope, actor: Actor, filename: str, data: bytes) -> dict[str, Any]:
+    """Validate every row, match people and look up the recorded months in batches, insert the new
+    months in bulk, and report each row in file order."""
+    scope.require_role(Role.BUREAU)
+    scope.require_write()
+    digest = hashlib.sha256(data).hexdigest()
+    # Parsing and per-row validation (ID checksums, lookup hashes) are pure CPU: off the event loop.
+    rows, valid = await asyncio.to_thread(_validated_rows, filename, data)
+    batch = await PaymentFile.create(filename=filename[:200], file_sha256=digest, district_id=scope.org_unit_id, staff_id=int(actor.id) if actor.id else None)
 
     people = await _people_by_hash(sorted({h for _, h, *_ in valid}))
     in_scope = await scope.station_ids()

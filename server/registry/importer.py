@@ -1,4 +1,4 @@
-"""Registry imports: CSV/XLSX of beneficiaries and a zip of ID-card photos named by ID number.
+"""Registry imports: CSV/XLSX of beneficiaries (ID-card photo zips: server/registry/photo_import.py).
 
 Row by row, not all-or-nothing: every valid row is imported on its own, every invalid row is
 reported with its reason, and nothing is half-written (each row is one transaction). Re-importing
@@ -7,27 +7,23 @@ the same file changes nothing: rows already registered with the same data are co
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import hashlib
 import io
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from pathlib import Path, PurePosixPath
 from collections.abc import Iterator
 from typing import Any
 
 from models.org import OrgKind, OrgUnit
-from models.registry import Beneficiary, ImportBatch, PhotoKind
+from models.registry import Beneficiary
 from server.actors import Actor
-from server.audit import service as audit
 from server.auth.scope import Scope
 from server.errors import ApiError
 from server.http.validation import has_control_characters
 from server.registry import service
 from server.registry.categories import parse_category
-from server.registry.id_numbers import InvalidIdNumber, normalise, parse_id_number
-from server.security.uploads import SHEET, ZIP_READ_ERRORS, ZipLimits, check_xlsx, open_zip, read_entry
+from server.registry.id_numbers import InvalidIdNumber, parse_id_number
+from server.security.uploads import SHEET, check_xlsx
 
 # Header aliases: county spreadsheets use Chinese headers; English ones are accepted too.
 HEADERS: dict[str, str] = {
@@ -262,58 +258,3 @@ async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, st
     except ApiError as exc:
         return reject(exc.code, exc.message, masked)
     return RowOutcome(row=row, status="imported", beneficiary_id=created.id, id_number_masked=masked)
-
-
-PHOTO_ZIP = ZipLimits(max_entries=5000, max_entry_bytes=8 * 1024 * 1024, max_total_bytes=2 * 1024 * 1024 * 1024, max_ratio=50.0, ratio_floor_bytes=256 * 1024)
-
-
-def _masked_name(filename: str) -> str:
-    """An entry's name fit for a report or a log: photo files are named by ID number."""
-    path = PurePosixPath(filename)
-    stem = path.stem
-    return path.name if len(stem) <= 6 else stem[:3] + "*" * (len(stem) - 5) + stem[-2:] + path.suffix
-
-
-async def import_photos(*, scope: Scope, actor: Actor, filename: str, data: bytes, media_dir: Path, max_image_bytes: int, max_image_pixels: int = 24_000_000) -> ImportReport:
-    """A zip of ID-card photos, each named by the holder's ID number (e.g. 320723195001011234.jpg).
-
-    Entry names are ID numbers: reports and logs carry only masked names.
-    """
-    scope.require_write()
-    digest = hashlib.sha256(data).hexdigest()
-    report = ImportReport(filename=filename, file_sha256=digest)
-    archive = await asyncio.to_thread(open_zip, data, limits=PHOTO_ZIP, code="import_bad_zip")
-    with archive:
-        for index, info in enumerate(archive.infolist(), start=1):
-            if info.is_dir() or PurePosixPath(info.filename).name.startswith("."):
-                continue
-            name = PurePosixPath(info.filename).stem
-            shown = _masked_name(info.filename)
-            if info.file_size > max_image_bytes:
-                report.rows.append(RowOutcome(row=index, status="rejected", reason="file_too_large", message=f"{shown} 超过大小限制"))
-                continue
-            try:
-                parsed = parse_id_number(normalise(name))
-            except InvalidIdNumber as exc:
-                report.rows.append(RowOutcome(row=index, status="rejected", reason="bad_id_number", message=f"{shown}: {exc.message}"))
-                continue
-            beneficiary = await service.find_by_id_number(parsed.value)
-            if beneficiary is None or not await scope.contains_station(beneficiary.station_id):
-                report.rows.append(RowOutcome(row=index, status="rejected", reason="unknown_person", message="未找到该身份证号码对应的人员", id_number_masked=parsed.masked))
-                continue
-            try:
-                content = await asyncio.to_thread(read_entry, archive, info, limit=max_image_bytes)
-            except ZIP_READ_ERRORS:
-                # A size or CRC that does not match the data: the entry is damaged or forged.
-                report.rows.append(RowOutcome(row=index, status="rejected", reason="bad_entry", message="压缩包中的该文件已损坏", id_number_masked=parsed.masked))
-                continue
-            try:
-                photo, created = await service.add_photo(actor=actor, beneficiary=beneficiary, data=content, kind=PhotoKind.ID_CARD, media_dir=media_dir, max_pixels=max_image_pixels)
-            except ApiError as exc:
-                report.rows.append(RowOutcome(row=index, status="rejected", reason=exc.code, message=exc.message, id_number_masked=parsed.masked))
-                continue
-            report.rows.append(RowOutcome(row=index, status="imported" if created else "unchanged", beneficiary_id=beneficiary.id, id_number_masked=parsed.masked))
-    counts = report.counts()
-    await ImportBatch.create(kind="photos", file_sha256=digest, filename=filename, staff_id=int(actor.id) if actor.id else None, total_rows=counts["total"], imported=counts["imported"], unchanged=counts["unchanged"], rejected=counts["rejected"], report=[r.to_dict() for r in report.rows])
-    await audit.record(actor=actor, action="registry.photos_imported", entity_type="import_batch", entity_id=digest[:16], details={"filename": filename, **counts})
-    return report

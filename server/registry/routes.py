@@ -10,12 +10,12 @@ from sanic.response import HTTPResponse, file, json
 
 from models.registry import Category, PaymentStatus, PhotoKind
 from models.staff import Role
-from server import media
+from server import import_jobs, media
 from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
 from server.http.uploads import required_upload
 from server.http.validation import api, patch_changes
-from server.registry import importer, jobs, service
+from server.registry import importer, jobs, photo_import, service
 
 bp = Blueprint("registry", url_prefix="/api/beneficiaries")
 
@@ -187,9 +187,23 @@ async def import_progress(request: Request, job_id: int) -> HTTPResponse:
 
 
 @bp.post("/photos/import")
-@api(summary="Import ID-card photos from a zip of images named by ID number", tag="registry", multipart={"file": ".zip"})
+@api(
+    summary="Import ID-card photos from a zip of images named by ID number, as a background job with a per-entry report",
+    description="A zip that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll.",
+    tag="registry",
+    multipart={"file": ".zip"},
+)
 @staff_required(write=True)
 async def import_photos(request: Request) -> HTTPResponse:
-    name, data = required_upload(request, "file", limit=request.app.ctx.settings.uploads.max_import_bytes)
-    report = await importer.import_photos(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, media_dir=request.app.ctx.settings.media_dir, max_image_bytes=request.app.ctx.settings.uploads.max_image_bytes, max_image_pixels=request.app.ctx.settings.uploads.max_image_pixels)
-    return json(report.to_dict(), ensure_ascii=False)
+    settings = request.app.ctx.settings
+    name, data = required_upload(request, "file", limit=settings.uploads.max_import_bytes)
+    batch = await import_jobs.start_and_wait(kind=photo_import.PHOTOS, scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, settings=settings, wait_seconds=settings.uploads.import_inline_wait_seconds)
+    return json(import_jobs.progress_json(batch), status=200 if batch.status == "done" else 202, ensure_ascii=False)
+
+
+@bp.get("/photos/imports/<job_id:int>")
+@api(summary="Progress and per-entry report of an ID-photo import job", tag="registry")
+@staff_required()
+async def photo_import_progress(request: Request, job_id: int) -> HTTPResponse:
+    batch = await import_jobs.get_import(kind=photo_import.PHOTOS, scope=request.ctx.scope, actor=request.ctx.actor, job_id=job_id)
+    return json(import_jobs.progress_json(batch), ensure_ascii=False)

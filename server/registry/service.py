@@ -266,7 +266,7 @@ async def status_history(*, beneficiary_id: int) -> list[PaymentStatusChange]:
 
 
 def photo_json(p: ReferencePhoto) -> dict[str, Any]:
-    return {"id": p.id, "kind": p.kind.value, "sha256": p.sha256, "content_type": p.content_type, "size_bytes": p.size_bytes, "is_active": p.is_active, "created_at": p.created_at.isoformat()}
+    return {"id": p.id, "kind": p.kind.value, "sha256": p.sha256, "content_type": p.content_type, "size_bytes": p.size_bytes, "is_active": p.is_active, "quarantine_reason": p.quarantine_reason or None, "created_at": p.created_at.isoformat()}
 
 
 async def add_photo(*, actor: Actor, beneficiary: Beneficiary, data: bytes, kind: PhotoKind, media_dir: Path, max_pixels: int = 24_000_000) -> tuple[ReferencePhoto, bool]:

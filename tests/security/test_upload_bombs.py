@@ -48,11 +48,11 @@ def sparse_xlsx(*, dimension: str | None, far_cell: str, far_row: int) -> bytes:
     return buffer.getvalue()
 
 
-async def _timed_upload(client: httpx.AsyncClient, headers: dict[str, str], name: str, data: bytes) -> tuple[httpx.Response, float, int]:
+async def _timed_upload(client: httpx.AsyncClient, headers: dict[str, str], name: str, data: bytes, path: str = "/api/beneficiaries/import") -> tuple[httpx.Response, float, int]:
     tracemalloc.start()
     started = time.perf_counter()
     try:
-        response = await client.post("/api/beneficiaries/import", headers=headers, files={"file": (name, data, "application/octet-stream")})
+        response = await client.post(path, headers=headers, files={"file": (name, data, "application/octet-stream")})
         elapsed = time.perf_counter() - started
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -88,4 +88,19 @@ async def test_zip_bomb_entries_are_refused_by_their_declared_ratio(client: http
         zf.writestr("xl/sharedStrings.xml", b"\x00" * (100 * 1024 * 1024))
     response, elapsed, _ = await _timed_upload(client, headers, "z.xlsx", buffer.getvalue())
     assert response.status_code == 422 and response.json()["error"]["code"] in ("zip_ratio", "xlsx_part_too_large")
+    assert elapsed < 1.0
+
+
+async def test_the_bombs_are_refused_by_the_death_and_photo_imports_too(client: httpx.AsyncClient) -> None:
+    county = await make_county()
+    headers = await staff_headers(client, role=Role.BUREAU, unit=county.district)
+    bomb = sparse_xlsx(dimension="A1:XFD1048576", far_cell="XFD", far_row=1048576)
+    response, elapsed, peak = await _timed_upload(client, headers, "deaths.xlsx", bomb, path="/api/deaths/import")
+    assert response.status_code == 422 and response.json()["error"]["code"] == "xlsx_dimension_too_large"
+    assert elapsed < 1.0 and peak < 30 * 1024 * 1024, (elapsed, peak)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("320723195005170011.png", b"\x00" * (100 * 1024 * 1024))
+    response, elapsed, _ = await _timed_upload(client, headers, "ids.zip", buffer.getvalue(), path="/api/beneficiaries/photos/import")
+    assert response.status_code == 422 and response.json()["error"]["code"] in ("zip_ratio", "zip_too_large"), response.text
     assert elapsed < 1.0

@@ -1,0 +1,26 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise import fields
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0011_more_indexes')]
+
+    initial = False
+
+    operations = [
+        ops.AddField(
+            model_name='ImportBatch',
+            name='outcome_counts',
+            field=fields.JSONField(default=dict),
+        ),
+        ops.AddField(
+            model_name='ReferencePhoto',
+            name='quarantine_reason',
+            field=fields.CharField(default='', max_length=64),
+        ),
+        ops.AddField(
+            model_name='ReferencePhoto',
+            name='quarantined_at',
+            field=fields.DatetimeField(null=True),
+        ),
+    ]
