@@ -35,11 +35,12 @@ class RawTiming:
         }
 
 
-def time_raw_inference(analyzer: FaceAnalyzer, images: Sequence[np.ndarray], repeats: int = 5) -> RawTiming:
+def time_raw_inference(analyzer: FaceAnalyzer, images: Sequence[np.ndarray], repeats: int = 5, warm_up: bool = True) -> RawTiming:
     """Per-frame wall time of the graphs the server runs (no decoding, no decision logic)."""
     totals: list[float] = []
     stages: dict[str, list[float]] = {"detection": [], "landmarks": [], "recognition": [], "passive": []}
-    analyzer.warm_up()
+    if warm_up:
+        analyzer.warm_up()
     for _ in range(repeats):
         for image in images:
             start = time.perf_counter()

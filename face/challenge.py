@@ -152,15 +152,24 @@ def active_frames(
     parallax_x = np.array([s.parallax_x if s.parallax_x is not None else 0.0 for s in signals]) * left_sign
     parallax_y = np.array([s.parallax_y if s.parallax_y is not None else 0.0 for s in signals])
     parallax = np.hypot(parallax_x, parallax_y)
-    # A real head turned to the user's left shows its nose further left of the
-    # cheek plane than at the start; a picture turned the same way does not.
     need = config.min_parallax
-    depth_left = ~known | (parallax_x >= need)
-    depth_right = ~known | (parallax_x <= -need)
-    depth_nod = ~known | (np.abs(parallax_y) >= need)
-    turn_left = yaw_delta >= config.turn_yaw_deg
-    turn_right = yaw_delta <= -config.turn_yaw_deg
-    nod = np.abs(pitch_delta) >= config.nod_pitch_deg
+    # A turn or nod is a movement: the head ends up the threshold away from its
+    # neutral start, on the asked side (coming back from a turn the other way is no
+    # turn), and the nose moved against the cheek plane in the same direction over
+    # the movement - measured from where the movement began (the furthest the other
+    # way since the start), not from the start's median: people begin to move while
+    # the capture starts, and the parallax of a head that was already a little
+    # turned then turns fully is the whole movement's.
+    turn_left, depth_left = _movement(yaw_delta, parallax_x, config.turn_yaw_deg, need, rising=True)
+    turn_right, depth_right = _movement(yaw_delta, parallax_x, config.turn_yaw_deg, need, rising=False)
+    # A nod is read in either vertical direction (whether the estimator sees "down"
+    # or "up" first depends on how the phone is held); the nose moves the other way
+    # in the image than the pitch reads (pitch down: nose lower against the cheeks).
+    nod_down, depth_down = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, rising=False)
+    nod_up, depth_up = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, rising=True)
+    depth_left, depth_right = ~known | depth_left, ~known | depth_right
+    depth_nod_down, depth_nod_up = ~known | depth_down, ~known | depth_up
+    nod = nod_down | nod_up
     # Weaker versions of each signal: an event lasts until the signal is back
     # within half its threshold of the neutral start (hysteresis), so a head that
     # stays turned, or dips just under the threshold, is one event, not two.
@@ -177,15 +186,38 @@ def active_frames(
         Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta,
         Action.TURN_LEFT: turn_left & depth_left,
         Action.TURN_RIGHT: turn_right & depth_right,
-        # A nod is read in either vertical direction: whether the estimator sees
-        # "down" or "up" first depends on how the phone is held.
-        Action.NOD: nod & depth_nod,
+        Action.NOD: (nod_down & depth_nod_down) | (nod_up & depth_nod_up),
     }
-    flat = ((turn_left & ~depth_left) | (turn_right & ~depth_right) | (nod & ~depth_nod)) & known
+    flat = ((turn_left & ~depth_left) | (turn_right & ~depth_right) | (nod_down & ~depth_nod_down) | (nod_up & ~depth_nod_up)) & known
     info = np.vstack([np.maximum(np.abs(yaw_delta), np.abs(pitch_delta)), np.where(known, parallax, np.nan), flat.astype(float)])
     frames = {action: [int(i) for i in np.flatnonzero(mask)] for action, mask in active.items()}
     onsets = {action: event_onsets(active[action], ongoing[action] | active[action]) for action in Action}
+    # Down and up are separate movements: a head that drops while turning and then
+    # tips back for the nod has nodded after the turn, not during it.
+    down, up = nod_down & depth_nod_down, nod_up & depth_nod_up
+    onsets[Action.NOD] = sorted(
+        event_onsets(down, down | (pitch_delta <= -config.nod_pitch_deg / 2)) + event_onsets(up, up | (pitch_delta >= config.nod_pitch_deg / 2))
+    )
     return frames, baseline, info, onsets
+
+
+def _movement(delta: np.ndarray, parallax: np.ndarray, threshold: float, need: float, *, rising: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Frames where ``delta`` (signal minus the neutral start) is at least ``threshold``
+    on one side of the start, having moved by at least that much from the
+    furthest-opposite value held before; with whether ``parallax`` moved the same
+    way by ``need`` over that same movement (from that earlier frame, not from the
+    start: a head already a little turned at the start then turning fully shows its
+    whole parallax only against where it really began)."""
+    sign = 1.0 if rising else -1.0
+    signed, signed_parallax = sign * delta, sign * parallax
+    # Index of the lowest signed value up to and including each frame.
+    reference = np.zeros(len(signed), dtype=int)
+    for index in range(1, len(signed)):
+        previous = reference[index - 1]
+        reference[index] = index if signed[index] < signed[previous] else previous
+    moved = (signed - signed[reference] >= threshold) & (signed >= threshold)
+    depth = signed_parallax - signed_parallax[reference] >= need
+    return moved, depth
 
 
 def event_onsets(strong: np.ndarray, weak: np.ndarray) -> list[int]:

@@ -110,6 +110,29 @@ def read_image_header(data: bytes) -> ImageHeader:
     return header
 
 
+def check_image_bytes(
+    data: bytes,
+    *,
+    max_pixels: int = 24_000_000,
+    max_bytes: int = 8 * 1024 * 1024,
+) -> ImageHeader:
+    """Every check :func:`decode_image` makes before decoding (type, size, header, truncation).
+
+    Cheap enough for the event loop: an upload is refused before anything is
+    spent on it, and the pixels are decoded once, where they are analysed.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise NotAnImageError("image must be bytes")
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(f"image exceeds {max_bytes} bytes")
+    header = read_image_header(bytes(data))
+    if header.width * header.height > max_pixels:
+        raise ImageTooLargeError(
+            f"image is {header.width}x{header.height}, above the limit of {max_pixels} pixels"
+        )
+    return header
+
+
 def decode_image(
     data: bytes,
     *,
@@ -121,16 +144,8 @@ def decode_image(
     Raises a subclass of :class:`face.errors.ImageError` whose ``code`` is one of
     ``empty_image``, ``not_an_image``, ``image_too_large``, ``corrupt_image``.
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise NotAnImageError("image must be bytes")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise ImageTooLargeError(f"image exceeds {max_bytes} bytes")
-    header = read_image_header(data)
-    if header.width * header.height > max_pixels:
-        raise ImageTooLargeError(
-            f"image is {header.width}x{header.height}, above the limit of {max_pixels} pixels"
-        )
+    data = bytes(data) if isinstance(data, (bytearray, memoryview)) else data
+    header = check_image_bytes(data, max_pixels=max_pixels, max_bytes=max_bytes)
     image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
     if image is None or image.ndim != 3 or image.size == 0:
         raise CorruptImageError("image data could not be decoded")

@@ -221,9 +221,7 @@ class FaceEngine:
             raise InvalidRequestError("at least one reference is required")
         frame_jobs = [self.run(self.analyze_frame_bytes, frame, index) for index, frame in enumerate(frames)]
         reference_jobs = [self.run(self.reference_embedding_sync, reference) for reference in references]
-        results = await asyncio.gather(*frame_jobs, *reference_jobs)
-        analyses: list[FrameAnalysis] = list(results[: len(frames)])
-        embeddings: list[ReferenceEmbedding | None] = list(results[len(frames) :])
+        analyses, embeddings = await asyncio.gather(asyncio.gather(*frame_jobs), asyncio.gather(*reference_jobs))
         return await self.run(self._evaluate, analyses, challenge, embeddings, earlier_fingerprints)
 
     async def embed_reference(self, image_bytes: bytes) -> ReferenceEmbedding | None:

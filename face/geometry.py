@@ -45,7 +45,8 @@ def align_face(image: np.ndarray, keypoints: np.ndarray, size: int = 112) -> np.
 
 def transform_points(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     homogeneous = np.hstack([points, np.ones((points.shape[0], 1), dtype=points.dtype)])
-    return homogeneous @ np.asarray(matrix).T
+    result: np.ndarray = homogeneous @ np.asarray(matrix).T
+    return result
 
 
 def box_size(bbox: np.ndarray) -> float:

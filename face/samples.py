@@ -52,7 +52,8 @@ def astronaut() -> np.ndarray | None:
         from skimage import data
     except ImportError:
         return None
-    return cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
+    picture = np.asarray(data.astronaut())  # type: ignore[no-untyped-call]
+    return cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)
 
 
 @dataclass

@@ -95,9 +95,11 @@ def warp_to_landmarks(image: np.ndarray, source: np.ndarray, target: np.ndarray)
     )
     fixed = np.vstack([ring, border])
     # warp() wants the map from output coordinates to input coordinates.
-    transform = PiecewiseAffineTransform.from_estimate(np.vstack([target, fixed]), np.vstack([source, fixed]))
-    warped = warp(image, transform, output_shape=image.shape[:2], preserve_range=True, mode="edge")
-    return np.clip(warped, 0, 255).astype(np.uint8)
+    # scikit-image ships no type information.
+    transform = PiecewiseAffineTransform.from_estimate(np.vstack([target, fixed]), np.vstack([source, fixed]))  # type: ignore[no-untyped-call]
+    warped = np.asarray(warp(image, transform, output_shape=image.shape[:2], preserve_range=True, mode="edge"))  # type: ignore[no-untyped-call]
+    result: np.ndarray = np.clip(warped, 0, 255).astype(np.uint8)
+    return result
 
 
 def render_action(image: np.ndarray, points: np.ndarray, action: Action | None, strength: float = 1.0, *, mirrored: bool = False) -> np.ndarray:
@@ -127,8 +129,8 @@ def _paint_closed_eyes(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
         polygon = np.round(center + (eye - center) * 1.35).astype(np.int32)
         mask = np.zeros(frame.shape[:2], dtype=np.uint8)
         cv2.fillPoly(mask, [polygon], 255)
-        mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, width / 12)).astype(np.float32)[..., None] / 255.0
-        result = (result * (1 - mask) + np.array(colour, dtype=np.float32) * mask).astype(np.uint8)
+        weight = cv2.GaussianBlur(mask, (0, 0), max(1.0, width / 12)).astype(np.float32)[..., None] / 255.0
+        result = (result * (1 - weight) + np.array(colour, dtype=np.float32) * weight).astype(np.uint8)
         lash = np.round(np.vstack([points[outline[0]], points[outline[6]], points[outline[4]]])).astype(np.int32)
         cv2.polylines(result, [lash], False, (40, 35, 40), max(1, int(width / 14)), cv2.LINE_AA)
     return result
@@ -137,8 +139,9 @@ def _paint_closed_eyes(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
 def hand_jitter(image: np.ndarray, rng: np.random.Generator, pixels: float = 4.0) -> np.ndarray:
     """A small random shift/rotation plus sensor noise, as between two hand-held frames."""
     height, width = image.shape[:2]
-    matrix = cv2.getRotationMatrix2D((width / 2, height / 2), float(rng.uniform(-1.5, 1.5)), float(rng.uniform(0.98, 1.02)))
-    matrix[:, 2] += rng.uniform(-pixels, pixels, size=2)
+    matrix = np.asarray(cv2.getRotationMatrix2D((width / 2, height / 2), float(rng.uniform(-1.5, 1.5)), float(rng.uniform(0.98, 1.02))), dtype=np.float64)
+    matrix[:, 2] = matrix[:, 2] + rng.uniform(-pixels, pixels, size=2)
     moved = cv2.warpAffine(image, matrix, (width, height), borderMode=cv2.BORDER_REFLECT)
     noisy = moved.astype(np.float32) + rng.normal(0.0, 2.0, moved.shape)
-    return np.clip(noisy, 0, 255).astype(np.uint8)
+    jittered: np.ndarray = np.clip(noisy, 0, 255).astype(np.uint8)
+    return jittered

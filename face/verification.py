@@ -88,15 +88,14 @@ def find_replays(
     """Frames that are copies of another frame of this attempt or of an earlier attempt."""
     hits: list[dict[str, object]] = []
 
-    def limits(max_difference: float) -> dict[str, float]:
-        return {
-            "max_hash_distance": config.replay_phash_max_distance,
-            "min_similarity": config.replay_min_similarity,
-            "max_frame_difference": max_difference,
-            "max_keypoint_shift": config.replay_max_keypoint_shift,
-        }
-
-    within, across = limits(config.replay_within_max_difference), limits(config.replay_across_max_difference)
+    def copy_of(frame: FrameFingerprint, original: FrameFingerprint, max_difference: float) -> bool:
+        return frame.is_replay_of(
+            original,
+            max_hash_distance=config.replay_phash_max_distance,
+            min_similarity=config.replay_min_similarity,
+            max_frame_difference=max_difference,
+            max_keypoint_shift=config.replay_max_keypoint_shift,
+        )
 
     def describe(comparison: Comparison) -> dict[str, object]:
         return {
@@ -111,10 +110,10 @@ def find_replays(
         fingerprint = observations[first].fingerprint
         for second in indexes[position + 1 :]:
             other = observations[second].fingerprint
-            if other.is_replay_of(fingerprint, **within):
+            if copy_of(other, fingerprint, config.replay_within_max_difference):
                 hits.append({"frame": second, "duplicate_of_frame": first, **describe(other.compare(fingerprint))})
         for earlier_index, old in enumerate(earlier):
-            if fingerprint.is_replay_of(old, **across):
+            if copy_of(fingerprint, old, config.replay_across_max_difference):
                 hits.append({"frame": first, "duplicate_of_earlier": earlier_index, **describe(fingerprint.compare(old))})
     return hits
 

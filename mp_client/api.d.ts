@@ -356,7 +356,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order */
+        /** Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order; or instead one MP4 clip of at most 6 s (CameraContext.startRecord), field `video` */
         post: operations["post~confirmation_mp.mp_attempt"];
         delete?: never;
         options?: never;
@@ -5210,6 +5210,11 @@ export interface operations {
                     nonce?: string;
                     /** @description 3-30 images in capture order, repeated field */
                     frames?: string[];
+                    /**
+                     * Format: binary
+                     * @description or: one MP4/MOV clip, at most 6 s and 8 MB
+                     */
+                    video?: string;
                 };
             };
         };
@@ -5223,7 +5228,7 @@ export interface operations {
                     "application/json": components["schemas"]["FaceAttemptResult"];
                 };
             };
-            /** @description 错误码: control_characters, frame_count, invalid_frames, nonce_missing, nonce_unknown */
+            /** @description 错误码: control_characters, corrupt_video, frame_count, frames_and_video, invalid_frames, nonce_missing, nonce_unknown, not_a_video, video_too_long */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5239,7 +5244,7 @@ export interface operations {
                      */
                     "application/json": {
                         error: {
-                            /** @description known: control_characters, frame_count, invalid_frames, nonce_missing, nonce_unknown */
+                            /** @description known: control_characters, corrupt_video, frame_count, frames_and_video, invalid_frames, nonce_missing, nonce_unknown, not_a_video, video_too_long */
                             code: string;
                             message: string;
                             details?: {
@@ -5379,7 +5384,7 @@ export interface operations {
                     };
                 };
             };
-            /** @description 错误码: image_too_large, payload_too_large */
+            /** @description 错误码: image_too_large, payload_too_large, video_too_large */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -5396,7 +5401,7 @@ export interface operations {
                     "application/json": {
                         error: {
                             /** @enum {string} */
-                            code: "image_too_large" | "payload_too_large";
+                            code: "image_too_large" | "payload_too_large" | "video_too_large";
                             message: string;
                             details?: {
                                 [key: string]: unknown;

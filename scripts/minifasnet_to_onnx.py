@@ -37,6 +37,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+# The preprocessing is the server's own, so what --measure prints is what production computes.
+from face.inference.minifasnet import model_input, live_score  # noqa: E402
+
 EPS = 1e-5
 _STORAGE_TYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "IntStorage": np.int32, "HalfStorage": np.float16, "DoubleStorage": np.float64}
 # Crop scale around the face box, from Silent-Face's file naming.
@@ -174,30 +177,11 @@ def build_onnx(state: dict[str, np.ndarray]) -> onnx.ModelProto:
     return model
 
 
-def face_crop(image: np.ndarray, bbox: np.ndarray, scale: float) -> np.ndarray:
-    """Silent-Face's crop: the face box enlarged by ``scale`` (clamped to the image), shifted inside it, 80x80."""
-    height, width = image.shape[:2]
-    box_w, box_h = float(bbox[2] - bbox[0]), float(bbox[3] - bbox[1])
-    scale = min((height - 1) / box_h, (width - 1) / box_w, scale)
-    new_w, new_h = box_w * scale, box_h * scale
-    cx, cy = float(bbox[0]) + box_w / 2, float(bbox[1]) + box_h / 2
-    left, top, right, bottom = cx - new_w / 2, cy - new_h / 2, cx + new_w / 2, cy + new_h / 2
-    if left < 0:
-        right, left = right - left, 0.0
-    if top < 0:
-        bottom, top = bottom - top, 0.0
-    if right > width - 1:
-        left, right = left - (right - width + 1), width - 1.0
-    if bottom > height - 1:
-        top, bottom = top - (bottom - height + 1), height - 1.0
-    return cv2.resize(image[int(top) : int(bottom) + 1, int(left) : int(right) + 1], (80, 80))
-
-
 def live_probability(sessions: list[tuple[Any, float]], image: np.ndarray, bbox: np.ndarray) -> float:
+    """The pair's averaged live probability, with the crop and input the server uses (face/inference/minifasnet.py)."""
     total = 0.0
     for session, scale in sessions:
-        batch = face_crop(image, bbox, scale).transpose(2, 0, 1)[None].astype(np.float32)
-        total += float(session.run(None, {"input": batch})[0][0][1])
+        total += live_score(session.run(None, {session.get_inputs()[0].name: model_input(image, bbox, scale)})[0])
     return total / len(sessions)
 
 

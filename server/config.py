@@ -88,6 +88,9 @@ class UploadSettings(BaseModel):
     # Sparse form 3-10 frames, burst form up to 30 consecutive frames (docs/face.md).
     max_frames: int = 30
     min_frames: int = 3
+    # Or one short clip (CameraContext.startRecord, MP4/MOV) instead of frames (face/video.py).
+    max_video_bytes: int = 8 * 1024 * 1024
+    max_video_seconds: float = 6.0
     max_import_bytes: int = 20 * 1024 * 1024
     # A registry import still running after this answers 202 and continues in the background.
     import_inline_wait_seconds: float = 2.0

@@ -63,7 +63,7 @@ class FaceDetector(InferenceModel):
         key = (height, width, stride)
         anchors = self._anchor_cache.get(key)
         if anchors is None:
-            grid = np.stack(np.mgrid[:height, :width][::-1], axis=-1).astype(np.float32)
+            grid = np.stack(list(np.mgrid[:height, :width][::-1]), axis=-1).astype(np.float32)
             anchors = np.repeat((grid * stride).reshape(-1, 2), 2, axis=0)
             self._anchor_cache[key] = anchors
         return anchors

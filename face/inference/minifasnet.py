@@ -43,6 +43,16 @@ def face_crop(image: np.ndarray, bbox: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(crop, (INPUT_SIZE, INPUT_SIZE))
 
 
+def model_input(image: np.ndarray, bbox: np.ndarray, scale: float) -> np.ndarray:
+    """The float32 [1, 3, 80, 80] batch one model of the pair takes (BGR 0..255, no scaling)."""
+    return np.ascontiguousarray(face_crop(image, bbox, scale).transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def live_score(output: np.ndarray) -> float:
+    """The live-class probability from one model's softmax output."""
+    return float(np.asarray(output).reshape(-1)[LIVE_CLASS])
+
+
 class MiniFASNet:
     """The model pair; ``predict(image, bbox)`` -> live probability 0..1."""
 
@@ -77,8 +87,7 @@ class MiniFASNet:
         assert self._sessions is not None
         total = 0.0
         for session, scale in self._sessions:
-            batch = np.ascontiguousarray(face_crop(image, bbox, scale).transpose(2, 0, 1)[None], dtype=np.float32)
-            total += float(np.asarray(session.run({session.input_names[0]: batch})[0]).reshape(-1)[LIVE_CLASS])
+            total += live_score(session.run({session.input_names[0]: model_input(image, bbox, scale)})[0])
         score = total / len(self._sessions)
         if not np.isfinite(score):
             raise PackError("MiniFASNet returned a non-finite score")

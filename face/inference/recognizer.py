@@ -41,4 +41,5 @@ class FaceRecognizer(InferenceModel):
                 ]
             )
         norms = np.linalg.norm(raw, axis=1, keepdims=True)
-        return (raw / np.maximum(norms, 1e-12)).astype(np.float32)
+        normalised: np.ndarray = (raw / np.maximum(norms, 1e-12)).astype(np.float32)
+        return normalised

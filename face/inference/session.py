@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
-import onnxruntime as ort
+import onnxruntime as ort  # type: ignore[import-untyped]
 
 
 @dataclass(frozen=True)
@@ -56,4 +56,5 @@ class OnnxSession:
         self.output_types = [value.type for value in self._session.get_outputs()]
 
     def run(self, inputs: dict[str, np.ndarray], outputs: Sequence[str] | None = None) -> list[np.ndarray]:
-        return self._session.run(list(outputs) if outputs else self.output_names, inputs)
+        results: list[np.ndarray] = self._session.run(list(outputs) if outputs else self.output_names, inputs)
+        return results

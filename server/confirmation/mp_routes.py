@@ -52,8 +52,8 @@ async def mp_challenge(request: Request, body: ChallengeBody) -> HTTPResponse:
 
 
 @mp_bp.post("/attempts")
-@contract(response=schemas.FaceAttemptResult, status=201, errors={**SELF_SERVICE_ERRORS, 400: ["nonce_missing", "nonce_unknown", "frame_count", "invalid_frames", ANY_CODE], 409: [*SELF_SERVICE_ERRORS[409], "nonce_used"], 410: ["nonce_expired"], 413: ["image_too_large", "payload_too_large"]})
-@api(summary="Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order", tag="mini-program confirmation", multipart={"nonce": ("from /challenge", "text"), "frames": ("3-30 images in capture order, repeated field", "files")})
+@contract(response=schemas.FaceAttemptResult, status=201, errors={**SELF_SERVICE_ERRORS, 400: ["nonce_missing", "nonce_unknown", "frame_count", "invalid_frames", "frames_and_video", "not_a_video", "corrupt_video", "video_too_long", ANY_CODE], 409: [*SELF_SERVICE_ERRORS[409], "nonce_used"], 410: ["nonce_expired"], 413: ["image_too_large", "video_too_large", "payload_too_large"]})
+@api(summary="Submit the challenge frames with the nonce: a burst of up to 30 consecutive JPEG/PNG frames (5-10 fps) or 3-10 sparse frames, field `frames`, in capture order; or instead one MP4 clip of at most 6 s (CameraContext.startRecord), field `video`", tag="mini-program confirmation", multipart={"nonce": ("from /challenge", "text"), "frames": ("3-30 images in capture order, repeated field", "files"), "video": ("or: one MP4/MOV clip, at most 6 s and 8 MB", "file")})
 @mini_user_required
 async def mp_attempt(request: Request) -> HTTPResponse:
     engine = _engine(request)
@@ -61,7 +61,11 @@ async def mp_attempt(request: Request) -> HTTPResponse:
     if not nonce:
         raise BadRequest("缺少认证请求编号", code="nonce_missing")
     frames = [f.body for f in (request.files.getlist("frames") or [])] if request.files else []
-    outcome = await self_service.submit_attempt(kv=request.app.ctx.kv, settings=request.app.ctx.settings, engine=engine, user=request.ctx.mini_user, nonce=nonce, frames=frames, request_id=request.ctx.request_id)
+    videos = (request.files.getlist("video") or []) if request.files else []
+    if len(videos) > 1:
+        raise BadRequest("请只上传一段视频", code="frames_and_video")
+    video = videos[0].body if videos else None
+    outcome = await self_service.submit_attempt(kv=request.app.ctx.kv, settings=request.app.ctx.settings, engine=engine, user=request.ctx.mini_user, nonce=nonce, frames=frames, request_id=request.ctx.request_id, video=video)
     return respond(schemas.FaceAttemptResult.model_validate(outcome.to_dict()), status=201)
 
 

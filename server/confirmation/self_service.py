@@ -7,6 +7,7 @@ contact the person instead.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import secrets
@@ -36,7 +37,7 @@ from server.acting import require_self
 from server.workdays import add_working_days
 
 if TYPE_CHECKING:
-    from face import FaceEngine
+    from face import Challenge, FaceEngine
 
 # ``face`` (numpy, OpenCV, onnxruntime: about 160 MB and seconds per process) is imported inside the
 # functions that run a face check, so a web worker that never serves one never loads it.
@@ -166,7 +167,8 @@ async def issue_challenge(*, kv: KeyValueStore, settings: Settings, user: MiniUs
 
 def validate_frames(frames: list[bytes], settings: Settings) -> None:
     """Refuse bad uploads before the nonce is spent or anything is stored."""
-    from face import FaceError, decode_image
+    from face import FaceError
+    from face.decode import check_image_bytes
 
     uploads = settings.uploads
     if len(frames) < uploads.min_frames or len(frames) > uploads.max_frames:
@@ -174,10 +176,44 @@ def validate_frames(frames: list[bytes], settings: Settings) -> None:
     for index, frame in enumerate(frames):
         if len(frame) > uploads.max_image_bytes:
             raise PayloadTooLarge("照片过大", code="image_too_large", frame=index)
+        # Headers only: the pixels are decoded once, on the inference executor, where they are analysed.
         try:
-            decode_image(frame, max_pixels=uploads.max_image_pixels, max_bytes=uploads.max_image_bytes)
+            header = check_image_bytes(frame, max_pixels=uploads.max_image_pixels, max_bytes=uploads.max_image_bytes)
         except FaceError as exc:
             raise BadRequest(_image_error_text(exc.code), code=exc.code, frame=index) from exc
+        if header.format not in ("jpeg", "png"):
+            raise BadRequest(_image_error_text("not_an_image"), code="not_an_image", frame=index)
+
+
+_VIDEO_ERRORS = {
+    "not_an_image": ("not_a_video", "视频格式不支持，请用小程序录制（MP4）"),
+    "corrupt_image": ("corrupt_video", "视频文件已损坏或太短，请重新录制"),
+    "video_too_long": ("video_too_long", "视频太长，请录制不超过{seconds:g}秒"),
+    "image_too_large": ("video_too_large", "视频画面或文件过大，请重新录制"),
+}
+
+
+async def frames_from_video(video: bytes, settings: Settings) -> list[bytes]:
+    """A short clip becomes a burst; decoded off the event loop, bounded in size, length and frames."""
+    from face import FaceError
+    from face.video import VideoLimits, decode_video
+
+    uploads = settings.uploads
+    if len(video) > uploads.max_video_bytes:
+        raise PayloadTooLarge("视频文件过大，请重新录制", code="video_too_large")
+    limits = VideoLimits(
+        max_bytes=uploads.max_video_bytes,
+        max_seconds=uploads.max_video_seconds,
+        max_pixels=min(uploads.max_image_pixels, VideoLimits().max_pixels),
+        max_frames=uploads.max_frames,
+        min_frames=uploads.min_frames,
+    )
+    try:
+        decoded = await asyncio.to_thread(decode_video, video, limits)
+    except FaceError as exc:
+        code, text = _VIDEO_ERRORS.get(exc.code, ("corrupt_video", _VIDEO_ERRORS["corrupt_image"][1]))
+        raise BadRequest(text.format(seconds=uploads.max_video_seconds), code=code) from exc
+    return decoded.frames
 
 
 def _image_error_text(code: str) -> str:
@@ -256,9 +292,12 @@ class AttemptOutcome:
         }
 
 
-async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceEngine, user: MiniUser, nonce: str, frames: list[bytes], request_id: str | None) -> AttemptOutcome:
-    from face import Challenge, FaceError, InvalidRequestError
-
+async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceEngine, user: MiniUser, nonce: str, frames: list[bytes], request_id: str | None, video: bytes | None = None) -> AttemptOutcome:
+    if video is not None:
+        if frames:
+            raise BadRequest("请只上传照片或只上传视频", code="frames_and_video")
+        frames = await frames_from_video(video, settings)
+    from face import Challenge
     validate_frames(frames, settings)
     record = await _take_nonce(kv=kv, nonce=nonce, user=user)
     confirmation, actor = await _open_confirmation_for_self(user=user, beneficiary_id=record["beneficiary_id"], request_id=request_id)
@@ -267,22 +306,37 @@ async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceE
     photos = await _reference_photos(beneficiary_id=confirmation.beneficiary_id, keep=settings.face.max_reference_photos)
     references = await _reference_inputs(engine=engine, photos=photos, media_dir=settings.media_dir)
     earlier = [fp for attempt in await FaceAttempt.filter(beneficiary_id=confirmation.beneficiary_id).order_by("-id").limit(20) for fp in attempt.fingerprints if fp]
-    if references:
-        try:
-            result = await engine.verify_challenge(frames, challenge, references, earlier)
-        except InvalidRequestError as exc:
-            raise BadRequest("照片数量或内容不符合要求", code="invalid_frames") from exc
-        except FaceError as exc:
-            raise BadRequest(_image_error_text(exc.code), code=exc.code) from exc
-        data = result.to_dict()
+    # The evidence files are written on a thread while the frames are analysed, not on the event loop.
+    storing = asyncio.ensure_future(asyncio.to_thread(_store_evidence, settings.media_dir, frames))
+    try:
+        verified = await _verify(engine=engine, frames=frames, challenge=challenge, references=references, earlier=earlier) if references else None
+    finally:
+        stored_frames = await storing
+    if verified is not None:
+        data = verified.to_dict()
         decision, reasons = data["decision"], data["reasons"]
         if decision == PASS and not any(p.kind == PhotoKind.ID_CARD for p in photos):
             decision = REVIEW  # matched only earlier self-taken photos: a person looks
     else:
         data = {"scores": {}, "fingerprints": [], "evidence_frames": [], "evidence_embeddings": []}
         decision, reasons = REVIEW, ["no_reference_photo"]
-    stored_frames = [media.store(settings.media_dir, frame, category="evidence", allowed=media.IMAGE_TYPES).path for frame in frames]
     return await _record_outcome(kv=kv, settings=settings, actor=actor, user=user, confirmation=confirmation, challenge=record["actions"], decision=decision, reasons=reasons, data=data, frames=frames, stored_frames=stored_frames)
+
+
+def _store_evidence(media_dir: Path, frames: list[bytes]) -> list[str]:
+    return [media.store(media_dir, frame, category="evidence", allowed=media.IMAGE_TYPES).path for frame in frames]
+
+
+async def _verify(*, engine: FaceEngine, frames: list[bytes], challenge: Challenge, references: list[Any], earlier: list[Any]) -> Any:
+    from face import FaceError, InvalidRequestError
+
+    try:
+        return await engine.verify_challenge(frames, challenge, references, earlier)
+    except InvalidRequestError as exc:
+        raise BadRequest("照片数量或内容不符合要求", code="invalid_frames") from exc
+    except FaceError as exc:
+        # A frame whose header was sound but whose pixels are not (found where it is decoded).
+        raise BadRequest(_image_error_text(exc.code), code=exc.code, frame=getattr(exc, "frame_index", None)) from exc
 
 
 async def _record_outcome(*, kv: KeyValueStore, settings: Settings, actor: Actor, user: MiniUser, confirmation: Confirmation, challenge: list[str], decision: str, reasons: list[str], data: dict[str, Any], frames: list[bytes], stored_frames: list[str]) -> AttemptOutcome:
@@ -336,7 +390,7 @@ async def _count_failure(*, kv: KeyValueStore, settings: Settings, confirmation:
 
 async def _keep_confirmed_photo(*, settings: Settings, beneficiary_id: int, frame: bytes, embedding: bytes | None) -> None:
     """A passing frame becomes a reference; only the newest N confirmed photos stay active."""
-    stored = media.store(settings.media_dir, frame, category="photos", allowed=media.IMAGE_TYPES)
+    stored = await asyncio.to_thread(media.store, settings.media_dir, frame, category="photos", allowed=media.IMAGE_TYPES)
     if not await ReferencePhoto.filter(beneficiary_id=beneficiary_id, sha256=stored.sha256).exists():
         await ReferencePhoto.create(beneficiary_id=beneficiary_id, kind=PhotoKind.CONFIRMATION, sha256=stored.sha256, path=stored.path, content_type=stored.content_type, size_bytes=stored.size_bytes, embedding=embedding)
     keep = settings.face.max_reference_photos

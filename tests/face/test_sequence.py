@@ -69,3 +69,38 @@ def test_every_challenge_has_a_depth_action() -> None:
 
     rng = random.Random(1)
     assert all(DEPTH_ACTIONS & set(new_challenge(rng).actions) for _ in range(200))
+
+
+def _every_challenge() -> list:
+    import itertools
+
+    from face import Action, Challenge
+
+    return [
+        Challenge(combo)
+        for count in (2, 3)
+        for combo in itertools.permutations(list(Action), count)
+        if not (Action.TURN_LEFT in combo and Action.TURN_RIGHT in combo) and DEPTH_ACTIONS & set(combo)
+    ]
+
+
+def test_a_flat_picture_fails_every_challenge_the_server_can_draw(engine: FaceEngine) -> None:
+    """An attacker fishing for an easy challenge: a real photo of her, moved and tilted, flat and bent,
+    matched against her own face (the attacker's best case), against every drawable challenge."""
+    from tests.face.recordings import flat_picture_attack
+
+    challenges = _every_challenge()
+    assert len(challenges) == 58
+    picture = burst("wolf_burst")[1]
+    for bend in (0.0, 1.0):
+        frames = [engine.analyze_frame_bytes(f, i) for i, f in enumerate(flat_picture_attack(picture, bend=bend))]
+        own = [frames[0].face.embedding]
+        decisions = {_decide(engine, frames, c, own) for c in challenges}
+        assert decisions == {"fail"}, (bend, decisions)
+
+
+def _decide(engine: FaceEngine, frames: list, challenge, references: list) -> str:  # type: ignore[no-untyped-def]
+    from face.verification import evaluate_challenge
+
+    return evaluate_challenge(frames, challenge, references, [], engine.config).decision.value
+
