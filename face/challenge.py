@@ -169,7 +169,6 @@ def active_frames(
     nod_up, depth_up = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, rising=True)
     depth_left, depth_right = ~known | depth_left, ~known | depth_right
     depth_nod_down, depth_nod_up = ~known | depth_down, ~known | depth_up
-    nod = nod_down | nod_up
     # Weaker versions of each signal: an event lasts until the signal is back
     # within half its threshold of the neutral start (hysteresis), so a head that
     # stays turned, or dips just under the threshold, is one event, not two.

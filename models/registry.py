@@ -151,7 +151,7 @@ class ImportBatch(TimestampedModel):
     # The uploaded file kept under the var directory until the job ends (for resuming).
     upload_path = fields.CharField(max_length=300, default="")
     # Outcome counts by the import kind's own statuses (deaths: recorded, conflict ...), kept across resumes.
-    outcome_counts = fields.JSONField(default=dict)
+    outcome_counts: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
 
     class Meta:
         table = "import_batch"

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     if command == "check-photos":
         from server.registry.photo_checks import quarantine_undecodable_photos
 
-        checked, quarantined = asyncio.run(_with_orm(settings, lambda: quarantine_undecodable_photos(media_dir=settings.media_dir, max_pixels=settings.uploads.max_image_pixels)))
+        checked, quarantined = asyncio.run(_with_services(settings, lambda: quarantine_undecodable_photos(media_dir=settings.media_dir, max_pixels=settings.uploads.max_image_pixels)))
         # One line per photo (masked ID number): the stations ask these people for a new photo.
         for photo in quarantined:
             print(json.dumps(photo.to_dict(), ensure_ascii=False))

@@ -84,10 +84,7 @@ def register(kind: ImportKind) -> ImportKind:
 
 
 def kinds() -> dict[str, ImportKind]:
-    """Every kind, their modules imported (a worker resuming jobs may not have imported them yet)."""
-    import server.confirmation.deaths
-    import server.registry.photo_import  # noqa: F401
-
+    """Every kind registered so far (server.services.configure_process imports the modules that register)."""
     return KINDS
 
 

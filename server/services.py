@@ -49,6 +49,13 @@ def configure_process(settings: Settings) -> None:
     """The per-process values that are pure functions of the settings: the same in every process."""
     configure_cipher(settings.security.field_key.get_secret_value())
     audit_service.configure(key=settings.audit.key.get_secret_value(), anchor_path=settings.audit_anchor_path)
+    register_import_kinds()
+
+
+def register_import_kinds() -> None:
+    """The background import kinds register when their modules load; a worker resuming jobs needs them all."""
+    import server.confirmation.deaths
+    import server.registry.photo_import  # noqa: F401
 
 
 def create_kv(settings: Settings) -> KeyValueStore:

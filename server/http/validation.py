@@ -169,6 +169,7 @@ def install_input_guards(app: Sanic[Any, Any]) -> None:
             for key, values in form.items():
                 if has_control_characters(key) or any(isinstance(v, str) and has_control_characters(v) for v in values):
                     raise BadRequest("表单中含有非法字符", code="control_characters")
+        return None
 
     # Before every other request middleware (priority 100).
     app.on_request(guard_input, priority=100)
