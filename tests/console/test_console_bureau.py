@@ -50,8 +50,8 @@ def _said(response: httpx.Response) -> str:
 
 async def test_the_bureau_rechecks_recovers_and_signs_off_resumptions(client: httpx.AsyncClient, app: Sanic) -> None:
     county = await make_county()
-    campaign = await running_campaign(county.district)
     checked = await make_beneficiary(station=county.station_a, name="周建华")
+    campaign = await running_campaign(county.district)
     await Confirmation.filter(beneficiary_id=checked.id).update(status=ConfirmationStatus.CONFIRMED, method=ConfirmationMethod.HOME_VISIT, confirmed_at=datetime.now(UTC))
     confirmation = await Confirmation.get(beneficiary_id=checked.id)
     dead = await make_beneficiary(station=county.station_a, name="吴德海")
