@@ -366,6 +366,8 @@ async def test_shipment_receipt_delivery_and_proxy_decisions(page, app: Sanic) -
     assert (await Card.get(application_id=application.id)).status == CardStatus.AT_CENTRE
     await page.click("#shipments-link")
     assert "SF-walk-9" in await page.inner_text("#shipments") and await Shipment.filter(tracking_number="SF-walk-9").count() == 1
+    await page.screenshot(path=shot("shipments"), full_page=True)
+    _keep("shipments")
 
     # The station hands a card over: method, who received it, ID checked.
     await page.context.clear_cookies()
