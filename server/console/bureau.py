@@ -100,7 +100,7 @@ async def recheck(request: Request, confirmation_id: int) -> HTTPResponse:
 OVERPAYMENTS = ListSpec(
     sorts={"name": by_name(), "death": by("death_date", "死亡日期"), "outstanding": by("outstanding_value", "未追回金额", missing=0)},
     default_sort="-outstanding",
-    filters=(Filter("status", "状态", labels.OVERPAYMENT_STATUS, default="outstanding", field="status"), Filter("station", "服务站", {}, field="station_id"), Filter("source", "数据来源", labels.DEATH_SOURCE, field="source")),
+    filters=(Filter("status", "状态", {**labels.OVERPAYMENT_STATUS, "all": "全部"}, default="outstanding", field="status", all_label=None), Filter("station", "服务站", {}, field="station_id"), Filter("source", "数据来源", labels.DEATH_SOURCE, field="source")),
 )
 PAGE_ARGS["overpayments"] = OVERPAYMENTS.args
 

@@ -20,6 +20,7 @@ from server.console.work import pinyin_key
 from server.errors import BadRequest
 
 Row = dict[str, Any]
+ALL = "all"  # the tab that shows every value of a filter which has a default (a tab with no value would fall back to the default)
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Listing:
         """Filter (in-memory filters), search, sort and cut one page."""
         for f in self.filters:
             chosen = self.values.get(f.name)
-            if f.field and chosen:
+            if f.field and chosen and chosen != ALL:
                 rows = [r for r in rows if str(r.get(f.field)) == chosen]
         rows = [r for r in rows if matches(r, self.q)]
         if self.sort and self.spec.sorts:

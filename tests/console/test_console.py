@@ -180,6 +180,8 @@ async def test_a_station_clerks_day(page, client: httpx.AsyncClient, app: Sanic,
     # 3. Two face reviews from the keyboard. Ctrl+A does nothing; after each decision the next item opens.
     await page.click("nav >> text=人脸核验")
     assert "共 2 件" in await page.inner_text("h1")
+    await page.screenshot(path=shot("review-queue"))
+    _keep("review-queue")
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/console/reviews/*")
     box = await page.evaluate("(() => { const r = document.getElementById('accept').getBoundingClientRect(); return [r.top, r.bottom, innerHeight]; })()")
@@ -332,6 +334,15 @@ async def test_a_bureau_officers_week(page, app: Sanic) -> None:  # type: ignore
     await page.wait_for_selector("text=死亡名单导入结果")
     assert "已登记死亡" in await page.inner_text("main")
     assert (await Beneficiary.get(id=deceased.id)).payment_status == PaymentStatus.DECEASED
+
+    # 复核: the person confirmed at the station is re-checked from the list, after the confirmation naming her.
+    await page.goto(app.ctx.test_base_url + f"/console/rechecks?campaign={campaign.id}")
+    await _do(page, "#rechecks tr:has-text('周五') button:has-text('复核无误')")
+    assert "周五" in page.dialogs[-1] and "已登记复核：周五，复核无误" in await _flash(page)
+    assert (await Confirmation.get(beneficiary_id=confirmed.id)).recheck_status == "accepted"
+    await page.goto(app.ctx.test_base_url + f"/console/rechecks?campaign={campaign.id}&recheck=accepted")
+    await page.screenshot(path=shot("rechecks"), full_page=True)
+    _keep("rechecks")
 
 
 async def test_shipment_receipt_delivery_and_proxy_decisions(page, app: Sanic) -> None:  # type: ignore[no-untyped-def]
