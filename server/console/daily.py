@@ -28,19 +28,19 @@ from server.confirmation import deaths, notices, records, spot_checks
 from server.console import work
 from server.console.listing import Filter, ListSpec, by, by_name
 from server.console.routes import (
-    _back,
     PAGE_ARGS,
+    _back,
     _local,
     _names,
-    station_choices,
     bp,
     page,
     render,
+    station_choices,
 )
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.miniapp import proxies
-from server.notifications import unsent as unsent_service
 from server.miniapp import service as miniapp_service
+from server.notifications import unsent as unsent_service
 from server.registry import service as registry
 
 

@@ -39,17 +39,20 @@ from models.registry import Beneficiary, Category, PaymentStatus
 from models.staff import Role, Staff
 from models.wechat import ProxyStatus
 from server import labels, media, xlsx
-from server.calendar import service as calendar_service
-from server.clock import china_today
-from server.workdays import due_is_provisional
 from server.auth import service as auth_service
 from server.auth import sessions
-from server.auth.csrf import login_form_is_genuine, login_form_token, set_login_form_cookie
+from server.auth.csrf import (
+    login_form_is_genuine,
+    login_form_token,
+    set_login_form_cookie,
+)
 from server.auth.guard import SESSION_COOKIE, client_address, current_staff
+from server.calendar import service as calendar_service
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
+from server.clock import china_today
 from server.confirmation import (
     campaigns,
     deaths,
@@ -69,9 +72,9 @@ from server.miniapp import proxies
 from server.registry import service as registry
 from server.registry.categories import CATEGORY_LABELS
 from server.security.passwords import MIN_PASSWORD_LENGTH
+from server.workdays import due_is_provisional
 
 log = logging.getLogger("server.console")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 STATIC_DIR = Path(__file__).parent / "static"
 bp = Blueprint("console", url_prefix="/console")
@@ -758,9 +761,7 @@ async def monthly_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
     visible = scope.is_global or (snapshot is not None and snapshot.scope_unit_id in set(await OrgUnit.filter(id__in=list(await scope.station_ids() or [])).values_list("parent_id", flat=True)))
     if snapshot is None or snapshot.xlsx_path is None or not visible:
         raise NotFound("报表不存在", code="report_not_found")
-    response = await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX)
-    response.headers["Content-Disposition"] = xlsx.attachment(f"优待证月度统计-{snapshot.period}.xlsx")
-    return response
+    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=xlsx.MIME, headers=xlsx.download_headers(f"优待证月度统计-{snapshot.period}.xlsx"))
 
 
 # ---- unknown console addresses ----------------------------------------------------------------------

@@ -21,8 +21,8 @@ from server import media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.errors import NotFound
 from server.cards import booking as booking_service
+from server.errors import NotFound
 from server.notifications import unsent as unsent_service
 from server.notifications.templates import default_registry, render_template
 from server.registry import service as registry

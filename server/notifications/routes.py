@@ -6,8 +6,8 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, text
 
-from models.wechat import MiniUser, Notification
 from models.staff import Role
+from models.wechat import MiniUser, Notification
 from server.auth.guard import staff_required
 from server.errors import BadRequest, Forbidden, ValidationFailed
 from server.http.openapi import contract, respond
@@ -15,9 +15,16 @@ from server.http.validation import api
 from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
 from server.notifications import quota
-from server.notifications.templates import default_registry
 from server.notifications import unsent as unsent_service
-from server.wechat.push import InvalidPushSignature, MalformedPush, ReplayedPush, accept_push, parse_subscribe_events, verify_echo
+from server.notifications.templates import default_registry
+from server.wechat.push import (
+    InvalidPushSignature,
+    MalformedPush,
+    ReplayedPush,
+    accept_push,
+    parse_subscribe_events,
+    verify_echo,
+)
 
 bp = Blueprint("notifications", url_prefix="/api")
 
