@@ -30,6 +30,7 @@ from models.confirmation import (
 )
 from models.registry import Beneficiary, PaymentStatus
 from models.staff import Role
+from server.confirmation import reports
 from server.labels import china_now
 from server.notifications.outbox import enqueue
 from tests.confirmation.helpers import running_campaign
@@ -166,6 +167,10 @@ async def test_api_xlsx_exports_are_styled_with_chinese_file_names(client: httpx
         header = 2 if sheet.title == "确认进度" else 1
         assert sheet.freeze_panes == f"A{header + 1}" and sheet.cell(header, 1).font.bold, sheet.title
         assert all((sheet.column_dimensions[c].width or 0) >= 8 for c in "AB"), sheet.title
+    weekly = await reports.generate_weekly_reports(now=datetime.now(UTC), media_dir=app.ctx.settings.media_dir, force=True)
+    kept = await client.get(f"/api/weekly-reports/{weekly[0].id}/xlsx", headers=bureau)
+    assert kept.status_code == 200 and "filename*=UTF-8''" + quote("年度确认进度周报") in kept.headers["content-disposition"]
+    assert load_workbook(BytesIO(kept.content)).active.freeze_panes == "A3"
     notice = await PublicNotice.create(campaign=campaign, station_id=county.station_a.id, entries=[{"station": "甲站", "name": "=HYPERLINK(\"x\")", "id_number": "320723********1234", "category": "", "beneficiary_id": 1}])
     download = await client.get(f"/api/notices/{notice.id}/xlsx", headers=bureau)
     assert "filename*=UTF-8''" + quote("未确认人员公告") in download.headers["content-disposition"] and 'filename="' in download.headers["content-disposition"]
