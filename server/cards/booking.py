@@ -13,8 +13,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.cards import Booking, BookingStatus, Card, CardStatus, PickupSlot
-from models.org import OrgUnit
-from models.wechat import MiniUser
+from models.org import OrgKind, OrgUnit
+from models.wechat import MiniUser, ProxyGrant
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
@@ -158,8 +158,9 @@ async def qr_for_user(*, settings: Settings, user: MiniUser, booking_id: int, re
     return qr_token(booking=booking, key=settings.security.qr_signing_key.get_secret_value(), ttl=settings.cards.qr_token_ttl_seconds)
 
 
-async def check_in(*, scope: Scope, actor: Actor, settings: Settings, token: str | None, short_code: str | None) -> Booking:
-    """Staff scan the QR (or type its short code): the card is delivered by pickup appointment."""
+async def find_for_check_in(*, scope: Scope, settings: Settings, token: str | None, short_code: str | None) -> tuple[Booking, Card]:
+    """The booking behind a scanned QR token or a typed short code, in the reader's scope: the console shows
+    whose card it is before anything is issued, and ``check_in`` issues it, both through this one lookup."""
     if token:
         booking = await Booking.get_or_none(id=verify_qr_token(token, key=settings.security.qr_signing_key.get_secret_value()))
     elif short_code:
@@ -172,6 +173,21 @@ async def check_in(*, scope: Scope, actor: Actor, settings: Settings, token: str
     card = await Card.get(id=booking.card_id)
     if not await scope.contains_station(card.station_id):
         raise NotFound("预约不存在", code="booking_not_found")  # another station's code looks absent
+    return booking, card
+
+
+async def collector_name(booking: Booking) -> str | None:
+    """Who comes for the card: None for the holder, else the proxy's name as the grant records it."""
+    if not booking.as_proxy:
+        return None
+    card = await Card.get(id=booking.card_id)
+    grant = await ProxyGrant.filter(beneficiary_id=card.beneficiary_id, proxy_user_id=booking.user_id).order_by("-id").first()
+    return grant.proxy_name if grant else "代领人"
+
+
+async def check_in(*, scope: Scope, actor: Actor, settings: Settings, token: str | None, short_code: str | None) -> Booking:
+    """Staff scan the QR (or type its short code): the card is delivered by pickup appointment."""
+    booking, card = await find_for_check_in(scope=scope, settings=settings, token=token, short_code=short_code)
     await scope.require_station_writable(card.station_id)
     if booking.status != BookingStatus.ACTIVE:
         raise Conflict("该预约已失效或已签到", code="booking_not_active")

@@ -25,6 +25,7 @@ from server.cards import (
     timeline,
 )
 from server.cards.privacy import confidentiality_required
+from server import xlsx
 from server.clock import china_today
 from server.errors import BadRequest
 from server.http.uploads import required_upload
@@ -33,7 +34,6 @@ from server.registry.categories import CATEGORY_LABELS
 from server.registry.service import decrypt_id_number, get_beneficiary
 
 bp = Blueprint("cards", url_prefix="/api/cards")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class OnSiteBody(BaseModel):
@@ -417,7 +417,7 @@ async def statistics(request: Request) -> HTTPResponse:
 @staff_required()
 async def statistics_xlsx(request: Request) -> HTTPResponse:
     report = await stats.monthly_statistics(scope=request.ctx.scope)
-    return raw(stats.statistics_xlsx(report), content_type=XLSX, headers={"Content-Disposition": f"attachment; filename=card-statistics-{report['period']}.xlsx"})
+    return raw(stats.statistics_xlsx(report), content_type=xlsx.MIME, headers=xlsx.download_headers(f"优待证制发统计-{report['period']}.xlsx"))
 
 
 @bp.get("/statistics/monthly/<period:str>")
@@ -432,7 +432,7 @@ async def statistics_month(request: Request, period: str) -> HTTPResponse:
 @staff_required()
 async def statistics_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
     path, period = await stats.snapshot_xlsx(scope=request.ctx.scope, snapshot_id=snapshot_id, media_dir=request.app.ctx.settings.media_dir)
-    return await file(path, mime_type=XLSX, filename=f"card-statistics-{period}.xlsx")
+    return await file(path, mime_type=xlsx.MIME, headers=xlsx.download_headers(f"优待证制发统计-{period}.xlsx"))
 
 
 @bp.post("/statistics/station-reports")

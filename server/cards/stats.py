@@ -4,21 +4,25 @@ month is frozen and kept, with which stations reported and when."""
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from tortoise.exceptions import IntegrityError
 
-from models.cards import ApplicationStatus, Card, CardApplication, CardStatus, StationMonthlyReport
+from models.cards import (
+    ApplicationStatus,
+    Card,
+    CardApplication,
+    CardStatus,
+    StationMonthlyReport,
+)
 from models.confirmation import ReportSnapshot
 from models.org import OrgKind, OrgUnit
 from models.registry import Beneficiary, PaymentStatus
 from models.staff import Role
-from server import media
+from server import labels, media, xlsx
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
@@ -27,7 +31,6 @@ from server.cards.reports import visible_districts
 from server.errors import NotFound, ValidationFailed
 from server.clock import CHINA_TZ, china_now
 from server.registry.categories import CATEGORY_LABELS
-from server.xlsx import safe_row
 
 SNAPSHOT_KIND = "card_monthly"
 FREEZE_DAY = 20
@@ -109,27 +112,22 @@ async def monthly_statistics(*, scope: Scope, today: date | None = None) -> dict
 
 
 def statistics_xlsx(report: dict[str, Any]) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "优待证制发推进情况"
-    state = "（已于{}冻结）".format(report["frozen_at"][:16].replace("T", " ")) if report.get("frozen_at") else ""
-    sheet.append([f"优待证制发工作推进情况统计表（{report['period']}）{state}"])
-    sheet.append(HEADERS)
-    for line in report["rows"]:
-        sheet.append(safe_row(line[key] for key in COLUMNS))
-    sheet.append(["合计", *[report["totals"][key] for key in COLUMNS[1:]]])
-    by_category = workbook.create_sheet("分类别")
-    by_category.append(CATEGORY_HEADERS)
-    for line in report.get("categories", []):
-        by_category.append([line["label"], *[line[k] for k in CATEGORY_COUNTS], line["application_rate"], line["delivery_rate"]])
+    state = "（已于{}冻结）".format(labels.china_time(report["frozen_at"])) if report.get("frozen_at") else ""
+    main = xlsx.Sheet(
+        title="优待证制发推进情况",
+        header_rows=[[f"优待证制发工作推进情况统计表（{report['period']}）{state}"]],
+        headers=HEADERS,
+        rows=[*[[line[key] for key in COLUMNS] for line in report["rows"]], ["合计", *[report["totals"][key] for key in COLUMNS[1:]]]],
+    )
+    by_category = xlsx.Sheet(
+        title="分类别",
+        headers=CATEGORY_HEADERS,
+        rows=[[line["label"], *[line[k] for k in CATEGORY_COUNTS], line["application_rate"], line["delivery_rate"]] for line in report.get("categories", [])],
+    )
+    sheets = [main, by_category]
     if "station_reports" in report:
-        reported = workbook.create_sheet("上报情况")
-        reported.append(["服务站", "上报时间", "按时"])
-        for r in report["station_reports"]:
-            reported.append([r["station"], r["submitted_at"] or "未上报", "是" if r["on_time"] else "否"])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        sheets.append(xlsx.Sheet(title="上报情况", headers=["服务站", "上报时间", "按时"], rows=[[r["station"], labels.china_time(r["submitted_at"]) if r["submitted_at"] else "未上报", r["on_time"]] for r in report["station_reports"]]))
+    return xlsx.workbook(*sheets)
 
 
 def _district_scope(district_id: int) -> Scope:

@@ -11,7 +11,7 @@ from sanic.response import HTTPResponse, file, html, json, raw
 
 from models.confirmation import SuspensionStatus
 from models.staff import Role
-from server import import_jobs, media
+from server import import_jobs, media, xlsx
 from server.auth.guard import staff_required
 from server.confirmation import deaths, hardship, notices, reports, spot_checks, summary_document, suspensions
 from server.confirmation.campaigns import get_campaign
@@ -21,7 +21,6 @@ from server.http.uploads import required_upload
 from server.http.validation import api
 
 bp = Blueprint("confirmation_admin", url_prefix="/api")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class NoticeBody(BaseModel):
@@ -107,7 +106,7 @@ class HardshipQuery(BaseModel):
 
 
 def _xlsx(data: bytes, filename: str) -> HTTPResponse:
-    return raw(data, content_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=UTF-8''{filename}"})
+    return raw(data, content_type=xlsx.MIME, headers=xlsx.download_headers(filename))
 
 
 @bp.post("/campaigns/<campaign_id:int>/notices")
@@ -139,7 +138,7 @@ async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
 async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
     title, _ = await notices.notice_heading(notice)
-    return _xlsx(notices.notice_xlsx(notice, title), f"notice-{notice.id}.xlsx")
+    return _xlsx(notices.notice_xlsx(notice, title), f"未确认人员公告-{notice.id}.xlsx")
 
 
 @bp.get("/notices/<notice_id:int>/print")
@@ -329,7 +328,7 @@ async def progress(request: Request, campaign_id: int) -> HTTPResponse:
 @staff_required()
 async def progress_xlsx(request: Request, campaign_id: int) -> HTTPResponse:
     report = await reports.progress(scope=request.ctx.scope, campaign_id=campaign_id)
-    return _xlsx(reports.progress_xlsx(report), f"progress-{campaign_id}.xlsx")
+    return _xlsx(reports.progress_xlsx(report), f"年度确认进度-{report['campaign']}.xlsx")
 
 
 @bp.get("/campaigns/<campaign_id:int>/visits-needed")
@@ -369,7 +368,7 @@ async def weekly_xlsx(request: Request, snapshot_id: int) -> HTTPResponse:
     snapshot = await reports.get_snapshot(scope=request.ctx.scope, snapshot_id=snapshot_id)
     if snapshot.xlsx_path is None:
         raise NotFound("报表不存在", code="report_not_found")
-    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX, filename=f"weekly-{snapshot.period}.xlsx")
+    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=xlsx.MIME, headers=xlsx.download_headers(f"年度确认进度周报-{snapshot.period}.xlsx"))
 
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

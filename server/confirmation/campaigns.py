@@ -177,9 +177,19 @@ def confirmation_json(c: Confirmation, beneficiary: Beneficiary | None = None) -
     return data
 
 
-async def list_confirmations(*, scope: Scope, campaign_id: int, station_id: int | None, status: ConfirmationStatus | None, age_bracket: str | None, page: int, page_size: int) -> tuple[list[Confirmation], int]:
+async def list_confirmations(
+    *, scope: Scope, campaign_id: int, station_id: int | None, status: ConfirmationStatus | None, age_bracket: str | None, page: int, page_size: int,
+    method: str | None = None, recheck_status: str | None = None,
+) -> tuple[list[Confirmation], int]:
+    """``recheck_status``: accepted / questioned, or ``none`` for records the bureau has not re-checked."""
     await get_campaign(scope=scope, campaign_id=campaign_id)
     query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign_id))
+    if method is not None:
+        query = query.filter(method=method)
+    if recheck_status == "none":
+        query = query.filter(recheck_status__isnull=True)
+    elif recheck_status is not None:
+        query = query.filter(recheck_status=recheck_status)
     if station_id is not None:
         query = query.filter(station_id=station_id)
     if status is not None:

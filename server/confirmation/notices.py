@@ -8,12 +8,10 @@ channels used (县政府网站, 镇街公示栏, 村(社区)公开栏). The 60 d
 from __future__ import annotations
 
 import html
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from tortoise.transactions import in_transaction
 
 from models.confirmation import (
@@ -24,7 +22,7 @@ from models.confirmation import (
     PublicNotice,
 )
 from models.org import OrgKind, OrgUnit
-from server import clock, media
+from server import clock, media, xlsx
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
@@ -33,7 +31,6 @@ from server.confirmation.campaigns import get_campaign
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.notifications.outbox import notify_beneficiary
 from server.registry.categories import CATEGORY_LABELS
-from server.xlsx import safe_row
 
 # Everyone not yet confirmed and not deceased is listed in the notice (a pending face-check review too).
 UNCONFIRMED = [ConfirmationStatus.PENDING, ConfirmationStatus.IN_REVIEW, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]
@@ -237,18 +234,15 @@ async def notice_heading(notice: PublicNotice, *, issuer: str = "") -> tuple[str
 
 
 def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "未确认人员公告"
-    sheet.append([title])
-    sheet.append(["序号", "服务站", "姓名", "身份证号码", "优抚类别"])
-    for index, entry in enumerate(notice.entries, start=1):
-        sheet.append(safe_row([index, entry["station"], entry["name"], entry["id_number"], entry["category"]]))
-    for column, width in zip("ABCDE", (6, 26, 10, 22, 26), strict=True):
-        sheet.column_dimensions[column].width = width
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx.workbook(
+        xlsx.Sheet(
+            title="未确认人员公告",
+            header_rows=[[title]],
+            headers=["序号", "服务站", "姓名", "身份证号码", "优抚类别"],
+            rows=[[index, entry["station"], entry["name"], entry["id_number"], entry["category"]] for index, entry in enumerate(notice.entries, start=1)],
+            widths=[6, 26, 10, 22, 26],
+        )
+    )
 
 
 def notice_html(notice: PublicNotice, title: str, publisher: str = "县退役军人事务局") -> str:

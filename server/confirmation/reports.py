@@ -11,13 +11,11 @@ implementation stage (序时进度): a station below it is ``lagging`` (现场�
 
 from __future__ import annotations
 
-import io
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
 
@@ -37,7 +35,7 @@ from models.confirmation import (
 )
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
-from server import clock, media
+from server import clock, media, xlsx
 from server.auth.scope import Scope
 from server.confirmation import quotas, rules
 from server.confirmation.campaigns import get_campaign
@@ -220,35 +218,24 @@ PROGRESS_COLUMNS = [
 RANKING_COLUMNS = [("rank", "排名"), ("station", "服务站"), ("to_confirm", "应确认"), ("confirmed", "已确认"), ("confirmed_pct", "确认率%"), ("expected_pct", "序时进度%"), ("home_visits_missing", "尚需上门"), ("lagging", "进度滞后")]
 
 
-def _cell(value: Any) -> Any:
-    return ("是" if value else "否") if isinstance(value, bool) else safe_cell(value)
-
-
 def progress_xlsx(report: dict[str, Any]) -> bytes:
     """Sheet 1: one row per station and bracket, then 合计 (same columns, same numbers as the JSON);
-    sheet 2: the totals per age bracket."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "确认进度"
-    sheet.append([f"{report['campaign']} 进度（参照日 {report['reference_date']}）"])
-    sheet.append([label for _, label in PROGRESS_COLUMNS])
-    for row in report["rows"]:
-        sheet.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS])
+    sheet 2: the totals per age bracket; sheet 3: the stations ranked."""
     totals = {**report["totals"], "station": "合计", "age_bracket_label": ""}
-    sheet.append([_cell(totals.get(key, "")) for key, _ in PROGRESS_COLUMNS])
-    sheet.column_dimensions["A"].width = 26
-    brackets = workbook.create_sheet("年龄段汇总")
-    brackets.append([label for key, label in PROGRESS_COLUMNS if key != "station"])
-    for row in report["by_bracket"]:
-        brackets.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS if key != "station"])
-    ranked = workbook.create_sheet("镇街排名")
-    ranked.append([label for _, label in RANKING_COLUMNS])
-    for row in report.get("ranking", []):
-        ranked.append([_cell(row[key]) for key, _ in RANKING_COLUMNS])
-    ranked.column_dimensions["B"].width = 26
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    return xlsx.workbook(
+        xlsx.Sheet(
+            title="确认进度",
+            header_rows=[[f"{report['campaign']} 进度（参照日 {report['reference_date']}）"]],
+            headers=[label for _, label in PROGRESS_COLUMNS],
+            rows=[*[[row[key] for key, _ in PROGRESS_COLUMNS] for row in report["rows"]], [totals.get(key, "") for key, _ in PROGRESS_COLUMNS]],
+        ),
+        xlsx.Sheet(
+            title="年龄段汇总",
+            headers=[label for key, label in PROGRESS_COLUMNS if key != "station"],
+            rows=[[row[key] for key, _ in PROGRESS_COLUMNS if key != "station"] for row in report["by_bracket"]],
+        ),
+        xlsx.Sheet(title="镇街排名", headers=[label for _, label in RANKING_COLUMNS], rows=[[row[key] for key, _ in RANKING_COLUMNS] for row in report.get("ranking", [])]),
+    )
 
 
 def iso_week(day: date) -> str:

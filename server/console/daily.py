@@ -13,33 +13,34 @@ from urllib.parse import quote
 from sanic import Request
 from sanic.response import HTTPResponse, file, raw, redirect
 
-from models.cards import CardKind, CardStatus
+from models.cards import CardKind, CardStatus, PickupSlot
 from models.confirmation import ConfirmationStatus, SpotCheck
 from models.org import OrgUnit
 from models.registry import Beneficiary
 from models.staff import Role
-from models.wechat import Notification, ProxyStatus, TransferStatus
-from server import labels
+from models.wechat import ProxyStatus, TransferStatus
+from server import labels, xlsx
 from server.cards import applications as card_applications
-from server.cards import issuance
+from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
 from server.confirmation import deaths, notices, records, spot_checks
 from server.console import work
+from server.console.listing import Filter, ListSpec, by, by_name
 from server.console.routes import (
-    XLSX,
+    PAGE_ARGS,
     _back,
-    _choice_arg,
     _local,
     _names,
-    _scoped_shipments,
     bp,
     page,
     render,
+    station_choices,
 )
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.miniapp import proxies
 from server.miniapp import service as miniapp_service
+from server.notifications import unsent as unsent_service
 from server.registry import service as registry
 
 
@@ -227,29 +228,63 @@ async def receive_shipment(request: Request) -> HTTPResponse:
     return _ok("/console/issuance", f"已签收快递 {shipment.tracking_number}，共 {len(ids)} 张优待证，已按服务站分拣")
 
 
+DELIVERIES = ListSpec(
+    sorts={"due": by("delivery_due", "应发放日期"), "name": by_name(), "station": by("station", "服务站")},
+    default_sort="due",
+    filters=(Filter("station", "服务站", {}, field="station_id"), Filter("overdue", "期限", {"1": "已超期"})),
+)
+PAGE_ARGS["issuance_page"] = DELIVERIES.args
+
+
 @bp.get("/issuance")
 @page
 async def issuance_page(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
+    lst = DELIVERIES.read(request, choices={"station": await station_choices(scope)})
     at_centre = await issuance.list_cards(scope=scope, status=CardStatus.AT_CENTRE, overdue_only=False)
-    at_station = await issuance.list_cards(scope=scope, status=CardStatus.AT_STATION, overdue_only=False)
-    people = {b.id: b for b in await Beneficiary.filter(id__in=[c.beneficiary_id for c in at_centre + at_station])}
-    stations = await _names(OrgUnit, {c.station_id for c in at_centre + at_station})
+    at_station = await issuance.list_cards(scope=scope, status=CardStatus.AT_STATION, overdue_only=lst.value("overdue") == "1")
+    centre_rows = await work.with_people([issuance.card_json(c) for c in at_centre])
     groups: dict[int, list[dict[str, Any]]] = {}
-    for c in at_centre:
-        groups.setdefault(c.station_id, []).append({**issuance.card_json(c), "name": people[c.beneficiary_id].name if c.beneficiary_id in people else ""})
-    shipments = [issuance.shipment_json(s) for s in await _scoped_shipments(scope)]
+    for c in centre_rows:
+        groups.setdefault(c["station_id"], []).append(c)
+    lst.apply(await work.with_people([issuance.card_json(c) for c in at_station]))
     return render(
         request,
         "issuance.html",
-        groups=[{"station_id": sid, "station": stations.get(sid, ""), "cards": cards} for sid, cards in groups.items()],
-        at_station=[{**issuance.card_json(c), "name": people[c.beneficiary_id].name if c.beneficiary_id in people else "", "phone": people[c.beneficiary_id].phone if c.beneficiary_id in people else "", "station": stations.get(c.station_id, "")} for c in at_station],
-        shipments=shipments,
+        lst=lst,
+        groups=[{"station_id": sid, "station": cards[0]["station"], "cards": cards} for sid, cards in groups.items()],
+        at_station=lst.items,
         may_receive=scope.can_write and scope.role in (Role.CENTRE, Role.ADMIN),
         may_collect=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.ADMIN),
         may_deliver=scope.can_write and scope.role in (Role.STATION, Role.ADMIN),
         methods=[(k, v) for k, v in card_rules.DELIVERY_METHODS.items() if k != "pickup_appointment"],
+        sees_shipments=True,
     )
+
+
+SHIPMENTS = ListSpec(
+    sorts={"received": by("received_at", "签收时间"), "tracking": by("tracking_number", "快递单号")},
+    default_sort="-received",
+    filters=(Filter("status", "结果", labels.SHIPMENT_STATUS, field="status"),),
+    search_hint="快递单号",
+)
+PAGE_ARGS["shipments_page"] = SHIPMENTS.args
+
+
+@bp.get("/shipments")
+@page
+async def shipments_page(request: Request) -> HTTPResponse:
+    """Shipments of the reader's district (the same service as ``GET /api/cards/shipments``), with how each was
+    sorted by station and its damage photos."""
+    scope = request.ctx.scope
+    lst = SHIPMENTS.read(request)
+    rows = [{**issuance.shipment_json(s), "search_extra": s.tracking_number, "name": s.tracking_number} for s in await issuance.list_shipments(scope=scope)]
+    lst.apply(rows)
+    for row in lst.items:
+        sorted_cards = await issuance.sorted_by_station(scope=scope, shipment_id=row["id"])
+        names = await _names(OrgUnit, {g["station_id"] for g in sorted_cards["stations"]})
+        row["stations"] = [{"name": names.get(g["station_id"], ""), "count": len(g["cards"])} for g in sorted_cards["stations"]]
+    return render(request, "shipments.html", lst=lst, items=lst.items, may_receive=scope.can_write and scope.role in (Role.CENTRE, Role.ADMIN))
 
 
 @bp.post("/issuance/collect")
@@ -299,19 +334,30 @@ async def pickup_lookup(request: Request) -> HTTPResponse:
 # ---- 代办授权、更换绑定 -----------------------------------------------------------------------------------
 
 
+PROXIES = ListSpec(
+    sorts={"requested": by("requested_at", "申请时间"), "name": by_name()},
+    default_sort="requested",
+    filters=(Filter("status", "状态", labels.PROXY_STATUS, default=ProxyStatus.PENDING.value, all_label=None), Filter("station", "服务站", {}, field="station_id")),
+)
+PAGE_ARGS["proxy_list"] = PROXIES.args
+
+
 @bp.get("/proxies")
 @page
 async def proxy_list(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    status = _choice_arg(request, "status", {s.value for s in ProxyStatus}, ProxyStatus.PENDING.value)
-    grants = await proxies.list_for_station(scope=scope, status=ProxyStatus(status))
+    lst = PROXIES.read(request, choices={"station": await station_choices(scope)})
+    grants = await proxies.list_for_station(scope=scope, status=ProxyStatus(lst.value("status")))
     people = {b.id: b for b in await Beneficiary.filter(id__in=[g.beneficiary_id for g in grants])}
+    rows = await work.with_people([{**proxies.proxy_json(g), "station_id": people[g.beneficiary_id].station_id if g.beneficiary_id in people else None, "search_extra": g.proxy_name} for g in grants])
+    lst.apply(rows)
     transfers = await miniapp_service.list_transfers(scope=scope, status=TransferStatus.PENDING)
     return render(
         request,
         "proxies.html",
-        filter_status=status,
-        grants=[{**proxies.proxy_json(g), "beneficiary": people.get(g.beneficiary_id)} for g in grants],
+        lst=lst,
+        filter_status=lst.value("status"),
+        grants=lst.items,
         transfers=transfers,
         may_decide=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.ADMIN),
     )
@@ -353,13 +399,22 @@ async def transfer_decide(request: Request, transfer_id: int) -> HTTPResponse:
 # ---- 待电话通知 -------------------------------------------------------------------------------------------
 
 
+UNSENT = ListSpec(
+    sorts={"time": by("created_at", "时间"), "name": by_name(), "station": by("station", "服务站")},
+    default_sort="-time",
+    filters=(Filter("show", "范围", {"open": "未处理", "all": "全部（含已电话告知）"}, default="open", all_label=None), Filter("station", "服务站", {}, field="station_id")),
+)
+PAGE_ARGS["unsent"] = UNSENT.args
+
+
 @bp.get("/unsent")
 @page
 async def unsent(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    show = _choice_arg(request, "show", {"open", "all"}, "open")
-    rows = await work.unsent_messages(scope=scope, include_handled=show == "all")
-    return render(request, "unsent.html", rows=rows, show=show, may_handle=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN))
+    lst = UNSENT.read(request, choices={"station": await station_choices(scope)})
+    rows = await work.unsent_messages(scope=scope, include_handled=lst.value("show") == "all")
+    lst.apply([{**vars(r), "search_extra": r.title} for r in rows])
+    return render(request, "unsent.html", lst=lst, rows=lst.items, show=lst.value("show"), may_handle=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN))
 
 
 @bp.get("/unsent.xlsx")
@@ -367,24 +422,24 @@ async def unsent(request: Request) -> HTTPResponse:
 async def unsent_xlsx(request: Request) -> HTTPResponse:
     """The phoning list to print or share: name, phone, station, what to tell them, why WeChat failed."""
     rows = await work.unsent_messages(scope=request.ctx.scope, include_handled=False)
-    data = work.xlsx_table(
+    data = xlsx.table(
         title="待电话通知",
         headers=[("姓名", 10), ("电话", 15), ("服务站", 24), ("事项", 18), ("要告知的内容", 60), ("未送达原因", 30), ("时间", 18)],
         rows=[[r.name, r.phone, r.station, r.title, r.text, labels.label(labels.NOTIFICATION_STATUS, r.status) + (f"：{r.reason}" if r.reason else ""), labels.china_time(r.created_at)] for r in rows],
     )
     name = f"待电话通知名单-{labels.china_now().date().isoformat()}.xlsx"
-    return raw(data, content_type=XLSX, headers={"Content-Disposition": work.attachment(name), "Cache-Control": "no-store"})
+    return raw(data, content_type=xlsx.MIME, headers=xlsx.download_headers(name))
 
 
 @bp.post("/unsent/<notification_id:int>/handled")
 @page
 async def unsent_handled(request: Request, notification_id: int) -> HTTPResponse:
     _allow(request, Role.STATION, Role.CENTRE, Role.BUREAU)
-    n = await Notification.get_or_none(id=notification_id)
-    if n is None or n.station_id is None:
-        raise NotFound("通知不存在", code="notification_not_found")
-    done = await work.mark_handled(scope=request.ctx.scope, actor=request.ctx.actor, staff_id=request.ctx.staff.staff_id, notification=n, note=_form(request, "note"))
-    return _back(request, "已记录：已电话告知" if done else "该条已记录过（未重复登记）")
+    try:
+        await unsent_service.mark_handled(scope=request.ctx.scope, actor=request.ctx.actor, staff_id=request.ctx.staff.staff_id, notification_id=notification_id, note=_form(request, "note"))
+    except Conflict:
+        return _back(request, "该条已记录过（未重复登记）")
+    return _back(request, "已记录：已电话告知")
 
 
 # ---- 公告、抽查、死亡比对 --------------------------------------------------------------------------------
@@ -434,18 +489,29 @@ async def draw_spot_check(request: Request, campaign_id: int) -> HTTPResponse:
     return _ok(f"/console/spot-checks/{check.id}", f"已抽取 {check.sample_size} 人（随机种子 {check.seed}，可复核）")
 
 
+SPOT_ITEMS = ListSpec(
+    sorts={"name": by_name(), "station": by("station", "服务站")},
+    default_sort="station",
+    filters=(Filter("result", "抽查结果", {**labels.SPOT_RESULT, "none": "尚未登记"}, field="result_key"), Filter("station", "服务站", {}, field="station_id"), Filter("method", "确认方式", labels.METHOD, field="method")),
+)
+PAGE_ARGS["spot_check"] = SPOT_ITEMS.args
+
+
 @bp.get("/spot-checks/<spot_check_id:int>")
 @page
 async def spot_check(request: Request, spot_check_id: int) -> HTTPResponse:
     scope = request.ctx.scope
+    lst = SPOT_ITEMS.read(request, choices={"station": await station_choices(scope)})
     items = await spot_checks.list_items(scope=scope, spot_check_id=spot_check_id)
     check = await SpotCheck.get(id=spot_check_id)  # list_items above has checked it is in scope
-    stations = await _names(OrgUnit, {i.station_id for i in items})
+    rows = [{"id": i.id, "beneficiary_id": i.confirmation.beneficiary_id, "station_id": i.station_id, "method": i.confirmation.method.value if i.confirmation.method else None, "status": i.confirmation.status.value, "result": i.result, "result_key": i.result or "none", "notes": i.notes} for i in items]
+    lst.apply(await work.with_people(rows))
     return render(
         request,
         "spot_check.html",
+        lst=lst,
         check=check,
-        items=[{"id": i.id, "name": i.confirmation.beneficiary.name, "beneficiary_id": i.confirmation.beneficiary_id, "station": stations.get(i.station_id, ""), "method": i.confirmation.method.value if i.confirmation.method else None, "status": i.confirmation.status.value, "result": i.result, "notes": i.notes} for i in items],
+        items=lst.items,
         results=[(r, labels.SPOT_RESULT[r]) for r in spot_checks.RESULTS],
         may_record=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN),
     )
@@ -478,3 +544,33 @@ async def import_deaths(request: Request) -> HTTPResponse:
 
 def _back_target(request: Request) -> str:
     return _local(request.headers.get("referer"))
+
+
+# ---- 领证时段发布 ----------------------------------------------------------------------------------------
+
+
+@bp.post("/slots")
+@page
+async def publish_slots(request: Request) -> HTTPResponse:
+    """The station publishes pickup slots (the same body rules and service as ``POST /api/cards/slots``);
+    publishing the same days again adds nothing (existing slots are kept as they are)."""
+    _allow(request, Role.STATION)
+    from pydantic import ValidationError
+
+    from server.cards.routes import SlotsBody
+
+    windows = [w.strip().replace("—", "-").replace("–", "-").replace("～", "-").replace("~", "-").replace("：", ":") for w in _form(request, "windows").replace("，", ",").replace("、", ",").replace(" ", ",").split(",") if w.strip()]
+    try:
+        body = SlotsBody(
+            station_id=_form(request, "station_id") or "0", start=_form(request, "start"), days=_form(request, "days") or "0",
+            windows=[tuple(w.split("-", 1)) for w in windows], capacity=_form(request, "capacity") or "0",
+        )
+    except (ValidationError, ValueError) as exc:
+        raise BadRequest("请检查：开始日期、天数（1–60）、时段（如 09:00-10:30，多个用逗号分开，结束晚于开始）、每时段名额（1–500）", code="bad_slots") from exc
+    if body.start < labels.china_now().date():
+        raise BadRequest("开始日期不能早于今天", code="bad_slots")
+    before = await PickupSlot.filter(station_id=body.station_id, day__gte=body.start).count()
+    slots = await booking.generate_slots(scope=request.ctx.scope, actor=request.ctx.actor, station_id=body.station_id, start=body.start, days=body.days, windows=body.windows, capacity=body.capacity)
+    after = await PickupSlot.filter(station_id=body.station_id, day__gte=body.start).count()
+    days = len({s.day for s in slots})
+    return _ok("/console/pickups", f"已发布领证时段：{days} 个工作日，新增 {after - before} 个时段（每时段 {body.capacity} 人）" if after > before else "这些领证时段已发布过，未重复发布")

@@ -7,11 +7,12 @@ import logging
 import re
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sanic import Blueprint, Request
@@ -24,13 +25,11 @@ from models.cards import (
     CardApplication,
     CardStatus,
     PickupSlot,
-    Shipment,
 )
 from models.confirmation import (
     Campaign,
     CampaignStatus,
     Confirmation,
-    PublicNotice,
     ReportSnapshot,
     ReviewStatus,
     SuspensionStatus,
@@ -39,18 +38,21 @@ from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus
 from models.staff import Role, Staff
 from models.wechat import ProxyStatus
-from server import labels, media
-from server.calendar import service as calendar_service
-from server.clock import china_today
-from server.workdays import due_is_provisional
+from server import labels, media, xlsx
 from server.auth import service as auth_service
 from server.auth import sessions
-from server.auth.csrf import login_form_is_genuine, login_form_token, set_login_form_cookie
+from server.auth.csrf import (
+    login_form_is_genuine,
+    login_form_token,
+    set_login_form_cookie,
+)
 from server.auth.guard import SESSION_COOKIE, client_address, current_staff
+from server.calendar import service as calendar_service
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
+from server.clock import china_today
 from server.confirmation import (
     campaigns,
     deaths,
@@ -63,15 +65,16 @@ from server.confirmation import (
 )
 from server.confirmation.self_service import ACTION_TEXT, REASON_TEXT
 from server.console import charts, work
+from server.console.listing import Filter, ListSpec, by, by_name
 from server.errors import ApiError, BadRequest, NotFound, Unauthorized
 from server.face_service import face_config
 from server.miniapp import proxies
 from server.registry import service as registry
 from server.registry.categories import CATEGORY_LABELS
 from server.security.passwords import MIN_PASSWORD_LENGTH
+from server.workdays import due_is_provisional
 
 log = logging.getLogger("server.console")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 STATIC_DIR = Path(__file__).parent / "static"
 bp = Blueprint("console", url_prefix="/console")
@@ -130,10 +133,8 @@ def _back(request: Request, message: str, *, key: str = "msg") -> HTTPResponse:
 # The query parameters each page understands; anything else in the address is answered with a Chinese 400
 # page (a stale bookmark or a hand-edited link must not be silently ignored or turn into a 500).
 COMMON_ARGS = {"msg"}
-PAGE_ARGS: dict[str, set[str]] = {
-    "review_list": {"status"}, "review_detail": {"error"}, "beneficiaries": {"q", "page", "station", "category", "payment", "sort"},
-    "cards": {"status"}, "pickups": {"error", "code", "booking"}, "proxy_list": {"status"}, "unsent": {"show"},
-}
+# A page with lists adds each list's parameters (``ListSpec.args``) next to where the list is declared.
+PAGE_ARGS: dict[str, set[str]] = {"review_detail": {"error"}, "pickups": {"error", "code", "booking"}}
 
 
 def page(handler: Callable[..., Awaitable[HTTPResponse]]) -> Callable[..., Awaitable[HTTPResponse]]:
@@ -353,20 +354,34 @@ async def home(request: Request) -> HTTPResponse:
         my_step_count=len(await card_applications.list_applications(scope=scope, status=ROLE_CARD_STEP[scope.role], overdue_only=False, problems_only=False)) if scope.role in ROLE_CARD_STEP else 0,
         campaign_json=campaigns.campaign_json(campaign) if campaign else None,
         days_left=(campaign.implementation_end - today).days if campaign else None,
+        bureau_work={"resumptions": len(await suspensions.list_resumptions(scope=scope, status="pending")), "overpayments": len(await deaths.list_overpayments(scope=scope, outstanding_only=True))} if scope.role in (Role.BUREAU, Role.CENTRE, Role.CITY, Role.AUDITOR, Role.ADMIN) else None,
     )
 
 
 # ---- 人脸核验 ------------------------------------------------------------------------------------------
 
 
+REVIEWS = ListSpec(
+    sorts={"due": by("due_date", "截止日期"), "name": by_name(), "submitted": by("submitted_at", "提交时间"), "station": by("station", "服务站")},
+    default_sort="due",
+    filters=(
+        Filter("status", "状态", {"open": "待处理", "accepted": "已通过", "rejected": "未通过"}, default="open", all_label=None),
+        Filter("station", "服务站", {}, field="station_id"),
+        Filter("overdue", "期限", {"1": "已超期"}),
+    ),
+)
+
+PAGE_ARGS["review_list"] = REVIEWS.args
+
+
 @bp.get("/reviews")
 @page
 async def review_list(request: Request) -> HTTPResponse:
-    status = _choice_arg(request, "status", {s.value for s in ReviewStatus}, ReviewStatus.OPEN.value)
-    items = await review.list_items(scope=request.ctx.scope, status=ReviewStatus(status), overdue_only=False, station_id=None)
-    summaries = [review.item_summary(i) for i in items]
-    stations = await _names(OrgUnit, {s["station_id"] for s in summaries})
-    return render(request, "review_list.html", items=summaries, stations=stations, filter_status=status, show_station=request.ctx.scope.role != Role.STATION)
+    scope = request.ctx.scope
+    lst = REVIEWS.read(request, choices={"station": await station_choices(scope)})
+    items = await review.list_items(scope=scope, status=ReviewStatus(lst.value("status")), overdue_only=lst.value("overdue") == "1", station_id=None)
+    lst.apply(await work.with_people([review.item_summary(i) for i in items]))
+    return render(request, "review_list.html", lst=lst, items=lst.items, filter_status=lst.value("status"), show_station=scope.role != Role.STATION)
 
 
 @bp.get("/reviews/<item_id:int>")
@@ -434,33 +449,38 @@ async def review_decide(request: Request, item_id: int) -> HTTPResponse:
 # ---- 优抚对象 ------------------------------------------------------------------------------------------
 
 
+async def station_choices(scope: Any) -> dict[str, str]:
+    """The stations in the clerk's scope, for a list's 服务站 filter, in pinyin order."""
+    ids = await scope.station_ids()
+    names = await _names(OrgUnit, set(ids if ids is not None else await OrgUnit.filter(kind="station").values_list("id", flat=True)))
+    return {str(k): v for k, v in sorted(names.items(), key=lambda kv: work.pinyin_key(kv[1]))}
+
+
+# Paged in the database (a district's whole registry): the same spec and bar, counted by the query.
+PEOPLE = ListSpec(
+    sorts={"name": by_name(), "birth": by("birth_date", "出生日期"), "station": by("station", "服务站")},
+    default_sort="name",
+    filters=(Filter("station", "服务站", {}), Filter("category", "类别", labels.CATEGORY), Filter("payment", "发放状态", labels.PAYMENT_STATUS)),
+)
+
+PAGE_ARGS["beneficiaries"] = PEOPLE.args
+
+
 @bp.get("/beneficiaries")
 @page
 async def beneficiaries(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    q = (request.args.get("q") or "").strip()[:40]
-    page_no = _int_arg(request, "page", 1)
-    page_size = 30
-    stations = dict(sorted((await _names(OrgUnit, set(await scope.station_ids() or await OrgUnit.filter(kind="station").values_list("id", flat=True)))).items(), key=lambda kv: work.pinyin_key(kv[1])))
-    station = _choice_arg(request, "station", {str(k) for k in stations}, "")
-    category = _choice_arg(request, "category", labels.CATEGORY, "")
-    payment = _choice_arg(request, "payment", labels.PAYMENT_STATUS, "")
-    sort = _choice_arg(request, "sort", {"name", "-name", "birth", "-birth", "station"}, "name")
+    lst = PEOPLE.read(request, choices={"station": await station_choices(scope)})
+    station, category, payment = lst.value("station"), lst.value("category"), lst.value("payment")
     items, total = await work.search_people(
-        scope=scope, q=q, station_id=int(station) if station else None, category=Category(category) if category else None,
-        status=PaymentStatus(payment) if payment else None, sort=sort, page=page_no, page_size=page_size,
+        scope=scope, q=lst.q, station_id=int(station) if station else None, category=Category(category) if category else None,
+        status=PaymentStatus(payment) if payment else None, sort=lst.sort, page=lst.page, page_size=PEOPLE.page_size,
     )
-    pages = max(1, (total + page_size - 1) // page_size)
-    if page_no > pages:
-        raise BadRequest(f"共 {pages} 页，没有第 {page_no} 页", code="bad_query_parameter")
+    lst.window(total)
     station_of = await _names(OrgUnit, {b.station_id for b in items})
     village_of = await _names(OrgUnit, {b.village_id for b in items if b.village_id})
-    base = {"q": q, "station": station, "category": category, "payment": payment, "sort": sort}
-    return render(
-        request, "beneficiaries.html", q=q, total=total, page=page_no, pages=pages, page_size=page_size, stations=stations, station=station, category=category, payment=payment, sort=sort,
-        items=[{**registry.beneficiary_json(b), "station": station_of.get(b.station_id, ""), "village": village_of.get(b.village_id or 0, "")} for b in items],
-        link=lambda **changes: "?" + urlencode({k: v for k, v in {**base, **changes}.items() if v not in ("", None)}),
-    )
+    lst.items = [{**registry.beneficiary_json(b), "station": station_of.get(b.station_id, ""), "village": village_of.get(b.village_id or 0, "")} for b in items]
+    return render(request, "beneficiaries.html", lst=lst, items=lst.items)
 
 
 @bp.get("/beneficiaries/<beneficiary_id:int>")
@@ -509,17 +529,33 @@ async def campaign_list(request: Request) -> HTTPResponse:
     return render(request, "campaigns.html", items=[campaigns.campaign_json(c) for c in items])
 
 
+# Two lists on the campaign page: the suspension proposals (search, station, paging; the ticked count is
+# what the bureau approves) and the notices (``notice_`` parameters).
+PROPOSALS = ListSpec(
+    sorts={"name": by_name(), "station": by("station", "服务站"), "amount": by("monthly_amount_value", "月发放金额", missing=0)},
+    default_sort="station",
+    filters=(Filter("station", "服务站", {}, field="station_id"),),
+    page_size=100,
+)
+NOTICES = ListSpec(filters=(Filter("published", "发布情况", {"no": "未发布", "yes": "已发布"}, field="published_key"),), search=False, page_size=10, prefix="notice_")
+PAGE_ARGS["campaign"] = PROPOSALS.args | NOTICES.args
+
+
 @bp.get("/campaigns/<campaign_id:int>")
 @page
 async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
     scope = request.ctx.scope
+    stations_in_scope = await station_choices(scope)
+    proposal_list = PROPOSALS.read(request, choices={"station": stations_in_scope})
+    notice_list = NOTICES.read(request)
     item = await campaigns.get_campaign(scope=scope, campaign_id=campaign_id)
     progress = await reports.progress(scope=scope, campaign_id=campaign_id)
     proposals = await suspensions.list_proposals(scope=scope, campaign_id=campaign_id, status=SuspensionStatus.PROPOSED)
-    stations = await _names(OrgUnit, {p.station_id for p in proposals if getattr(p, "station_id", None)})
     summary = await reports.summary(scope=scope, campaign_id=campaign_id)
-    notice_rows = [n for n in await PublicNotice.filter(campaign_id=campaign_id).order_by("-id") if n.station_id is None or await scope.contains_station(n.station_id)]
+    notice_rows = await notices.list_notices(scope=scope, campaign_id=campaign_id)
     notice_stations = await _names(OrgUnit, {n.station_id for n in notice_rows if n.station_id})
+    proposal_list.apply(await work.with_people([{**suspensions.proposal_json(p, p.beneficiary), "station_id": p.beneficiary.station_id, "monthly_amount_value": float(p.beneficiary.monthly_amount or 0)} for p in proposals]))
+    notice_list.apply([{**notices.notice_json(n, with_entries=False), "station": notice_stations.get(n.station_id, ""), "published_key": "yes" if n.published_on else "no"} for n in sorted(notice_rows, key=lambda n: -n.id)])
     brackets = await _visits_by_bracket(scope, item)
     unconfirmed = {labels.label(labels.CONFIRMATION_STATUS, k): v for k, v in summary["unconfirmed_by_status"].items()}
     return render(
@@ -530,17 +566,21 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
         station_chart=charts.station_bracket_chart(progress["rows"]),
         bracket_chart=charts.bracket_quota_chart(brackets),
         brackets=brackets,
-        proposals=[{**suspensions.proposal_json(p, p.beneficiary), "station": stations.get(getattr(p, "station_id", 0), "")} for p in proposals],
+        proposal_list=proposal_list,
+        proposals=proposal_list.items,
+        proposals_total=len(proposals),
+        notice_list=notice_list,
         summary=summary,
         unconfirmed=unconfirmed,
         can_approve=scope.role in (Role.BUREAU, Role.ADMIN),
-        notices=[{**notices.notice_json(n, with_entries=False), "station": notice_stations.get(n.station_id, "")} for n in notice_rows],
+        notices=notice_list.items,
         spot=await spot_checks.spot_check_status(scope=scope, campaign_id=campaign_id),
-        overpayments=[deaths.death_json(d) for d in await deaths.list_overpayments(scope=scope, outstanding_only=False)],
+        overpayments_outstanding=len(await deaths.list_overpayments(scope=scope, outstanding_only=True)),
+        resumptions_pending=len(await suspensions.list_resumptions(scope=scope, status="pending")),
         today=labels.china_now().date().isoformat(),
         may_notice=scope.can_write and scope.role in (Role.STATION, Role.CENTRE, Role.BUREAU, Role.ADMIN),
         may_county_notice=scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
-        notice_stations_choice=sorted((await _names(OrgUnit, set(await scope.station_ids() or await OrgUnit.filter(parent_id=item.district_id).values_list("id", flat=True)))).items(), key=lambda kv: work.pinyin_key(kv[1])),
+        notice_stations_choice=list(stations_in_scope.items()),
         may_draw=scope.can_write and scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
         may_import_deaths=scope.can_write and scope.role in (Role.BUREAU, Role.ADMIN),
     )
@@ -560,52 +600,49 @@ async def approve_suspensions(request: Request) -> HTTPResponse:
 # ---- 优待证 ------------------------------------------------------------------------------------------
 
 
-async def _scoped_shipments(scope: Any) -> list[Shipment]:
-    query = Shipment.all()
-    if not scope.is_global:
-        station_ids = await scope.station_ids() or frozenset()
-        districts = set(await OrgUnit.filter(id__in=list(station_ids)).values_list("parent_id", flat=True))
-        query = query.filter(district_id__in=list(districts))
-    return await query.order_by("-id").limit(30)
+CARD_LIST = ListSpec(
+    sorts={"due": by("due_date", "应办结"), "name": by_name(), "id": by("id", "编号", missing=0), "station": by("station", "服务站")},
+    default_sort="due",
+    filters=(
+        Filter("status", "环节", {**{s.value: card_rules.STATUS_LABELS[s] for s in ApplicationStatus}, "overdue": "审核超期", "all": "全部"}, all_label=None),
+        Filter("station", "服务站", {}, field="station_id"),
+        Filter("kind", "证件种类", labels.CARD_KIND, field="card_kind"),
+        Filter("channel", "申请方式", labels.CHANNEL, field="channel"),
+        Filter("problems", "问题件", {"1": "仅问题件"}),
+    ),
+)
+PAGE_ARGS["cards"] = CARD_LIST.args
 
 
 @bp.get("/cards")
 @page
 async def cards(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
-    everything = await card_applications.list_applications(scope=scope, status=None, overdue_only=False, problems_only=False)
-    counts: dict[str, int] = {}
-    for a in everything:
-        counts[a.status.value] = counts.get(a.status.value, 0) + 1
     default = ROLE_CARD_STEP.get(scope.role)
-    valid = {s.value for s in ApplicationStatus}
-    status = _choice_arg(request, "status", valid | {"all", "overdue"}, default.value if default else "all")
-    shown = [a for a in everything if status == "all" or (status == "overdue" and card_applications.application_json(a)["overdue"]) or a.status.value == status]
-    people = {b.id: b for b in await Beneficiary.filter(id__in=list({a.beneficiary_id for a in shown}))}
-    names = {k: v.name for k, v in people.items()}
-    stations = await _names(OrgUnit, {a.station_id for a in shown})
-    shipments = []
-    if scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN):
-        for s in await _scoped_shipments(scope):
-            sorted_cards = await issuance.sorted_by_station(scope=scope, shipment_id=s.id)
-            station_names = await _names(OrgUnit, {g["station_id"] for g in sorted_cards["stations"]})
-            shipments.append({**issuance.shipment_json(s), "stations": [{"name": station_names.get(g["station_id"], ""), "count": len(g["cards"])} for g in sorted_cards["stations"]]})
+    spec = replace(CARD_LIST, filters=(replace(CARD_LIST.filters[0], default=default.value if default else "all"), *CARD_LIST.filters[1:]))
+    lst = spec.read(request, choices={"station": await station_choices(scope)})
+    everything = await card_applications.list_applications(scope=scope, status=None, overdue_only=False, problems_only=lst.value("problems") == "1")
+    rows = [card_applications.application_json(a) for a in everything]
+    counts: dict[str, int] = {}
+    for a in rows:
+        counts[a["status"]] = counts.get(a["status"], 0) + 1
+    status = lst.value("status")
+    shown = [a for a in rows if status == "all" or (status == "overdue" and a["overdue"]) or a["status"] == status]
+    lst.apply(await work.with_people(shown))
     return render(
         request,
         "cards.html",
-        shipments=shipments,
-        items=sorted(
-            [{**card_applications.application_json(a), "name": names.get(a.beneficiary_id, ""), "id_number": people[a.beneficiary_id].id_number_masked if a.beneficiary_id in people else "", "station": stations.get(a.station_id, "")} for a in shown],
-            key=lambda x: (x["due_date"] or "9999", work.pinyin_key(x["name"])),
-        ),
+        lst=lst,
+        items=lst.items,
         filter_status=status,
         counts=counts,
-        overdue_count=sum(1 for a in everything if card_applications.application_json(a)["overdue"]),
+        overdue_count=sum(1 for a in rows if a["overdue"]),
         statuses=[(s.value, card_rules.STATUS_LABELS[s]) for s in ApplicationStatus],
         my_step=default.value if default else None,
         chain={s.value: role.value for s, (role, _, _) in card_rules.CHAIN.items()},
         role=scope.role.value,
         can_write=scope.can_write,
+        sees_shipments=scope.role in (Role.CENTRE, Role.BUREAU, Role.CITY, Role.AUDITOR, Role.ADMIN),
     )
 
 
@@ -632,22 +669,49 @@ async def card_transition(request: Request, application_id: int) -> HTTPResponse
 # ---- 领证签到 ------------------------------------------------------------------------------------------
 
 
+BOOKINGS = ListSpec(
+    sorts={"time": by("start_time", "时段"), "name": by_name()},
+    default_sort="time",
+    filters=(Filter("status", "状态", labels.BOOKING_STATUS, field="status"), Filter("station", "服务站", {}, field="station_id")),
+    search_hint="姓名、身份证号后4位、电话或预约码",
+)
+SLOTS = ListSpec(
+    sorts={"day": by("day", "日期"), "station": by("station", "服务站")},
+    default_sort="day",
+    filters=(Filter("station", "服务站", {}, field="station_id"), Filter("full", "名额", {"free": "尚有名额", "full": "已满"}, field="full_key")),
+    search=False,
+    page_size=20,
+    prefix="slot_",
+)
+PAGE_ARGS["pickups"] |= BOOKINGS.args | SLOTS.args
+
+
 @bp.get("/pickups")
 @page
 async def pickups(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
+    stations = await station_choices(scope)
+    booking_list = BOOKINGS.read(request, choices={"station": stations})
+    slot_list = SLOTS.read(request, choices={"station": stations})
     today = labels.china_now().date()
     items = await booking.todays_bookings(scope=scope, day=today)
-    names = await _names(Beneficiary, {b.card.beneficiary_id for b in items})
-    slots = await (await scope.filter_by_station(PickupSlot.filter(day__gte=today, day__lte=today + timedelta(days=14)))).order_by("day", "start_time").limit(200)
-    stations = await _names(OrgUnit, {s.station_id for s in slots})
+    booking_list.apply(await work.with_people([{**booking.booking_json(b), "slot": booking.slot_json(b.slot), "start_time": b.slot.start_time, "station_id": b.slot.station_id, "beneficiary_id": b.card.beneficiary_id, "search_extra": b.short_code} for b in items]))
+    slots = await (await scope.filter_by_station(PickupSlot.filter(day__gte=today, day__lte=today + timedelta(days=14)))).order_by("day", "start_time").limit(2000)
+    slot_stations = await _names(OrgUnit, {s.station_id for s in slots})
+    slot_list.apply([{**booking.slot_json(s), "station": slot_stations.get(s.station_id, ""), "station_id": s.station_id, "full_key": "free" if booking.slot_json(s)["available"] else "full"} for s in slots])
+    may_publish = scope.can_write and scope.role in (Role.STATION, Role.ADMIN)
     return render(
         request,
         "pickups.html",
         today=today,
-        items=[{**booking.booking_json(b), "slot": booking.slot_json(b.slot), "name": names.get(b.card.beneficiary_id, "")} for b in items],
-        slots=[{**booking.slot_json(s), "station": stations.get(s.station_id, "")} for s in slots],
+        booking_list=booking_list,
+        items=booking_list.items,
+        slot_list=slot_list,
+        slots=slot_list.items,
         can_check_in=scope.role in (Role.STATION, Role.ADMIN),
+        may_publish=may_publish,
+        publish_stations=list(stations.items()),
+        publish_start=today + timedelta(days=1),
         error=request.args.get("error"),
         request_code=request.args.get("code"),
         preview=await work.booking_preview(scope=scope, booking_id=_int_arg(request, "booking", 0, maximum=2**31)) if request.args.get("booking") and scope.role in (Role.STATION, Role.ADMIN) else None,
@@ -707,9 +771,7 @@ async def monthly_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
     visible = scope.is_global or (snapshot is not None and snapshot.scope_unit_id in set(await OrgUnit.filter(id__in=list(await scope.station_ids() or [])).values_list("parent_id", flat=True)))
     if snapshot is None or snapshot.xlsx_path is None or not visible:
         raise NotFound("报表不存在", code="report_not_found")
-    response = await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=XLSX)
-    response.headers["Content-Disposition"] = work.attachment(f"优待证月度统计-{snapshot.period}.xlsx")
-    return response
+    return await file(media.resolve(request.app.ctx.settings.media_dir, snapshot.xlsx_path), mime_type=xlsx.MIME, headers=xlsx.download_headers(f"优待证月度统计-{snapshot.period}.xlsx"))
 
 
 # ---- unknown console addresses ----------------------------------------------------------------------
@@ -728,4 +790,4 @@ async def unknown_page(request: Request, rest: str) -> HTTPResponse:
     return render(request, "error.html", status=404, title="未找到", message="未找到该页面。请从上方菜单进入。")
 
 
-from server.console import daily  # noqa: F401  (registers the data-entry pages on the same blueprint)
+from server.console import bureau, daily  # noqa: F401,E402  (register the data-entry pages on the same blueprint)

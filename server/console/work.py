@@ -1,6 +1,7 @@
-"""Console-only queries the services do not offer (yet): the clerk's search, pinyin order, the unsent-message
-list with name/phone/text, the stored documents of a person, and what became of a message just queued.
-Everything goes through the same ``Scope`` as the API; nothing here changes data except the audited view."""
+"""What the console shows beside the services' own data: the clerk's search and pinyin order, the unsent-message
+list with name/phone/text, the stored documents of a person, whose card a booking is. The rules themselves
+(which messages count as unsent, marking one handled, what became of a message, finding a booking to check in)
+live in the domain services and are called from here. Nothing here changes data except the audited view."""
 
 from __future__ import annotations
 
@@ -11,20 +12,20 @@ from typing import Any
 from pypinyin import Style, lazy_pinyin
 from tortoise.expressions import Q
 
-from models.cards import Booking, Card, CardApplication, Shipment
+from models.cards import Booking, CardApplication, Shipment
 from models.confirmation import ConfirmationRecord
 from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus, ReferencePhoto
-from models.wechat import Notification, NotificationStatus, ProxyGrant
+from models.wechat import ProxyGrant
 from server import media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.cards import booking as booking_service
 from server.errors import NotFound
+from server.notifications import unsent as unsent_service
 from server.notifications.templates import default_registry, render_template
 from server.registry import service as registry
-
-UNSENT_STATUSES = (NotificationStatus.NO_QUOTA, NotificationStatus.REFUSED, NotificationStatus.FAILED, NotificationStatus.UNCERTAIN)
 
 
 def pinyin_key(name: str) -> str:
@@ -61,20 +62,21 @@ async def search_people(
         ids = [r[0] for r in ordered[(page - 1) * page_size : page * page_size]]
         by_id = {b.id: b for b in await Beneficiary.filter(id__in=ids)}
         return [by_id[i] for i in ids if i in by_id], total
-    order = {"birth": ("birth_date", "id"), "-birth": ("-birth_date", "id"), "station": ("station_id", "id")}.get(sort, ("station_id", "id"))
+    order = {"birth": ("birth_date", "id"), "-birth": ("-birth_date", "id"), "station": ("station_id", "id"), "-station": ("-station_id", "id")}.get(sort, ("station_id", "id"))
     return await query.order_by(*order).offset((page - 1) * page_size).limit(page_size), total
 
 
+OUTCOME_TEXT = {
+    "none": "未发送通知",
+    "sent": "已微信通知本人",
+    "unsent": "但无法通过微信通知本人，已列入“待电话通知”，请电话告知",
+    "queued": "微信通知已排队发送（如发送失败会列入“待电话通知”）",
+}
+
+
 async def notification_outcome(*, dedupe_prefix: str) -> str:
-    """What the clerk may truthfully say about a message the service just queued."""
-    rows = await Notification.filter(dedupe_key__startswith=dedupe_prefix)
-    if not rows:
-        return "未发送通知"
-    if any(r.status == NotificationStatus.SENT for r in rows):
-        return "已微信通知本人"
-    if all(r.status in UNSENT_STATUSES for r in rows):
-        return "但无法通过微信通知本人，已列入“待电话通知”，请电话告知"
-    return "微信通知已排队发送（如发送失败会列入“待电话通知”）"
+    """What the clerk may truthfully say about a message the service just queued (the rule is the outbox's)."""
+    return OUTCOME_TEXT[await unsent_service.outcome(dedupe_prefix=dedupe_prefix)]
 
 
 @dataclass
@@ -82,6 +84,7 @@ class UnsentRow:
     id: int
     name: str
     phone: str
+    station_id: int | None
     station: str
     title: str
     text: str
@@ -92,11 +95,7 @@ class UnsentRow:
 
 async def unsent_messages(*, scope: Scope, include_handled: bool, limit: int = 500) -> list[UnsentRow]:
     """Messages that could not go out, with whom to phone and what to tell them."""
-    rows = Notification.filter(status__in=UNSENT_STATUSES)
-    rows = await scope.filter_by_station(rows)
-    if not include_handled:
-        rows = rows.filter(handled_at__isnull=True)
-    items = await rows.order_by("-id").limit(limit)
+    items = await unsent_service.list_unsent(scope=scope, include_handled=include_handled, limit=limit)
     people = {b.id: b for b in await Beneficiary.filter(id__in=[n.beneficiary_id for n in items if n.beneficiary_id])}
     stations = dict(await OrgUnit.filter(id__in=[n.station_id for n in items if n.station_id]).values_list("id", "name"))
     templates = default_registry()
@@ -111,7 +110,7 @@ async def unsent_messages(*, scope: Scope, include_handled: bool, limit: int = 5
             title = template.title
         except (KeyError, ValueError, TypeError, IndexError):  # a context the template no longer fits is still listed for phoning
             title, text = "通知", ""
-        out.append(UnsentRow(id=n.id, name=person.name if person else "—", phone=person.phone if person else "", station=stations.get(n.station_id or 0, ""), title=title, text=text, status=n.status.value, reason=n.last_error, created_at=n.created_at))
+        out.append(UnsentRow(id=n.id, name=person.name if person else "—", phone=person.phone if person else "", station_id=n.station_id, station=stations.get(n.station_id or 0, ""), title=title, text=text, status=n.status.value, reason=n.last_error, created_at=n.created_at))
     return out
 
 
@@ -185,21 +184,11 @@ async def open_document(*, scope: Scope, actor: Actor, media_dir: Path, key: str
 
 
 async def find_booking(*, scope: Scope, settings: Any, code: str) -> Booking:
-    """The booking behind a scanned QR token or a typed short code, without checking it in: the clerk
-    first sees whose card it is (holder, or proxy and for whom)."""
-    from server.cards.booking import verify_qr_token
-
+    """The booking behind a scanned QR token or a typed short code, without checking it in (the same
+    lookup ``check_in`` uses): the clerk first sees whose card it is."""
     code = code.strip()
-    if "." in code:
-        booking = await Booking.get_or_none(id=verify_qr_token(code, key=settings.security.qr_signing_key.get_secret_value()))
-    else:
-        booking = await Booking.get_or_none(short_code=code.upper())
-    if booking is None:
-        raise NotFound("预约不存在，请核对预约码", code="booking_not_found")
-    card = await Card.get(id=booking.card_id)
-    if not await scope.contains_station(card.station_id):
-        raise NotFound("预约不存在，请核对预约码", code="booking_not_found")
-    return booking
+    found, _ = await booking_service.find_for_check_in(scope=scope, settings=settings, token=code if "." in code else None, short_code=None if "." in code else code)
+    return found
 
 
 async def booking_preview(*, scope: Scope, booking_id: int) -> dict[str, Any] | None:
@@ -207,56 +196,18 @@ async def booking_preview(*, scope: Scope, booking_id: int) -> dict[str, Any] | 
     if booking is None or not await scope.contains_station(booking.card.station_id):
         return None
     holder = await Beneficiary.get(id=booking.card.beneficiary_id)
-    proxy_name = ""
-    if booking.as_proxy:
-        grant = await ProxyGrant.filter(beneficiary_id=holder.id, proxy_user_id=booking.user_id).order_by("-id").first()
-        proxy_name = grant.proxy_name if grant else "代领人"
+    proxy_name = await booking_service.collector_name(booking) or ""
     return {"id": booking.id, "short_code": booking.short_code, "status": booking.status.value, "holder": holder.name, "holder_id_number": holder.id_number_masked, "as_proxy": booking.as_proxy, "proxy_name": proxy_name, "slot": f"{booking.slot.day.isoformat()} {booking.slot.start_time}–{booking.slot.end_time}"}
 
 
-async def mark_handled(*, scope: Scope, actor: Actor, staff_id: int, notification: Notification, note: str) -> bool:
-    """Staff reached the person another way (the same rule as POST /api/staff/notifications/{id}/handled)."""
-    from datetime import UTC, datetime
-
-    await scope.require_station_writable(notification.station_id or 0)
-    changed = await Notification.filter(id=notification.id, handled_at__isnull=True).update(handled_at=datetime.now(UTC), handled_by_staff_id=staff_id)
-    if changed:
-        await audit.record(actor=actor, action="notification.handled_offline", entity_type="notification", entity_id=notification.id, details={"note": note})
-    return bool(changed)
-
-
-def xlsx_table(*, title: str, headers: list[tuple[str, int]], rows: list[list[Any]]) -> bytes:
-    """One sheet as clerks expect it: a bold, frozen header row, sensible column widths, text not numbers
-    for phone and ID numbers (no 1.39E+10), and the sheet named in Chinese."""
-    from io import BytesIO
-
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font
-    from openpyxl.utils import get_column_letter
-
-    book = Workbook()
-    sheet = book.active
-    sheet.title = title[:31]
-    sheet.append([h for h, _ in headers])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(vertical="center")
-    for row in rows:
-        sheet.append(["" if v is None else str(v) if isinstance(v, str) or (isinstance(v, int) and len(str(v)) > 11) else v for v in row])
-    for index, (_, width) in enumerate(headers, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    for row in sheet.iter_rows(min_row=2):
-        for cell in row:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-    sheet.freeze_panes = "A2"
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition for a Chinese file name (RFC 6266/5987), with an ASCII fallback for old browsers."""
-    from urllib.parse import quote
-
-    fallback = "".join(c if c.isascii() and c.isalnum() or c in ".-_" else "_" for c in filename)
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename)}"
+async def with_people(rows: list[dict[str, Any]], *, key: str = "beneficiary_id") -> list[dict[str, Any]]:
+    """Rows of a list, each with its person's name, masked ID number, phone, village and station (what the
+    clerk's search and the table need), read in three queries whatever the list's length."""
+    people = {b.id: b for b in await Beneficiary.filter(id__in=list({r[key] for r in rows if r.get(key)}))}
+    units = dict(await OrgUnit.filter(id__in=list({p.village_id for p in people.values() if p.village_id} | {p.station_id for p in people.values()} | {r["station_id"] for r in rows if r.get("station_id")})).values_list("id", "name"))
+    out = []
+    for r in rows:
+        p = people.get(r.get(key) or 0)
+        person = {"name": p.name, "id_number": p.id_number_masked, "phone": p.phone, "village": units.get(p.village_id or 0, ""), "address": p.address} if p else {}
+        out.append({**person, **{k: v for k, v in r.items() if v is not None or k not in person}, "station": units.get(r.get("station_id") or (p.station_id if p else 0), "")})
+    return out

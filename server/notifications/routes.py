@@ -1,25 +1,30 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, text
 
-from models.wechat import MiniUser, Notification
 from models.staff import Role
-from server.audit import service as audit
+from models.wechat import MiniUser, Notification
 from server.auth.guard import staff_required
-from server.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import BadRequest, Forbidden, ValidationFailed
 from server.http.openapi import contract, respond
 from server.http.validation import api
 from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
 from server.notifications import quota
+from server.notifications import unsent as unsent_service
 from server.notifications.templates import default_registry
-from server.notifications.worker import UNSENT_STATUSES
-from server.wechat.push import InvalidPushSignature, MalformedPush, ReplayedPush, accept_push, parse_subscribe_events, verify_echo
+from server.wechat.push import (
+    InvalidPushSignature,
+    MalformedPush,
+    ReplayedPush,
+    accept_push,
+    parse_subscribe_events,
+    verify_echo,
+)
 
 bp = Blueprint("notifications", url_prefix="/api")
 
@@ -153,25 +158,13 @@ def _notification_json(n: Notification) -> dict:
 @api(summary="Messages that could not go out (no permission, refused, failed, uncertain): phone these people instead", tag="notifications", query=UnsentQuery)
 @staff_required()
 async def unsent(request: Request, query: UnsentQuery) -> HTTPResponse:
-    rows = Notification.filter(status__in=UNSENT_STATUSES)
-    rows = await request.ctx.scope.filter_by_station(rows)
-    if query.station_id is not None:
-        rows = rows.filter(station_id=query.station_id)
-    if not query.include_handled:
-        rows = rows.filter(handled_at__isnull=True)
-    return json({"items": [_notification_json(n) for n in await rows.order_by("-id").limit(500)]}, ensure_ascii=False)
+    items = await unsent_service.list_unsent(scope=request.ctx.scope, station_id=query.station_id, include_handled=query.include_handled)
+    return json({"items": [_notification_json(n) for n in items]}, ensure_ascii=False)
 
 
 @bp.post("/staff/notifications/<notification_id:int>/handled")
 @api(summary="Record that staff reached the person another way", tag="notifications", json=HandledBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def handled(request: Request, notification_id: int, body: HandledBody) -> HTTPResponse:
-    n = await Notification.get_or_none(id=notification_id)
-    if n is None or n.station_id is None:
-        raise NotFound("通知不存在", code="notification_not_found")
-    await request.ctx.scope.require_station_writable(n.station_id)
-    changed = await Notification.filter(id=n.id, handled_at__isnull=True).update(handled_at=datetime.now(UTC), handled_by_staff_id=request.ctx.staff.staff_id)
-    if not changed:
-        raise Conflict("已处理", code="already_handled")
-    await audit.record(actor=request.ctx.actor, action="notification.handled_offline", entity_type="notification", entity_id=n.id, details={"note": body.note})
+    await unsent_service.mark_handled(scope=request.ctx.scope, actor=request.ctx.actor, staff_id=request.ctx.staff.staff_id, notification_id=notification_id, note=body.note)
     return json({"ok": True})

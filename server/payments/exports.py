@@ -15,13 +15,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
 from tortoise.transactions import in_transaction
 
 from models.confirmation import Resumption, SuspensionProposal, SuspensionStatus
 from models.org import OrgUnit
 from models.payments import PaymentExport
 from models.staff import Role
+from server import xlsx
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
@@ -81,21 +81,9 @@ def render(rows: list[list[Any]], file_format: str) -> bytes:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
-        writer.writerows(rows)
+        writer.writerows(xlsx.safe_row(r) for r in rows)
         return buffer.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 with a BOM correctly
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "发放变更"
-    sheet.append(COLUMNS)
-    for row in rows:
-        sheet.append(row)
-    for cell in sheet["B"]:
-        cell.number_format = "@"  # an ID number must stay text, never 3.2e17
-    sheet.column_dimensions["B"].width = 22
-    sheet.column_dimensions["D"].width = 24
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+    return xlsx.workbook(xlsx.Sheet(title="发放变更", headers=COLUMNS, rows=rows))
 
 
 def _store(media_dir: Path, data: bytes, file_format: str) -> tuple[str, str]:

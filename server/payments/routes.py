@@ -9,13 +9,14 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, json
 
 from models.staff import Role
-from server import media
+from server import media, xlsx
 from server.auth.guard import staff_required
 from server.http.uploads import required_upload
 from server.http.validation import api
 from server.payments import exports, ledger
 
 bp = Blueprint("payments", url_prefix="/api")
+EXPORT_NAMES = {"suspensions": "暂停发放", "resumptions": "恢复发放"}
 MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8"}
 
 
@@ -81,4 +82,4 @@ async def get_export(request: Request, export_id: int) -> HTTPResponse:
 @staff_required(Role.BUREAU)
 async def export_file(request: Request, export_id: int) -> HTTPResponse:
     made = await exports.get_export(scope=request.ctx.scope, export_id=export_id)
-    return await file(media.resolve(request.app.ctx.settings.media_dir, made.path), mime_type=MIME[made.file_format], filename=f"payment-{made.kind}-{made.id}.{made.file_format}")
+    return await file(media.resolve(request.app.ctx.settings.media_dir, made.path), mime_type=MIME[made.file_format], headers=xlsx.download_headers(f"发放变更-{EXPORT_NAMES.get(made.kind, made.kind)}-{made.id}.{made.file_format}"))

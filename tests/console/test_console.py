@@ -180,6 +180,8 @@ async def test_a_station_clerks_day(page, client: httpx.AsyncClient, app: Sanic,
     # 3. Two face reviews from the keyboard. Ctrl+A does nothing; after each decision the next item opens.
     await page.click("nav >> text=人脸核验")
     assert "共 2 件" in await page.inner_text("h1")
+    await page.screenshot(path=shot("review-queue"))
+    _keep("review-queue")
     await page.keyboard.press("Enter")
     await page.wait_for_url("**/console/reviews/*")
     box = await page.evaluate("(() => { const r = document.getElementById('accept').getBoundingClientRect(); return [r.top, r.bottom, innerHeight]; })()")
@@ -332,3 +334,70 @@ async def test_a_bureau_officers_week(page, app: Sanic) -> None:  # type: ignore
     await page.wait_for_selector("text=死亡名单导入结果")
     assert "已登记死亡" in await page.inner_text("main")
     assert (await Beneficiary.get(id=deceased.id)).payment_status == PaymentStatus.DECEASED
+
+    # 复核: the person confirmed at the station is re-checked from the list, after the confirmation naming her.
+    await page.goto(app.ctx.test_base_url + f"/console/rechecks?campaign={campaign.id}")
+    await _do(page, "#rechecks tr:has-text('周五') button:has-text('复核无误')")
+    assert "周五" in page.dialogs[-1] and "已登记复核：周五，复核无误" in await _flash(page)
+    assert (await Confirmation.get(beneficiary_id=confirmed.id)).recheck_status == "accepted"
+    await page.goto(app.ctx.test_base_url + f"/console/rechecks?campaign={campaign.id}&recheck=accepted")
+    await page.screenshot(path=shot("rechecks"), full_page=True)
+    _keep("rechecks")
+
+
+async def test_shipment_receipt_delivery_and_proxy_decisions(page, app: Sanic) -> None:  # type: ignore[no-untyped-def]
+    """The centre signs for a courier parcel, the station hands a card over and decides a proxy and a change
+    of WeChat binding — each after the confirmation naming the person (or the parcel)."""
+    from models.cards import Shipment
+    from models.wechat import BindingTransfer, ProxyGrant, ProxyStatus, TransferStatus
+
+    county = await make_county()
+    made = await make_beneficiary(station=county.station_a, name="周德福")
+    application = await card_applications.create_application(actor=SYSTEM, settings=app.ctx.settings, beneficiary=made, card_kind=CardKind.VETERAN, channel="on_site")
+    await CardApplication.filter(id=application.id).update(status=ApplicationStatus.APPROVED, open_key=None)
+    waiting = await ready_card(app, await make_beneficiary(station=county.station_a, name="吴国华"), tracking="SF-walk-1")
+    person = await make_beneficiary(station=county.station_a, name="陈桂英")
+    daughter, _ = await mini_headers(app, "o-walk-daughter")
+    grant = await ProxyGrant.create(proxy_user=daughter, beneficiary=person, proxy_name="陈小红", relation="子女", scopes=["collect"], status=ProxyStatus.PENDING)
+    old_phone, _ = await mini_headers(app, "o-walk-old")
+    new_phone, _ = await mini_headers(app, "o-walk-new")
+    await bind(old_phone, person)
+    transfer = await BindingTransfer.create(user=new_phone, beneficiary=person, note="换了新手机")
+
+    # The centre receives the parcel: count checked, intact, sorted by station.
+    centre = await make_staff(role=Role.CENTRE, unit=county.district)
+    await _login(page, app, centre.username)
+    await page.click("nav >> text=证件发放")
+    await page.fill("#tracking", "SF-walk-9")
+    await page.fill("#expected", "1")
+    await page.fill("#counted", "1")
+    await page.fill("#appids", str(application.id))
+    await _do(page, "#receive-submit")
+    assert "SF-walk-9" in page.dialogs[-1] and "清点 1 张" in page.dialogs[-1] and "已签收快递 SF-walk-9，共 1 张" in await _flash(page)
+    assert (await Card.get(application_id=application.id)).status == CardStatus.AT_CENTRE
+    await page.click("#shipments-link")
+    assert "SF-walk-9" in await page.inner_text("#shipments") and await Shipment.filter(tracking_number="SF-walk-9").count() == 1
+    await page.screenshot(path=shot("shipments"), full_page=True)
+    _keep("shipments")
+
+    # The station hands a card over: method, who received it, ID checked.
+    await page.context.clear_cookies()
+    clerk = await make_staff(role=Role.STATION, unit=county.station_a)
+    await _login(page, app, clerk.username)
+    await page.click("nav >> text=证件发放")
+    row = page.locator("#deliver tr", has_text="吴国华")
+    await row.locator("input[name=id_checked]").check()
+    async with page.expect_navigation():
+        await row.locator("button:has-text('登记发放')").click()
+    assert "吴国华" in page.dialogs[-1] and "已登记发放：吴国华 的优待证" in await _flash(page)
+    assert (await Card.get(id=waiting.id)).status == CardStatus.DELIVERED
+
+    # A proxy approved with the signed authorisation; a change of WeChat binding approved.
+    await page.click("nav >> text=代办审核")
+    await page.locator("#grants tr", has_text="陈小红").locator("input[name=document]").set_input_files(_upload("authorisation.jpg", face_kit(app).id_photo))
+    await _do(page, "#grants button:has-text('核验材料后同意')")
+    assert "陈小红" in page.dialogs[-1] and "陈桂英" in page.dialogs[-1] and "已同意 陈小红 代办" in await _flash(page)
+    assert (await ProxyGrant.get(id=grant.id)).status == ProxyStatus.ACTIVE
+    await _do(page, "#transfers button:has-text('核实本人后同意')")
+    assert "陈桂英" in page.dialogs[-1] and "已同意更换绑定" in await _flash(page)
+    assert (await BindingTransfer.get(id=transfer.id)).status == TransferStatus.APPROVED

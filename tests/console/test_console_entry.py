@@ -48,7 +48,7 @@ async def test_centre_receives_and_refuses_shipments_and_the_station_delivers(cl
     refused = await client.post("/console/shipments", headers=headers, data={"csrf_token": token, "tracking_number": "SF-entry-2", "expected_count": "3", "counted_count": "3", "envelope_intact": "1", "damage_description": "两张证件折断"}, files={"photos": ("damage.jpg", photo, "image/jpeg")})
     assert "已拒收快递 SF-entry-2" in unquote(refused.headers["location"])
     shipment = await Shipment.get(tracking_number="SF-entry-2")
-    page = (await client.get("/console/issuance", headers=centre)).text
+    page = (await client.get("/console/shipments", headers=centre)).text
     assert f"/console/documents/damage-{shipment.id}-0" in page and "两张证件折断" in page
     viewed = await client.get(f"/console/documents/damage-{shipment.id}-0", headers=centre)
     assert viewed.status_code == 200 and viewed.content == photo

@@ -125,8 +125,10 @@ async def test_every_page_renders_in_chinese_and_stays_out_of_the_api_document(c
     assert page.status_code == 200
     assert "全县" in page.text and "1600.00" in page.text and "殡葬" in page.text and "本年度尚未抽查" in page.text
     assert page.text.count("<svg") == 2 and "<script src" not in page.text and "http://" not in page.text.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    cards_page = await client.get("/console/cards", headers=bureau)
-    assert cards_page.status_code == 200 and "SF-page" in cards_page.text and "拒收" in cards_page.text
+    shipments_page = await client.get("/console/shipments", headers=bureau)
+    assert shipments_page.status_code == 200 and "SF-page" in shipments_page.text and "拒收" in shipments_page.text
+    overpayments_page = (await client.get("/console/overpayments", headers=bureau)).text
+    assert "1600.00" in overpayments_page and "殡葬" in overpayments_page
     for path in ("/console/", "/console/reviews", "/console/reviews?status=rejected", "/console/beneficiaries?q=周", f"/console/beneficiaries/{person.id}", "/console/campaigns", "/console/cards?status=all", "/console/pickups", "/console/reports"):
         response = await client.get(path, headers=bureau)
         assert response.status_code == 200, path
@@ -136,7 +138,7 @@ async def test_every_page_renders_in_chinese_and_stays_out_of_the_api_document(c
     # Another district's centre sees neither the shipment nor the campaign.
     other = await make_county("U")
     centre = await _console_login(client, (await make_staff(role=Role.CENTRE, unit=other.district)).username)
-    assert "SF-page" not in (await client.get("/console/cards", headers=centre)).text
+    assert "SF-page" not in (await client.get("/console/shipments", headers=centre)).text
     assert (await client.get(f"/console/campaigns/{campaign.id}", headers=centre)).status_code == 404
     assert (await client.get("/console/reports/monthly/999/xlsx", headers=bureau)).status_code == 404
     css = await client.get("/console/static/console.css")

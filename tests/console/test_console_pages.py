@@ -86,7 +86,7 @@ async def test_every_page_for_every_role_is_chinese_in_china_time_and_refuses_ba
         "/console/", "/console/reviews", "/console/reviews?status=rejected", f"/console/reviews/{item.id}", "/console/beneficiaries", "/console/beneficiaries?q=5678",
         f"/console/beneficiaries/{person.id}", f"/console/beneficiaries/{other.id}", "/console/campaigns", f"/console/campaigns/{campaign.id}", "/console/cards",
         "/console/cards?status=all", f"/console/cards/{card.application_id}", "/console/issuance", "/console/pickups", "/console/proxies", "/console/unsent",
-        f"/console/spot-checks/{check.id}", "/console/reports",
+        f"/console/spot-checks/{check.id}", "/console/reports", "/console/shipments", "/console/rechecks", "/console/resumptions", "/console/overpayments",
     ]
     submitted = item.created_at
     china, utc = china_time(submitted), submitted.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
