@@ -23,6 +23,8 @@ from server.kv import create_store
 from server.logging_setup import configure_logging, request_id_var
 from server.notifications.startup import check_templates
 from server.security.fields import configure_cipher
+from server.auth.guard import prefetch
+from server.auth.scope import attach_store
 from server.calendar import service as calendar_service
 from server.wechat import WeChatClient
 
@@ -118,8 +120,14 @@ def _register_middleware(app: Sanic) -> None:
     @app.on_request
     async def refresh_calendar(request: Request) -> None:
         # Another worker may have changed the calendar: one key-value read keeps every worker's deadlines equal.
+        # The same round trip also reads the staff session and the org tree's version for the guard.
         if request.path not in ("/healthz", "/readyz"):
-            await calendar_service.refresh_if_stale(kv=request.app.ctx.kv)
+            try:
+                (version,) = await prefetch(request, also=[calendar_service.VERSION_KEY])
+            except Exception:  # store trouble: the calendar keeps its copy and the guard answers 503 on its own read
+                await calendar_service.refresh_if_stale(kv=request.app.ctx.kv)
+            else:
+                await calendar_service.refresh_if_stale(kv=request.app.ctx.kv, version=version)
 
     @app.on_response
     async def log_and_tag(request: Request, response: HTTPResponse) -> None:
@@ -149,6 +157,7 @@ def _register_listeners(app: Sanic, settings: Settings) -> None:
         redis = settings.redis
         app.ctx.kv = create_store(redis.url, prefix=redis.key_prefix, max_connections=redis.max_connections, pool_timeout=redis.pool_timeout_seconds, socket_timeout=redis.socket_timeout_seconds, connect_timeout=redis.connect_timeout_seconds)
         await calendar_service.load(kv=app.ctx.kv)
+        attach_store(app.ctx.kv)
         app.ctx.wechat = WeChatClient(settings.wechat, app.ctx.kv)
         # In-process: models load once per worker, on the face executor, before the first request.
         # With face.service_url only an HTTP client is created (no numpy/OpenCV/onnxruntime work).
