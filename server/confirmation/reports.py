@@ -227,25 +227,25 @@ def _cell(value: Any) -> Any:
 def progress_xlsx(report: dict[str, Any]) -> bytes:
     """Sheet 1: one row per station and bracket, then 合计 (same columns, same numbers as the JSON);
     sheet 2: the totals per age bracket."""
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "确认进度"
+    # Write-only workbook: rows stream to the file as they are appended, memory stays flat.
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("确认进度")
+    sheet.column_dimensions["A"].width = 26
     sheet.append([f"{report['campaign']} 进度（参照日 {report['reference_date']}）"])
     sheet.append([label for _, label in PROGRESS_COLUMNS])
     for row in report["rows"]:
         sheet.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS])
     totals = {**report["totals"], "station": "合计", "age_bracket_label": ""}
     sheet.append([_cell(totals.get(key, "")) for key, _ in PROGRESS_COLUMNS])
-    sheet.column_dimensions["A"].width = 26
     brackets = workbook.create_sheet("年龄段汇总")
     brackets.append([label for key, label in PROGRESS_COLUMNS if key != "station"])
     for row in report["by_bracket"]:
         brackets.append([_cell(row[key]) for key, _ in PROGRESS_COLUMNS if key != "station"])
     ranked = workbook.create_sheet("镇街排名")
+    ranked.column_dimensions["B"].width = 26
     ranked.append([label for _, label in RANKING_COLUMNS])
     for row in report.get("ranking", []):
         ranked.append([_cell(row[key]) for key, _ in RANKING_COLUMNS])
-    ranked.column_dimensions["B"].width = 26
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

@@ -364,7 +364,6 @@ async def import_chunk_postgres(*, actor: Actor, batch_id: int, candidates: list
         async with conn.acquire_connection() as raw:
             await raw.execute(_STAGE_SQL)
             await raw.copy_records_to_table("registry_import_stage", records=records, columns=list(_STAGE_COLUMNS))
-            await raw.execute("ANALYZE registry_import_stage")
             for found in await raw.fetch(_EXISTING_SQL):
                 cand = by_row[found["row_no"]]
                 outcomes[cand.row] = RowOutcome(row=cand.row, status="unchanged", beneficiary_id=found["id"], id_number_masked=cand.masked) if found["same"] else _duplicate(cand)

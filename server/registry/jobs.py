@@ -132,6 +132,9 @@ async def _run(batch: ImportBatch) -> None:
         if len(report) < REPORT_MAX_ROWS and (total <= REPORT_ALL_ROWS or outcome.status == "rejected"):
             report.append(outcome.to_dict())
 
+    # PostgreSQL works on chunk N (its own process, the other core) while this one checks chunk N + 1;
+    # chunks still commit one after another, so the progress written is always a prefix of the file.
+    writing: asyncio.Task[list[importer.RowOutcome]] | None = None
     while True:
         chunk = await asyncio.to_thread(_take, rows, COPY_CHUNK_ROWS if set_based else CHUNK_ROWS)
         if not chunk:
@@ -162,7 +165,11 @@ async def _run(batch: ImportBatch) -> None:
                 keep(written[item.row] if isinstance(item, importer.Candidate) else item)
             return {"processed_rows": done, "total_rows": sum(counts.values()), "report": report, "updated_at": datetime.now(UTC), **counts}
 
-        await importer.import_chunk_postgres(actor=actor, batch_id=batch.id, candidates=candidates, on_commit=progress_after)
+        if writing is not None:
+            await writing
+        writing = asyncio.create_task(importer.import_chunk_postgres(actor=actor, batch_id=batch.id, candidates=candidates, on_commit=progress_after))
+    if writing is not None:
+        await writing
     await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=sum(counts.values()), report=report, **counts)
     await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": sum(counts.values()), **counts})
 
