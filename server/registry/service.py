@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -236,10 +237,28 @@ async def search(
     if len(rows) < page_size and (rows or page == 1):
         total, capped = offset + len(rows), False  # the last page: the total is known without counting
     else:
-        # Bounded count: an index-only walk of at most COUNT_CAP + 1 ids, never the whole scope.
-        found = len(await query.limit(COUNT_CAP + 1).values_list("id", flat=True))
-        total, capped = min(found, COUNT_CAP), found > COUNT_CAP
+        total, capped = await _bounded_count(query)
     return [row_json(r) for r in rows], total, capped
+
+
+# Totals of list pages, per worker: paging through a list asks for the same total on every page.
+COUNT_TTL_SECONDS = 30.0
+_counts: dict[str, tuple[float, int, bool]] = {}
+
+
+async def _bounded_count(query: Any) -> tuple[int, bool]:
+    """At most COUNT_CAP + 1 ids walked (never the whole scope), remembered for COUNT_TTL_SECONDS."""
+    limited = query.limit(COUNT_CAP + 1).values_list("id", flat=True)
+    key = limited.sql(params_inline=True)
+    now = time.monotonic()
+    cached = _counts.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], cached[2]
+    found = len(await limited)
+    if len(_counts) >= 1024:
+        _counts.clear()
+    _counts[key] = (now + COUNT_TTL_SECONDS, min(found, COUNT_CAP), found > COUNT_CAP)
+    return min(found, COUNT_CAP), found > COUNT_CAP
 
 
 _DETAIL_SQL_POSTGRES = """
