@@ -20,6 +20,7 @@ from typing import Any
 from openpyxl import Workbook
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 from tortoise.functions import Count
 
 from models.confirmation import (
@@ -69,15 +70,16 @@ def _empty() -> dict[str, Any]:
     return {**quotas.empty_cell(), **{f"by_{m}": 0 for m in METHODS}}
 
 
-# The whole progress report is one GROUP BY over the campaign's confirmations. Living away is read
-# through a hashed subquery of the (few) people living away instead of a join with every beneficiary.
+# The whole progress report is one GROUP BY over the campaign's confirmations. Living away is counted
+# through a hashed subquery of the (few) people living away instead of a join with every beneficiary,
+# and summed, not grouped on: grouping on an expression made PostgreSQL expect a group per row and
+# sort the campaign on disk (7 s at 500 k people) instead of hashing a few hundred groups.
 _GROUPED_SQL = """
-SELECT c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion,
-  CASE WHEN c.beneficiary_id IN (SELECT b.id FROM beneficiary b WHERE b.lives_away) THEN 1 ELSE 0 END AS lives_away,
-  COUNT(*) AS n
+SELECT c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion, COUNT(*) AS n,
+  SUM(CASE WHEN c.beneficiary_id IN (SELECT b.id FROM beneficiary b WHERE b.lives_away) THEN 1 ELSE 0 END) AS away
 FROM confirmation c
 WHERE c.campaign_id = {campaign} {stations}
-GROUP BY c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion, 7
+GROUP BY c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion
 """
 
 
@@ -87,11 +89,21 @@ async def _grouped(*, campaign_id: int, station_ids: frozenset[int] | None) -> l
     if is_postgres():
         sql = _GROUPED_SQL.format(campaign="$1", stations="AND c.station_id = ANY($2::int[])" if station_ids is not None else "")
         params: list[Any] = [campaign_id] + ([sorted(station_ids)] if station_ids is not None else [])
+        async with in_transaction() as conn:
+            # Enough memory to hash the groups: the planner over-estimates their number.
+            await conn.execute_script("SET LOCAL work_mem = '64MB'")
+            found = await conn.execute_query_dict(sql, params)
     else:
         marks = ", ".join("?" for _ in station_ids or ())
         sql = _GROUPED_SQL.format(campaign="?", stations=f"AND c.station_id IN ({marks or 'NULL'})" if station_ids is not None else "")
-        params = [campaign_id, *sorted(station_ids or ())]
-    return await connections.get("default").execute_query_dict(sql, params)
+        found = await connections.get("default").execute_query_dict(sql, [campaign_id, *sorted(station_ids or ())])
+    rows = []
+    for g in found:
+        away = int(g["away"] or 0)
+        for lives_away, n in ((False, int(g["n"]) - away), (True, away)):
+            if n:
+                rows.append({**g, "n": n, "lives_away": lives_away})
+    return rows
 
 
 def expected_pct(campaign: Campaign, today: date) -> float:
