@@ -75,7 +75,7 @@ class Beneficiary(TimestampedModel):
 
     class Meta:
         table = "beneficiary"
-        indexes = (("station_id", "payment_status"), ("category",), ("name",), ("village_id",))
+        indexes = (("station_id", "payment_status"), ("category",), ("name",), ("village_id",), ("station_id", "name", "id"))
 
 
 class PaymentStatusChange(TimestampedModel):

@@ -18,6 +18,7 @@ from server.http.validation import install_input_guards
 from server.security.headers import install_security_headers
 from server.logging_setup import configure_logging, request_id_var
 from server.notifications.startup import check_templates
+from server.auth.guard import prefetch
 from server.calendar import service as calendar_service
 from server.services import build_services, configure_process
 
@@ -112,8 +113,14 @@ def _register_middleware(app: Sanic) -> None:
     @app.on_request
     async def refresh_calendar(request: Request) -> None:
         # Another worker may have changed the calendar: one key-value read keeps every worker's deadlines equal.
+        # The same round trip also reads the staff session and the org tree's version for the guard.
         if request.path not in ("/healthz", "/readyz"):
-            await calendar_service.refresh_if_stale(kv=request.app.ctx.kv)
+            try:
+                (version,) = await prefetch(request, also=[calendar_service.VERSION_KEY])
+            except Exception:  # store trouble: the calendar keeps its copy and the guard answers 503 on its own read
+                await calendar_service.refresh_if_stale(kv=request.app.ctx.kv)
+            else:
+                await calendar_service.refresh_if_stale(kv=request.app.ctx.kv, version=version)
 
     @app.on_response
     async def log_and_tag(request: Request, response: HTTPResponse) -> None:

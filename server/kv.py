@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -51,6 +51,9 @@ class KeyValueStore(Protocol):
     async def ttl(self, key: str) -> float | None: ...
 
     async def expire(self, key: str, ttl: float) -> bool: ...
+
+    async def read_many(self, keys: Sequence[str], *, ttl_of: str | None = None) -> tuple[list[str | None], float | None]:
+        """Several values, and the remaining lifetime of ``ttl_of``, in one round trip."""
 
     def lock(
         self, name: str, *, timeout: float = 10.0, wait: float = 10.0
@@ -154,6 +157,10 @@ class MemoryStore(_LockMixin):
         self._data[key] = (item[0], time.monotonic() + ttl)
         return True
 
+    async def read_many(self, keys: Sequence[str], *, ttl_of: str | None = None) -> tuple[list[str | None], float | None]:
+        values = [await self.get(key) for key in keys]
+        return values, (await self.ttl(ttl_of) if ttl_of is not None else None)
+
     async def ping(self) -> bool:
         return True
 
@@ -248,6 +255,16 @@ class RedisStore(_LockMixin):
 
     async def expire(self, key: str, ttl: float) -> bool:
         return bool(await self._run(self._client.pexpire(self._k(key), max(1, int(ttl * 1000)))))
+
+    async def read_many(self, keys: Sequence[str], *, ttl_of: str | None = None) -> tuple[list[str | None], float | None]:
+        # MGET and PTTL pipelined: one round trip where a GET per key and a TTL would take several.
+        pipe = self._client.pipeline(transaction=False)
+        pipe.mget([self._k(key) for key in keys])
+        if ttl_of is not None:
+            pipe.pttl(self._k(ttl_of))
+        results = await self._run(pipe.execute())
+        ms = results[1] if ttl_of is not None else None
+        return list(results[0]), (ms / 1000 if ms and ms > 0 else None)
 
     async def ping(self) -> bool:
         return bool(await self._run(self._client.ping()))

@@ -19,6 +19,7 @@ from typing import Any
 
 from server import db
 from server.audit import service as audit_service
+from server.auth.scope import attach_store
 from server.calendar import service as calendar_service
 from server.config import Settings
 from server.kv import KeyValueStore, create_store
@@ -84,6 +85,8 @@ async def build_services(settings: Settings, *, pool_max_size: int | None = None
         await audit_service.ensure_audit_head()
         kv = create_kv(settings)
         await calendar_service.load(kv=kv)
+        # Org changes made by this process bump the shared version token every worker's tree cache reads.
+        attach_store(kv)
     except BaseException:
         if kv is not None:
             await kv.close()

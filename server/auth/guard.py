@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
@@ -12,7 +13,7 @@ from models.org import OrgKind
 from models.staff import Role, Staff
 from server.actors import Actor
 from server.auth import sessions
-from server.auth.scope import Scope
+from server.auth.scope import ORG_VERSION_KEY, UNKNOWN, Scope, _Unknown
 from server.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "vets_session"
@@ -48,6 +49,41 @@ def _token_from(request: Request) -> tuple[str | None, bool]:
     return cookie, True
 
 
+@dataclass
+class Prefetched:
+    """What one pipelined store read at the start of a request found for the staff guard."""
+
+    token: str
+    session_raw: str | None
+    idle_left: float | None
+    org_version: str | None
+
+
+async def prefetch(request: Request, *, also: Sequence[str] = ()) -> list[str | None]:
+    """One round trip to the store for the request: ``also`` (shared version tokens the caller needs),
+    the org tree's version and, when the request carries a token, the staff session and its idle time
+    left. Returns the values of ``also``; the guard finds the rest on ``request.ctx``."""
+    token, _ = _token_from(request)
+    keys = [*also, ORG_VERSION_KEY]
+    key = sessions.session_key(token) if token else None
+    if key is not None:
+        keys.append(key)
+    values, idle_left = await request.app.ctx.kv.read_many(keys, ttl_of=key)
+    if token:
+        request.ctx.prefetched = Prefetched(token=token, session_raw=values[-1], idle_left=idle_left, org_version=values[len(also)])
+    return values[: len(also)]
+
+
+async def _session(request: Request, token: str) -> tuple[sessions.StaffSession | None, str | None | _Unknown]:
+    kv = request.app.ctx.kv
+    idle_timeout = request.app.ctx.settings.security.staff_idle_timeout_seconds
+    found: Prefetched | None = getattr(request.ctx, "prefetched", None)
+    if found is not None and found.token == token:
+        session = await sessions.session_from(kv, token, raw=found.session_raw, idle_left=found.idle_left, idle_timeout=idle_timeout)
+        return session, found.org_version
+    return await sessions.load_session(kv, token, idle_timeout=idle_timeout), UNKNOWN
+
+
 async def current_staff(request: Request) -> sessions.StaffSession:
     cached = getattr(request.ctx, "staff", None)
     if cached is not None:
@@ -55,8 +91,7 @@ async def current_staff(request: Request) -> sessions.StaffSession:
     token, from_cookie = _token_from(request)
     if not token:
         raise Unauthorized()
-    settings = request.app.ctx.settings
-    session = await sessions.load_session(request.app.ctx.kv, token, idle_timeout=settings.security.staff_idle_timeout_seconds)
+    session, org_version = await _session(request, token)
     if session is None:
         raise Unauthorized("登录已过期，请重新登录", code="session_expired")
     await _check_account(request, token, session)
@@ -67,7 +102,7 @@ async def current_staff(request: Request) -> sessions.StaffSession:
             raise Forbidden("页面已过期，请刷新后重试", code="csrf_failed")
     request.ctx.staff = session
     request.ctx.session_token = token
-    request.ctx.scope = Scope(role=Role(session.role), org_unit_id=session.org_unit_id, org_kind=OrgKind(session.org_kind))
+    request.ctx.scope = Scope(role=Role(session.role), org_unit_id=session.org_unit_id, org_kind=OrgKind(session.org_kind), tree_version=org_version)
     request.ctx.actor = Actor(type="staff", id=str(session.staff_id), role=session.role, request_id=getattr(request.ctx, "request_id", None))
     return session
 

@@ -66,12 +66,14 @@ async def load(*, kv: KeyValueStore | None) -> WorkingCalendar:
     return _snapshot.calendar
 
 
-async def refresh_if_stale(*, kv: KeyValueStore) -> None:
-    try:
-        version = await kv.get(VERSION_KEY)
-    except Exception:
-        log.warning("calendar version unreadable; keeping this worker's calendar", exc_info=True)
-        return
+async def refresh_if_stale(*, kv: KeyValueStore, version: str | None | _NotLoaded = _NotLoaded()) -> None:
+    """``version``: the token when the caller has just read it (with other keys, in one round trip)."""
+    if isinstance(version, _NotLoaded):
+        try:
+            version = await kv.get(VERSION_KEY)
+        except Exception:
+            log.warning("calendar version unreadable; keeping this worker's calendar", exc_info=True)
+            return
     if isinstance(_snapshot.version, _NotLoaded) or version != _snapshot.version:
         _snapshot.calendar = await _read_database()
         _snapshot.version = version

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Max, Min
 from tortoise.transactions import in_transaction
 
 from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus
@@ -16,6 +17,7 @@ from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server import clock
+from server.db import is_postgres
 from server.confirmation import rules
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
@@ -126,28 +128,81 @@ async def list_campaigns(*, scope: Scope) -> list[Campaign]:
     return [c for c in campaigns if c.district_id in districts]
 
 
+# People are added to an opened campaign in chunks of beneficiary ids, each its own transaction: no lock is
+# held longer than one chunk, and a request cut off half-way is finished by asking to open it again.
+OPEN_CHUNK_IDS = 50_000
+
+
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year without one: born on 28 February is already that age
+        return day.replace(year=day.year - years, day=28)
+
+
+_FILL_SQL_POSTGRES = """
+INSERT INTO confirmation (campaign_id, beneficiary_id, station_id, age_bracket, status, home_visited, reviewed,
+  failed_attempts, self_service_locked, recheck_note, exclusion_note, version, created_at, updated_at)
+SELECT $1, b.id, b.station_id,
+  CASE WHEN b.birth_date <= $2 THEN '80_plus' WHEN b.birth_date <= $3 THEN '70_79' ELSE 'under_70' END,
+  'pending', FALSE, FALSE, 0, FALSE, '', '', 1, now(), now()
+FROM beneficiary b
+WHERE b.id >= $4 AND b.id < $5 AND b.station_id = ANY($6::int[]) AND b.on_periodic_payment
+  AND b.payment_status = ANY($7::text[]) AND b.category = ANY($8::text[])
+ON CONFLICT (campaign_id, beneficiary_id) DO NOTHING
+"""
+
+
+async def _fill_chunk(campaign: Campaign, stations: list[int], low: int, high: int) -> int:
+    """Pending confirmations for the people with ids in [low, high) not yet in the campaign."""
+    statuses = [PaymentStatus.ACTIVE.value, PaymentStatus.SUSPENDED.value]
+    categories = [getattr(c, "value", c) for c in campaign.categories]
+    if is_postgres():
+        # Set-based: the age bracket is a comparison with two cut-off dates (see rules.age_bracket).
+        ref = campaign.reference_date
+        async with in_transaction() as conn, conn.acquire_connection() as raw:
+            status = await raw.execute(_FILL_SQL_POSTGRES, campaign.id, _years_before(ref, 80), _years_before(ref, 70), low, high, stations, statuses, categories)
+        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
+    people = await Beneficiary.filter(id__gte=low, id__lt=high, station_id__in=stations, on_periodic_payment=True, payment_status__in=statuses, category__in=categories).values("id", "station_id", "birth_date")
+    if not people:
+        return 0
+    present = set(await Confirmation.filter(campaign_id=campaign.id, beneficiary_id__gte=low, beneficiary_id__lt=high).values_list("beneficiary_id", flat=True))
+    rows = [
+        Confirmation(campaign_id=campaign.id, beneficiary_id=p["id"], station_id=p["station_id"], age_bracket=rules.age_bracket(p["birth_date"], campaign.reference_date))
+        for p in people
+        if p["id"] not in present
+    ]
+    async with in_transaction():
+        await Confirmation.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
 async def open_campaign(*, scope: Scope, actor: Actor, campaign_id: int) -> dict[str, int]:
-    """Create a pending confirmation for every person in scope: periodic payments, listed categories."""
+    """Open the campaign, then create a pending confirmation for every person in scope (periodic
+    payments, listed categories) chunk by chunk. Asking again for an open campaign whose filling was
+    cut off (a timeout, a restart) adds the people still missing; when none are, it is a conflict."""
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     await _district_for(scope, campaign.district_id)
-    stations = await OrgUnit.filter(parent_id=campaign.district_id, kind=OrgKind.STATION).values_list("id", flat=True)
+    stations = list(await OrgUnit.filter(parent_id=campaign.district_id, kind=OrgKind.STATION).values_list("id", flat=True))
+    opened = False
     async with in_transaction():
         changed = await Campaign.filter(id=campaign.id, status=CampaignStatus.DRAFT).update(status=CampaignStatus.OPEN, opened_at=datetime.now(UTC))
-        if changed == 0:
+        if changed:
+            opened = True
+            await audit.record(actor=actor, action="campaign.opened", entity_type="campaign", entity_id=campaign.id)
+        elif not await Campaign.filter(id=campaign.id, status=CampaignStatus.OPEN).exists():
             raise Conflict("该年度确认已开启", code="campaign_already_open")
-        people = await Beneficiary.filter(
-            station_id__in=list(stations),
-            on_periodic_payment=True,
-            payment_status__in=[PaymentStatus.ACTIVE, PaymentStatus.SUSPENDED],
-            category__in=campaign.categories,
-        ).values("id", "station_id", "birth_date")
-        rows = [
-            Confirmation(campaign_id=campaign.id, beneficiary_id=p["id"], station_id=p["station_id"], age_bracket=rules.age_bracket(p["birth_date"], campaign.reference_date))
-            for p in people
-        ]
-        await Confirmation.bulk_create(rows, batch_size=1000)
-        await audit.record(actor=actor, action="campaign.opened", entity_type="campaign", entity_id=campaign.id, details={"people": len(rows)})
-    return {"created": len(rows)}
+    created = 0
+    found = await Beneficiary.filter(station_id__in=stations).annotate(low=Min("id"), high=Max("id")).values("low", "high") if stations else []
+    bounds = found[0] if found else None
+    if bounds and bounds["low"] is not None:
+        for low in range(bounds["low"], bounds["high"] + 1, OPEN_CHUNK_IDS):
+            created += await _fill_chunk(campaign, stations, low, low + OPEN_CHUNK_IDS)
+    if not opened and created == 0:
+        raise Conflict("该年度确认已开启", code="campaign_already_open")
+    people = await Confirmation.filter(campaign_id=campaign.id).count()
+    await audit.record(actor=actor, action="campaign.people_added", entity_type="campaign", entity_id=campaign.id, details={"people": people, "added": created, "resumed": not opened})
+    return {"created": created, "people": people}
 
 
 async def current_confirmation(*, beneficiary_id: int) -> Confirmation | None:

@@ -132,6 +132,9 @@ async def _store_evidence(*, actor: Actor, notice: PublicNotice, evidence: list[
     return stored
 
 
+NOTIFY_CHUNK = 200
+
+
 async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence: list[Evidence], media_dir: Path, issuer: str = "") -> PublicNotice:
     """Record that the notice is published today (the server's date: the 60 days run from it) with
     its evidence and channels, and tell each listed person still unconfirmed."""
@@ -155,17 +158,21 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence
             raise Conflict("公告已发布", code="notice_already_published")
         stored = await _store_evidence(actor=actor, notice=notice, evidence=evidence, media_dir=media_dir)
         await audit.record(actor=actor, action="notice.published", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "published_on": published_on.isoformat(), "channels": channels, "evidence_sha256": [e.sha256 for e in stored]})
-        # Only those still unconfirmed now; a person listed in both the county and a station notice is
-        # told once per campaign (the dedupe key), and the outbox spends quota only where there is some.
-        people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries], status__in=UNCONFIRMED).values("beneficiary_id", "station_id")
-        for person in people:
-            await notify_beneficiary(
-                beneficiary_id=person["beneficiary_id"],
-                station_id=person["station_id"],
-                template_key="notice_published",
-                context={"notice_id": notice.id, "title": title, "publisher": publisher, "published_on": published_on},
-                dedupe_key=f"notice:{notice.campaign_id}:{person['beneficiary_id']}",
-            )
+    # Only those still unconfirmed now; a person listed in both the county and a station notice is
+    # told once per campaign (the dedupe key), and the outbox spends quota only where there is some.
+    # After the publication commits, in chunks that each commit on their own: no lock is held across
+    # a county's worth of messages, and the dedupe key makes a repeated chunk harmless.
+    people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries], status__in=UNCONFIRMED).values("beneficiary_id", "station_id")
+    for start in range(0, len(people), NOTIFY_CHUNK):
+        async with in_transaction():
+            for person in people[start : start + NOTIFY_CHUNK]:
+                await notify_beneficiary(
+                    beneficiary_id=person["beneficiary_id"],
+                    station_id=person["station_id"],
+                    template_key="notice_published",
+                    context={"notice_id": notice.id, "title": title, "publisher": publisher, "published_on": published_on},
+                    dedupe_key=f"notice:{notice.campaign_id}:{person['beneficiary_id']}",
+                )
     return await PublicNotice.get(id=notice.id)
 
 

@@ -16,7 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
 from tortoise.functions import Count
 
 from models.confirmation import (
@@ -36,6 +38,7 @@ from models.confirmation import (
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server import clock, media, xlsx
+from server.db import is_postgres
 from server.auth.scope import Scope
 from server.confirmation import quotas, rules
 from server.confirmation.campaigns import get_campaign
@@ -65,9 +68,40 @@ def _empty() -> dict[str, Any]:
     return {**quotas.empty_cell(), **{f"by_{m}": 0 for m in METHODS}}
 
 
-async def _grouped(query: Any) -> list[dict[str, Any]]:
-    keys = ("station_id", "age_bracket", "status", "method", "home_visited", "exclusion", "beneficiary__lives_away")
-    return await query.annotate(n=Count("id")).group_by(*keys).values(*keys, "n")
+# The whole progress report is one GROUP BY over the campaign's confirmations. Living away is counted
+# through a hashed subquery of the (few) people living away instead of a join with every beneficiary,
+# and summed, not grouped on: grouping on an expression made PostgreSQL expect a group per row and
+# sort the campaign on disk (7 s at 500 k people) instead of hashing a few hundred groups.
+_GROUPED_SQL = """
+SELECT c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion, COUNT(*) AS n,
+  SUM(CASE WHEN c.beneficiary_id IN (SELECT b.id FROM beneficiary b WHERE b.lives_away) THEN 1 ELSE 0 END) AS away
+FROM confirmation c
+WHERE c.campaign_id = {campaign} {stations}
+GROUP BY c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion
+"""
+
+
+async def _grouped(*, campaign_id: int, station_ids: frozenset[int] | None) -> list[dict[str, Any]]:
+    """Counts per station, bracket, status, method, visit, exclusion and living away (raw SQL on the
+    ORM's connection: the same statement on PostgreSQL and SQLite)."""
+    if is_postgres():
+        sql = _GROUPED_SQL.format(campaign="$1", stations="AND c.station_id = ANY($2::int[])" if station_ids is not None else "")
+        params: list[Any] = [campaign_id] + ([sorted(station_ids)] if station_ids is not None else [])
+        async with in_transaction() as conn:
+            # Enough memory to hash the groups: the planner over-estimates their number.
+            await conn.execute_script("SET LOCAL work_mem = '64MB'")
+            found = await conn.execute_query_dict(sql, params)
+    else:
+        marks = ", ".join("?" for _ in station_ids or ())
+        sql = _GROUPED_SQL.format(campaign="?", stations=f"AND c.station_id IN ({marks or 'NULL'})" if station_ids is not None else "")
+        found = await connections.get("default").execute_query_dict(sql, [campaign_id, *sorted(station_ids or ())])
+    rows = []
+    for g in found:
+        away = int(g["away"] or 0)
+        for lives_away, n in ((False, int(g["n"]) - away), (True, away)):
+            if n:
+                rows.append({**g, "n": n, "lives_away": lives_away})
+    return rows
 
 
 def expected_pct(campaign: Campaign, today: date) -> float:
@@ -101,12 +135,11 @@ async def progress(*, scope: Scope, campaign_id: int) -> dict[str, Any]:
     home visits vs required, first-year face-to-face; totals per bracket and overall; the ranking."""
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     first_year = await is_first_year(campaign)
-    query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id))
     cells: dict[tuple[int, AgeBracket], dict[str, Any]] = {}
-    for g in await _grouped(query):
+    for g in await _grouped(campaign_id=campaign.id, station_ids=await scope.station_ids()):
         bracket = AgeBracket(_value(g["age_bracket"]))
         cell = cells.setdefault((g["station_id"], bracket), _empty())
-        quotas.add_group(cell, n=g["n"], status=_value(g["status"]), method=_value(g["method"]), home_visited=bool(g["home_visited"]), exclusion=g["exclusion"], lives_away=bool(g["beneficiary__lives_away"]))
+        quotas.add_group(cell, n=g["n"], status=_value(g["status"]), method=_value(g["method"]), home_visited=bool(g["home_visited"]), exclusion=g["exclusion"], lives_away=bool(g["lives_away"]))
     stations = dict(await OrgUnit.filter(id__in=list({s for s, _ in cells})).values_list("id", "name")) if cells else {}
     rows = []
     for (station_id, bracket), cell in sorted(cells.items(), key=lambda kv: (stations.get(kv[0][0], ""), kv[0][0], BRACKET_ORDER.index(kv[0][1]))):

@@ -11,7 +11,7 @@ from models.org import ALLOWED_PARENT, OrgKind, OrgUnit
 from models.staff import Role, Staff
 from server.actors import Actor
 from server.audit import service as audit
-from server.auth.scope import Scope
+from server.auth.scope import Scope, publish_org_change
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.security.passwords import hash_password
 
@@ -67,6 +67,7 @@ async def create_unit(*, actor: Actor, name: str, code: str, kind: OrgKind, pare
         except IntegrityError as exc:
             raise Conflict("单位编码已存在", code="duplicate_code") from exc
         await audit.record(actor=actor, action="org_unit.created", entity_type="org_unit", entity_id=unit.id, after=unit_json(unit))
+    await publish_org_change()  # again after the commit: a worker may have re-read the tree before it
     return unit
 
 

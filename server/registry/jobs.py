@@ -27,6 +27,7 @@ from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.config import Settings
+from server.db import is_postgres
 from server.errors import ApiError, NotFound
 from server.periodic import PeriodicJob
 from server.registry import importer
@@ -34,6 +35,8 @@ from server.registry import importer
 log = logging.getLogger("server.registry.jobs")
 
 CHUNK_ROWS = 500
+# PostgreSQL registers a chunk set-based (COPY, one merge, one audit entry): bigger chunks, fewer commits.
+COPY_CHUNK_ROWS = 5000
 # Row outcomes kept in the report: every row of a small file; beyond that, the rejected ones.
 REPORT_ALL_ROWS = 2000
 REPORT_MAX_ROWS = 20_000
@@ -122,21 +125,52 @@ async def _run(batch: ImportBatch) -> None:
     counts = {"imported": batch.imported, "unchanged": batch.unchanged, "rejected": batch.rejected}
     report: list[dict[str, Any]] = list(batch.report or [])
     done = 0  # data rows consumed, empty ones included; resumes skip this many
+    set_based = is_postgres()
+
+    def keep(outcome: importer.RowOutcome) -> None:
+        counts[outcome.status] += 1
+        total = sum(counts.values())
+        if len(report) < REPORT_MAX_ROWS and (total <= REPORT_ALL_ROWS or outcome.status == "rejected"):
+            report.append(outcome.to_dict())
+
+    # PostgreSQL works on chunk N (its own process, the other core) while this one checks chunk N + 1;
+    # chunks still commit one after another, so the progress written is always a prefix of the file.
+    writing: asyncio.Task[list[importer.RowOutcome]] | None = None
     while True:
-        chunk = await asyncio.to_thread(_take, rows, CHUNK_ROWS)
+        chunk = await asyncio.to_thread(_take, rows, COPY_CHUNK_ROWS if set_based else CHUNK_ROWS)
         if not chunk:
             break
-        for raw in chunk:
-            done += 1
-            if done <= batch.processed_rows or not any(raw.values()):
-                continue
-            outcome = await importer._import_row(scope=scope, actor=actor, row=done + 1, raw=raw, stations=stations, villages=villages, seen=seen)
-            counts[outcome.status] += 1
-            total = sum(counts.values())
-            if len(report) < REPORT_MAX_ROWS and (total <= REPORT_ALL_ROWS or outcome.status == "rejected"):
-                report.append(outcome.to_dict())
-        if done > batch.processed_rows:
+        first = done
+        done += len(chunk)
+        if done <= batch.processed_rows:
+            continue
+        if not set_based:
+            for offset, raw in enumerate(chunk, start=first + 1):
+                if offset <= batch.processed_rows or not any(raw.values()):
+                    continue
+                keep(await importer._import_row(scope=scope, actor=actor, row=offset + 1, raw=raw, stations=stations, villages=villages, seen=seen))
             await ImportBatch.filter(id=batch.id).update(processed_rows=done, total_rows=sum(counts.values()), report=report, updated_at=datetime.now(UTC), **counts)
+            continue
+        # PostgreSQL: check the chunk in Python, then register it set-based in one transaction.
+        checked: list[importer.RowOutcome | importer.Candidate] = []
+        for offset, raw in enumerate(chunk, start=first + 1):
+            if offset <= batch.processed_rows or not any(raw.values()):
+                continue
+            checked.append(await importer.validate_row(scope=scope, row=offset + 1, raw=raw, stations=stations, villages=villages, seen=seen))
+        candidates = [c for c in checked if isinstance(c, importer.Candidate)]
+
+        def progress_after(outcomes: list[importer.RowOutcome], checked: list[Any] = checked, done: int = done) -> dict[str, Any]:
+            # Runs inside the chunk's transaction: the progress commits with the rows it counts.
+            written = {o.row: o for o in outcomes}
+            for item in checked:
+                keep(written[item.row] if isinstance(item, importer.Candidate) else item)
+            return {"processed_rows": done, "total_rows": sum(counts.values()), "report": report, "updated_at": datetime.now(UTC), **counts}
+
+        if writing is not None:
+            await writing
+        writing = asyncio.create_task(importer.import_chunk_postgres(actor=actor, batch_id=batch.id, candidates=candidates, on_commit=progress_after))
+    if writing is not None:
+        await writing
     await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=sum(counts.values()), report=report, **counts)
     await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": sum(counts.values()), **counts})
 

@@ -72,8 +72,8 @@ class StatusBody(BaseModel):
 @api(summary="Search beneficiaries in the caller's scope (paginated)", tag="registry", query=SearchQuery)
 @staff_required()
 async def search(request: Request, query: SearchQuery) -> HTTPResponse:
-    items, total = await service.search(scope=request.ctx.scope, **query.model_dump())
-    return json({"items": [service.beneficiary_json(b) for b in items], "total": total, "page": query.page, "page_size": query.page_size}, ensure_ascii=False)
+    items, total, capped = await service.search(scope=request.ctx.scope, **query.model_dump())
+    return json({"items": items, "total": total, "total_capped": capped, "page": query.page, "page_size": query.page_size}, ensure_ascii=False)
 
 
 @bp.post("/")
@@ -88,16 +88,7 @@ async def create(request: Request, body: CreateBody) -> HTTPResponse:
 @api(summary="One beneficiary (ID number masked), with payment-status history and photos", tag="registry")
 @staff_required()
 async def detail(request: Request, beneficiary_id: int) -> HTTPResponse:
-    b = await service.get_beneficiary(scope=request.ctx.scope, beneficiary_id=beneficiary_id)
-    history = await service.status_history(beneficiary_id=b.id)
-    photos = await service.list_photos(beneficiary_id=b.id)
-    payload = service.beneficiary_json(b)
-    payload["status_history"] = [
-        {"from": h.from_status.value if h.from_status else None, "to": h.to_status.value, "effective_date": h.effective_date.isoformat(), "reason": h.reason, "at": h.created_at.isoformat()}
-        for h in history
-    ]
-    payload["photos"] = [service.photo_json(p) for p in photos]
-    return json(payload, ensure_ascii=False)
+    return json(await service.detail_json(scope=request.ctx.scope, beneficiary_id=beneficiary_id), ensure_ascii=False)
 
 
 @bp.patch("/<beneficiary_id:int>")

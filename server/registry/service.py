@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -17,6 +20,7 @@ from models.registry import Beneficiary, Category, PaymentStatus, PaymentStatusC
 from server import media
 from server.actors import Actor
 from server.audit import service as audit
+from server.db import is_postgres
 from server.auth.scope import Scope
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.registry.categories import CATEGORY_LABELS, STATUS_LABELS
@@ -155,6 +159,56 @@ async def get_beneficiary(*, scope: Scope, beneficiary_id: int) -> Beneficiary:
     return b
 
 
+# A page's total is counted up to this many rows: past it the API says "more than" instead of
+# counting a whole province on every page (``total_capped``).
+COUNT_CAP = 10_000
+LIST_FIELDS = ("id", "name", "id_number_masked", "birth_date", "sex", "category", "station_id", "village_id", "address", "phone", "on_periodic_payment", "monthly_amount", "payment_status", "death_date", "hardship", "hardship_note", "lives_away", "version", "updated_at")
+
+
+def _text(value: Any) -> Any:
+    return getattr(value, "value", value)
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):  # a timestamp inside aggregated JSON
+        value = datetime.fromisoformat(value)
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.isoformat()
+
+
+def row_json(row: dict[str, Any]) -> dict[str, Any]:
+    """``beneficiary_json`` for a row read as values (no model instance built): the same keys and text."""
+    category = Category(_text(row["category"]))
+    status = PaymentStatus(_text(row["payment_status"]))
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "id_number": row["id_number_masked"],
+        "id_number_masked": row["id_number_masked"],
+        "birth_date": _iso(row["birth_date"]),
+        "sex": _text(row["sex"]),
+        "category": category.value,
+        "category_label": CATEGORY_LABELS[category],
+        "station_id": row["station_id"],
+        "village_id": row["village_id"],
+        "address": row["address"],
+        "phone": row["phone"],
+        "on_periodic_payment": bool(row["on_periodic_payment"]),
+        "monthly_amount": str(Decimal(str(row["monthly_amount"])).quantize(Decimal("0.01"))),
+        "payment_status": status.value,
+        "payment_status_label": STATUS_LABELS[status],
+        "death_date": _iso(row["death_date"]),
+        "hardship": bool(row["hardship"]),
+        "hardship_note": row["hardship_note"],
+        "lives_away": bool(row["lives_away"]),
+        "version": row["version"],
+        "updated_at": _iso(row["updated_at"]),
+    }
+
+
 async def search(
     *,
     scope: Scope,
@@ -165,7 +219,8 @@ async def search(
     status: PaymentStatus | None = None,
     page: int = 1,
     page_size: int = 20,
-) -> tuple[list[Beneficiary], int]:
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """One page as JSON-ready dicts, the total (counted up to ``COUNT_CAP``) and whether it was capped."""
     query = await scope.filter_by_station(Beneficiary.all())
     if name:
         query = query.filter(name__icontains=name.strip())
@@ -177,9 +232,67 @@ async def search(
         query = query.filter(category=category)
     if status is not None:
         query = query.filter(payment_status=status)
-    total = await query.count()
-    items = await query.order_by("station_id", "name", "id").offset((page - 1) * page_size).limit(page_size)
-    return items, total
+    offset = (page - 1) * page_size
+    rows = await query.order_by("station_id", "name", "id").offset(offset).limit(page_size).values(*LIST_FIELDS)
+    if len(rows) < page_size and (rows or page == 1):
+        total, capped = offset + len(rows), False  # the last page: the total is known without counting
+    else:
+        total, capped = await _bounded_count(query)
+    return [row_json(r) for r in rows], total, capped
+
+
+# Totals of list pages, per worker: paging through a list asks for the same total on every page.
+COUNT_TTL_SECONDS = 30.0
+_counts: dict[str, tuple[float, int, bool]] = {}
+
+
+async def _bounded_count(query: Any) -> tuple[int, bool]:
+    """At most COUNT_CAP + 1 ids walked (never the whole scope), remembered for COUNT_TTL_SECONDS."""
+    limited = query.limit(COUNT_CAP + 1).values_list("id", flat=True)
+    key = limited.sql(params_inline=True)
+    now = time.monotonic()
+    cached = _counts.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1], cached[2]
+    found = len(await limited)
+    if len(_counts) >= 1024:
+        _counts.clear()
+    _counts[key] = (now + COUNT_TTL_SECONDS, min(found, COUNT_CAP), found > COUNT_CAP)
+    return min(found, COUNT_CAP), found > COUNT_CAP
+
+
+_DETAIL_SQL_POSTGRES = """
+SELECT b.*,
+  (SELECT coalesce(json_agg(json_build_object('from', h.from_status, 'to', h.to_status, 'effective_date', h.effective_date, 'reason', h.reason, 'at', h.created_at) ORDER BY h.id), '[]')
+     FROM payment_status_change h WHERE h.beneficiary_id = b.id) AS status_history,
+  (SELECT coalesce(json_agg(json_build_object('id', p.id, 'kind', p.kind, 'sha256', p.sha256, 'content_type', p.content_type, 'size_bytes', p.size_bytes, 'is_active', p.is_active, 'created_at', p.created_at) ORDER BY p.created_at DESC, p.id DESC), '[]')
+     FROM reference_photo p WHERE p.beneficiary_id = b.id) AS photos
+FROM beneficiary b WHERE b.id = $1
+"""
+
+
+async def detail_json(*, scope: Scope, beneficiary_id: int) -> dict[str, Any]:
+    """The detail page: the person, the payment-status history and the photos. On PostgreSQL one
+    statement (the history and photos aggregated as JSON); elsewhere three ORM reads."""
+    if is_postgres():
+        rows = await connections.get("default").execute_query_dict(_DETAIL_SQL_POSTGRES, [beneficiary_id])
+        if not rows:
+            raise NotFound("未找到该优抚对象", code="beneficiary_not_found")
+        row = rows[0]
+        await scope.require_station_visible(row["station_id"])
+        payload = row_json(row)
+        history, photos = (json.loads(v) if isinstance(v, str) else v for v in (row["status_history"], row["photos"]))
+        payload["status_history"] = [{"from": h["from"], "to": h["to"], "effective_date": h["effective_date"], "reason": h["reason"], "at": _iso(h["at"])} for h in history]
+        payload["photos"] = [{**p, "created_at": _iso(p["created_at"])} for p in photos]
+        return payload
+    b = await get_beneficiary(scope=scope, beneficiary_id=beneficiary_id)
+    payload = beneficiary_json(b)
+    payload["status_history"] = [
+        {"from": h.from_status.value if h.from_status else None, "to": h.to_status.value, "effective_date": h.effective_date.isoformat(), "reason": h.reason, "at": h.created_at.isoformat()}
+        for h in await status_history(beneficiary_id=b.id)
+    ]
+    payload["photos"] = [photo_json(p) for p in await list_photos(beneficiary_id=b.id)]
+    return payload
 
 
 async def update_beneficiary(*, scope: Scope, actor: Actor, beneficiary_id: int, changes: dict[str, Any], expected_version: int) -> Beneficiary:

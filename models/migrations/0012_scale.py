@@ -1,0 +1,15 @@
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+from tortoise.indexes import Index
+
+class Migration(migrations.Migration):
+    dependencies = [('models', '0011_more_indexes')]
+
+    initial = False
+
+    operations = [
+        ops.AddIndex(
+            model_name='Beneficiary',
+            index=Index(fields=['station_id', 'name', 'id']),
+        ),
+    ]
