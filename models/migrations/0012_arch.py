@@ -52,4 +52,14 @@ class Migration(migrations.Migration):
             name='kind',
             field=fields.CharEnumField(description='WEEKLY_PROGRESS: weekly_progress\nCAMPAIGN_SUMMARY: campaign_summary\nCARD_MONTHLY: card_monthly', enum_type=SnapshotKind, max_length=32),
         ),
+        # On SQLite AlterField rebuilds each table and loses its indexes and unique constraints; put them
+        # back under the names the earlier migrations gave them (on PostgreSQL they exist: no-ops).
+        ops.RunSQL([
+            'CREATE INDEX IF NOT EXISTS "idx_face_attemp_confirm_a9bd5c" ON "face_attempt" ("confirmation_id")',
+            'CREATE INDEX IF NOT EXISTS "idx_face_attemp_benefic_4d880c" ON "face_attempt" ("beneficiary_id")',
+            'CREATE INDEX IF NOT EXISTS "idx_notificatio_notific_d91b69" ON "notification_attempt" ("notification_id")',
+            'CREATE INDEX IF NOT EXISTS "idx_proxy_grant_proxy_u_5b8138" ON "proxy_grant" ("proxy_user_id")',
+            'CREATE INDEX IF NOT EXISTS "idx_proxy_grant_benefic_bff943" ON "proxy_grant" ("beneficiary_id")',
+            'CREATE UNIQUE INDEX IF NOT EXISTS "uid_report_snap_kind_479cea" ON "report_snapshot" ("kind", "scope_unit_id", "period")',
+        ]),
     ]
