@@ -102,8 +102,8 @@ async def test_ids_beyond_the_database_range_are_unknown_not_server_errors(clien
     for path in (f"/api/mp/cards/bookings/{2**40}/qr", "/api/mp/cards/bookings/-3/qr", f"/api/mp/cards/applications/{2**63}", f"/api/mp/cards/applications/{2**40}/forms"):
         response = await client.get(path, headers=headers)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", (path, response.text)
-    # Out-of-range ids are refused by the input guard before authentication: 404 either way, nothing revealed.
-    assert (await client.get(f"/api/mp/cards/bookings/{2**40}/qr")).status_code == 404
+    # Authentication comes first: without a token an out-of-range id is 401 like any other, nothing revealed.
+    assert (await client.get(f"/api/mp/cards/bookings/{2**40}/qr")).status_code == 401
     assert (await client.get("/api/mp/cards/bookings/5/qr")).status_code == 401
 
 
