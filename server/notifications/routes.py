@@ -12,7 +12,7 @@ from models.staff import Role
 from server.audit import service as audit
 from server.auth.guard import staff_required
 from server.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
-from server.http.openapi import contract, respond
+from server.http.openapi import Ok, contract, respond, staff_contract
 from server.http.validation import api
 from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
@@ -20,6 +20,7 @@ from server.notifications import quota
 from server.notifications.templates import default_registry
 from server.notifications.worker import UNSENT_STATUSES
 from server.wechat.push import InvalidPushSignature, MalformedPush, ReplayedPush, accept_push, parse_subscribe_events, verify_echo
+from server.notifications import schemas as ns
 
 bp = Blueprint("notifications", url_prefix="/api")
 
@@ -92,6 +93,7 @@ def _push_params(request: Request) -> dict[str, str]:
 
 
 @bp.get("/wechat/push")
+@contract(response=None, auth=False, file={"text/plain": "the echostr, echoed"}, errors={403: ["bad_signature"]})
 @api(summary="WeChat message-push URL verification (echostr)", tag="wechat push")
 async def push_verify(request: Request) -> HTTPResponse:
     args = _push_params(request)
@@ -104,6 +106,7 @@ async def push_verify(request: Request) -> HTTPResponse:
 
 
 @bp.post("/wechat/push")
+@contract(response=None, auth=False, file={"text/plain": "success"}, errors={400: ["malformed_push"], 403: ["bad_signature"]})
 @api(summary="WeChat message push (plain or encrypted JSON): subscribe-message popup and change events update quotas", tag="wechat push")
 async def push_receive(request: Request) -> HTTPResponse:
     settings = request.app.ctx.settings.wechat
@@ -150,6 +153,7 @@ def _notification_json(n: Notification) -> dict:
 
 
 @bp.get("/staff/notifications/unsent")
+@staff_contract(response=ns.UnsentNotificationList, query=True)
 @api(summary="Messages that could not go out (no permission, refused, failed, uncertain): phone these people instead", tag="notifications", query=UnsentQuery)
 @staff_required()
 async def unsent(request: Request, query: UnsentQuery) -> HTTPResponse:
@@ -163,6 +167,7 @@ async def unsent(request: Request, query: UnsentQuery) -> HTTPResponse:
 
 
 @bp.post("/staff/notifications/<notification_id:int>/handled")
+@staff_contract(response=Ok, roles=True, write=True, body=True, path_ids=["notification_id"], errors={403: ["out_of_scope"], 404: ["notification_not_found"], 409: ["already_handled"]})
 @api(summary="Record that staff reached the person another way", tag="notifications", json=HandledBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def handled(request: Request, notification_id: int, body: HandledBody) -> HTTPResponse:
