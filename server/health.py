@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-
 from typing import Literal
 
 from pydantic import BaseModel, Field

@@ -5,11 +5,10 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from models.staff import Role
-from server.audit import service
+from server.audit import schemas, service
 from server.auth.guard import staff_required
-from server.http.validation import api
-from server.audit import schemas
 from server.http.openapi import staff_contract
+from server.http.validation import api
 
 bp = Blueprint("audit", url_prefix="/api/audit")
 

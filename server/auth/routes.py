@@ -4,12 +4,16 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from server.auth import service, sessions
-from server.auth.guard import SESSION_COOKIE, client_address, current_staff, staff_required
+from server.auth import schemas, service, sessions
+from server.auth.guard import (
+    SESSION_COOKIE,
+    client_address,
+    current_staff,
+    staff_required,
+)
+from server.http.openapi import Ok, contract, respond, staff_contract
 from server.http.validation import api
 from server.security.passwords import MIN_PASSWORD_LENGTH
-from server.auth import schemas
-from server.http.openapi import Ok, contract, respond, staff_contract
 
 bp = Blueprint("auth", url_prefix="/api/staff")
 

@@ -12,12 +12,11 @@ from sanic.response import HTTPResponse, json
 from models.calendar import CalendarOverride
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.calendar import service
+from server.calendar import schemas, service
 from server.clock import china_today
 from server.errors import BadRequest
-from server.http.validation import api
-from server.calendar import schemas
 from server.http.openapi import Ok, staff_contract
+from server.http.validation import api
 
 bp = Blueprint("calendar", url_prefix="/api/calendar")
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-
 from pydantic import BaseModel, Field
-
-
 
 
 class CalendarYearStatus(BaseModel):

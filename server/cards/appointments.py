@@ -20,7 +20,7 @@ from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import eligibility
-from server.cards.booking import SlotFull, _short_code
+from server.cards.booking import SlotFull, _short_code, require_booking_open
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
 from server.miniapp.acting import ProxyScope, acting_for
@@ -63,8 +63,7 @@ async def open_slots(*, station_id: int, today: date) -> list[ApplicationSlot]:
 
 
 def _before_cutoff(slot: ApplicationSlot, settings: Settings, now: datetime) -> None:
-    if slot_start(slot) - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
-        raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
+    require_booking_open(day=slot.day, starts_at=slot_start(slot), settings=settings, now=now)
 
 
 async def book(*, settings: Settings, user: MiniUser, beneficiary_id: int, slot_id: int, idempotency_key: str, request_id: str | None = None, now: datetime | None = None) -> tuple[ApplicationAppointment, bool]:

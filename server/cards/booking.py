@@ -26,7 +26,7 @@ from server.errors import ApiError, Conflict, NotFound, ValidationFailed
 from server.miniapp.acting import ProxyScope, acting_for
 from server.notifications.outbox import notify_beneficiary
 from server.notifications.templates import CHINA_TZ
-from server.workdays import is_working_day
+from server.workdays import add_working_days, is_working_day
 
 SHORT_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud and typed by clerks
 
@@ -77,9 +77,28 @@ async def _card_for(*, user: MiniUser, card_id: int, request_id: str | None) -> 
     return card, acting.actor, acting.as_proxy
 
 
+def booking_open(*, day: date, starts_at: datetime, settings: Settings, now: datetime) -> bool:
+    """The booking cutoff, for pickups and appointments alike: booking, changing or cancelling closes
+    ``booking_cutoff_hours`` before the slot starts and, when ``booking_cutoff_working_days`` is set,
+    once fewer than that many working days (server.workdays: weekends and holidays do not count, make-up
+    working days do) are left before the slot's day, counted from today in China."""
+    if starts_at - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
+        return False
+    ahead = settings.cards.booking_cutoff_working_days
+    return ahead <= 0 or add_working_days(now.astimezone(CHINA_TZ).date(), ahead) <= day
+
+
+def require_booking_open(*, day: date, starts_at: datetime, settings: Settings, now: datetime) -> None:
+    if booking_open(day=day, starts_at=starts_at, settings=settings, now=now):
+        return
+    ahead = settings.cards.booking_cutoff_working_days
+    if ahead > 0:
+        raise Conflict(f"须至少提前{ahead}个工作日预约、更改或取消", code="past_cutoff", working_days=ahead)
+    raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
+
+
 def _before_cutoff(slot: PickupSlot, settings: Settings, now: datetime) -> None:
-    if slot_start(slot) - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
-        raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
+    require_booking_open(day=slot.day, starts_at=slot_start(slot), settings=settings, now=now)
 
 
 async def book(*, settings: Settings, user: MiniUser, card_id: int, slot_id: int, idempotency_key: str, request_id: str | None = None, now: datetime | None = None) -> tuple[Booking, bool]:

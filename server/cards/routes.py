@@ -24,15 +24,16 @@ from server.cards import (
     stats,
     timeline,
 )
+from server.cards import staff_schemas as cs
 from server.cards.privacy import confidentiality_required
 from server.clock import china_today
 from server.errors import BadRequest
+from server.http.openapi import XLSX as XLSX_MEDIA
+from server.http.openapi import staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import ClockTime, api, check_windows
 from server.registry.categories import CATEGORY_LABELS
 from server.registry.service import decrypt_id_number, get_beneficiary
-from server.cards import staff_schemas as cs
-from server.http.openapi import XLSX as XLSX_MEDIA, staff_contract
 
 bp = Blueprint("cards", url_prefix="/api/cards")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

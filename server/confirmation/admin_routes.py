@@ -10,17 +10,25 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, json, raw
 
 from models.confirmation import SuspensionStatus
+from models.org import OrgUnit
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
-from server.confirmation import deaths, hardship, notices, reports, spot_checks, summary_document, suspensions
+from server.confirmation import (
+    deaths,
+    hardship,
+    notices,
+    reports,
+    spot_checks,
+    summary_document,
+    suspensions,
+)
+from server.confirmation import schemas as s
 from server.confirmation.campaigns import get_campaign
-from models.org import OrgUnit
 from server.errors import NotFound, PayloadTooLarge
+from server.http.openapi import staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api
-from server.confirmation import schemas as s
-from server.http.openapi import staff_contract
 
 bp = Blueprint("confirmation_admin", url_prefix="/api")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -13,10 +13,10 @@ from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
 from server.confirmation import campaigns, contact_attempts, quotas, records, review
-from server.errors import BadRequest, PayloadTooLarge
-from server.http.validation import api, parse_json, parse_json_text
 from server.confirmation import schemas as s
+from server.errors import BadRequest, PayloadTooLarge
 from server.http.openapi import staff_contract
+from server.http.validation import api, parse_json, parse_json_text
 
 bp = Blueprint("confirmation", url_prefix="/api")
 
@@ -52,7 +52,7 @@ class StationConfirmBody(BaseModel):
     updates: PersonUpdatesBody = Field(default_factory=PersonUpdatesBody)
 
     @model_validator(mode="after")
-    def _card_checked(self) -> "StationConfirmBody":
+    def _card_checked(self) -> StationConfirmBody:
         if not self.id_card_checked:
             raise ValueError("id_card_checked must be true: the ID card is checked in person")
         return self
@@ -86,7 +86,7 @@ class ReviewDecisionBody(BaseModel):
     reason: str = Field(default="", max_length=300)
 
     @model_validator(mode="after")
-    def _reason_for_rejection(self) -> "ReviewDecisionBody":
+    def _reason_for_rejection(self) -> ReviewDecisionBody:
         if not self.accept and len(self.reason.strip()) < 2:
             raise ValueError("a rejection needs a written reason")
         return self

@@ -6,8 +6,8 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from models.wechat import ProxyStatus, TransferStatus
 from models.staff import Role
+from models.wechat import ProxyStatus, TransferStatus
 from server.auth.guard import staff_required
 from server.errors import ApiError, BadRequest, ValidationFailed
 from server.http.openapi import MAX_ID, Ok, contract, respond, staff_contract

@@ -7,8 +7,8 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json, text
 
-from models.wechat import MiniUser, Notification
 from models.staff import Role
+from models.wechat import MiniUser, Notification
 from server.audit import service as audit
 from server.auth.guard import staff_required
 from server.errors import BadRequest, Conflict, Forbidden, NotFound, ValidationFailed
@@ -17,10 +17,17 @@ from server.http.validation import api
 from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
 from server.notifications import quota
+from server.notifications import schemas as ns
 from server.notifications.templates import default_registry
 from server.notifications.worker import UNSENT_STATUSES
-from server.wechat.push import InvalidPushSignature, MalformedPush, ReplayedPush, accept_push, parse_subscribe_events, verify_echo
-from server.notifications import schemas as ns
+from server.wechat.push import (
+    InvalidPushSignature,
+    MalformedPush,
+    ReplayedPush,
+    accept_push,
+    parse_subscribe_events,
+    verify_echo,
+)
 
 bp = Blueprint("notifications", url_prefix="/api")
 

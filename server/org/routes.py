@@ -7,11 +7,10 @@ from sanic.response import HTTPResponse
 from models.org import OrgKind
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.http.validation import api, patch_changes
-from server.org import service
-from server.security.passwords import MIN_PASSWORD_LENGTH
-from server.org import schemas
 from server.http.openapi import respond, staff_contract
+from server.http.validation import api, patch_changes
+from server.org import schemas, service
+from server.security.passwords import MIN_PASSWORD_LENGTH
 
 bp = Blueprint("org", url_prefix="/api")
 

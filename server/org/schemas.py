@@ -22,7 +22,7 @@ class OrgUnitInfo(BaseModel):
     opening_hours: str = Field(description="shown in the mini-program", examples=["工作日 8:30-12:00，14:00-17:30"])
 
     @classmethod
-    def of(cls, unit: OrgUnit) -> "OrgUnitInfo":
+    def of(cls, unit: OrgUnit) -> OrgUnitInfo:
         return cls(id=unit.id, name=unit.name, code=unit.code, kind=unit.kind, parent_id=unit.parent_id, address=unit.address, phone=unit.phone, opening_hours=unit.opening_hours)
 
 
@@ -38,7 +38,7 @@ class StaffInfo(BaseModel):
     last_login_at: datetime | None
 
     @classmethod
-    def of(cls, staff: Staff) -> "StaffInfo":
+    def of(cls, staff: Staff) -> StaffInfo:
         return cls(
             id=staff.id,
             username=staff.username,

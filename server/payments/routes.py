@@ -11,11 +11,10 @@ from sanic.response import HTTPResponse, file, json
 from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
+from server.http.openapi import XLSX, staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api
-from server.payments import exports, ledger
-from server.payments import schemas
-from server.http.openapi import XLSX, staff_contract
+from server.payments import exports, ledger, schemas
 
 bp = Blueprint("payments", url_prefix="/api")
 MIME = {"xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "csv": "text/csv; charset=utf-8"}

@@ -13,11 +13,10 @@ from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
+from server.http.openapi import staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api, patch_changes
-from server.registry import importer, jobs, service
-from server.registry import schemas
-from server.http.openapi import staff_contract
+from server.registry import importer, jobs, schemas, service
 
 bp = Blueprint("registry", url_prefix="/api/beneficiaries")
 
