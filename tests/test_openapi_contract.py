@@ -196,6 +196,7 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(client
     # Schemathesis calls the server synchronously; the server runs on this event loop, so the
     # calls go from a worker thread while the loop keeps serving.
     await asyncio.to_thread(run)
+    print(f"schemathesis: {counted['operations']} operations ({counted['mp']} mini-program), {counted['requests']} requests")
     assert counted["mp"] >= 35 and counted["operations"] >= len(_all_operations(document)) - len(SESSION_ENDING)
     assert counted["requests"] >= counted["operations"]
     assert not failures, "\n".join(sorted(set(failures))[:30])

@@ -90,6 +90,11 @@ def to_openapi30(node: Any) -> Any:
             node.pop("default")
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        value = node.get(flag)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # 2020-12's numeric exclusive bound is 3.0's bound plus a boolean flag.
+            node[bound], node[flag] = value, True
     if "examples" in node and isinstance(node["examples"], list):
         examples = node.pop("examples")
         if examples:

@@ -22,6 +22,7 @@ from sanic import Request, Sanic
 from sanic_ext import openapi
 
 from server.errors import BadRequest, NotFound, ValidationFailed
+from server.http.openapi import to_openapi30
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[..., Awaitable[Any]]
@@ -196,7 +197,8 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     # Inline nested definitions: "#/$defs/..." would not resolve inside the OpenAPI document.
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    return _inline(schema, defs)
+    # The document is OpenAPI 3.0: request bodies in its dialect, as the response models are.
+    return to_openapi30(_inline(schema, defs))  # type: ignore[no-any-return]
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
