@@ -237,7 +237,7 @@ async def review_item(request: Request, item_id: int) -> HTTPResponse:
 
 
 @bp.get("/review-items/<item_id:int>/frames/<index:int>")
-@staff_contract(response=None, file={"image/jpeg": "the frame as submitted"}, errors={404: ["review_item_not_found", "frame_not_found"]}, path_ids=["item_id", "index"])
+@staff_contract(response=None, file={"image/jpeg": "the frame as submitted"}, errors={404: ["review_item_not_found", "frame_not_found"]}, path_ids=["item_id"])
 @api(summary="One submitted frame of a review item", tag="confirmation")
 @staff_required()
 async def review_frame(request: Request, item_id: int, index: int) -> HTTPResponse:

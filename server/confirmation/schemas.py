@@ -413,7 +413,7 @@ class HardshipCaseInfo(BaseModel):
     beneficiary_id: int
     station_id: int
     situation: str
-    measures: str
+    measures: list[str]
     owner_name: str
     owner_staff_id: int | None
     next_follow_up_due: date
