@@ -28,7 +28,6 @@ from server.cards import staff_schemas as cs
 from server.cards.privacy import confidentiality_required
 from server.clock import china_today
 from server.errors import BadRequest
-from server.http.openapi import XLSX as XLSX_MEDIA
 from server.http.openapi import staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import ClockTime, api, check_windows
@@ -440,7 +439,7 @@ async def statistics(request: Request) -> HTTPResponse:
 
 
 @bp.get("/statistics.xlsx")
-@staff_contract(response=None, file={XLSX_MEDIA: "the monthly statistics table"})
+@staff_contract(response=None, file={XLSX: "the monthly statistics table"})
 @api(summary="Monthly statistics as XLSX", tag="cards statistics")
 @staff_required()
 async def statistics_xlsx(request: Request) -> HTTPResponse:
@@ -457,7 +456,7 @@ async def statistics_month(request: Request, period: str) -> HTTPResponse:
 
 
 @bp.get("/statistics/snapshots/<snapshot_id:int>/xlsx")
-@staff_contract(response=None, file={XLSX_MEDIA: "the frozen monthly table"}, path_ids=["snapshot_id"], errors={404: ["report_not_found"]})
+@staff_contract(response=None, file={XLSX: "the frozen monthly table"}, path_ids=["snapshot_id"], errors={404: ["report_not_found"]})
 @api(summary="A frozen monthly table as XLSX (the reader's district only)", tag="cards statistics")
 @staff_required()
 async def statistics_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
