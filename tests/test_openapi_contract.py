@@ -115,7 +115,7 @@ async def test_every_operation_publishes_a_response_schema_and_its_error_codes(c
     assert units["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OrgUnitInfo"}
     assert "read_only" in units["responses"]["403"]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["description"]
     xlsx = document["paths"]["/api/cards/statistics.xlsx"]["get"]["responses"]["200"]["content"]
-    assert list(xlsx) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"] and xlsx[list(xlsx)[0]]["schema"]["format"] == "binary"
+    assert list(xlsx) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"] and xlsx[next(iter(xlsx))]["schema"]["format"] == "binary"
 
 
 async def test_plan_routes_publish_their_answers_and_error_codes(client: httpx.AsyncClient) -> None:
@@ -184,12 +184,12 @@ async def test_schemathesis_finds_no_server_error_and_no_schema_violation(client
             @given(case=operation.as_strategy())
             @settings(max_examples=EXAMPLES_PER_OPERATION if mini else EXAMPLES_PER_STAFF_OPERATION, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
             def check(case: schemathesis.Case) -> None:
-                response = case.call(base_url=base_url, headers=headers if mini else admin, timeout=30)
+                response = case.call(base_url=base_url, headers=headers if mini else admin, timeout=30)  # noqa: B023 - check() runs within this iteration
                 counted["requests"] += 1
                 try:
                     case.validate_response(response, checks=checks)
                 except Exception as exc:  # noqa: BLE001 - collect every operation's failures, then report them all
-                    failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+                    failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")  # noqa: B023
 
             check()
 
