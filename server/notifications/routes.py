@@ -145,18 +145,18 @@ async def push_receive(request: Request) -> HTTPResponse:
     return text("success")
 
 
-def _notification_json(n: Notification) -> dict:
-    return {
-        "id": n.id,
-        "beneficiary_id": n.beneficiary_id,
-        "station_id": n.station_id,
-        "template_key": n.template_key,
-        "status": n.status.value,
-        "reason": n.last_error,
-        "attempts": n.attempts,
-        "created_at": n.created_at.isoformat(),
-        "handled_at": n.handled_at.isoformat() if n.handled_at else None,
-    }
+def _unsent(n: Notification) -> ns.UnsentNotification:
+    return ns.UnsentNotification(
+        id=n.id,
+        beneficiary_id=n.beneficiary_id,
+        station_id=n.station_id,
+        template_key=n.template_key,
+        status=n.status,
+        reason=n.last_error,
+        attempts=n.attempts,
+        created_at=n.created_at,
+        handled_at=n.handled_at,
+    )
 
 
 @bp.get("/staff/notifications/unsent")
@@ -170,7 +170,7 @@ async def unsent(request: Request, query: UnsentQuery) -> HTTPResponse:
         rows = rows.filter(station_id=query.station_id)
     if not query.include_handled:
         rows = rows.filter(handled_at__isnull=True)
-    return json({"items": [_notification_json(n) for n in await rows.order_by("-id").limit(500)]}, ensure_ascii=False)
+    return respond(ns.UnsentNotificationList(items=[_unsent(n) for n in await rows.order_by("-id").limit(500)]))
 
 
 @bp.post("/staff/notifications/<notification_id:int>/handled")
