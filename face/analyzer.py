@@ -16,8 +16,8 @@ import numpy as np
 from .config import FaceConfig
 from .fingerprint import FrameFingerprint, frame_thumbnail, perceptual_hash
 from .geometry import align_face, box_size
-from .inference.minifasnet import MiniFASNet
 from .inference import AntiSpoofModel, DetectedFace, FaceDetector, FaceRecognizer, LandmarkModel, SessionSettings
+from .inference.minifasnet import MiniFASNet
 from .landmarks106 import HeadPose, eye_aspect_ratio, head_pose, mouth_aspect_ratio
 from .packs import ModelPack, load_pack, verify_file
 from .quality import brightness, sharpness

@@ -6,8 +6,8 @@ Lets an HTTP benchmark print the model-only cost next to endpoint latency.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 

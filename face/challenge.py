@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 
@@ -43,7 +44,7 @@ class Challenge:
         return [action.value for action in self.actions]
 
     @classmethod
-    def from_list(cls, values: Sequence[str]) -> "Challenge":
+    def from_list(cls, values: Sequence[str]) -> Challenge:
         return cls(tuple(Action(value) for value in values))
 
 

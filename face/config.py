@@ -119,7 +119,7 @@ class FaceConfig(BaseModel):
     reference_min_side_px: int = Field(default=320, ge=64)
 
     @model_validator(mode="after")
-    def _check_ranges(self) -> "FaceConfig":
+    def _check_ranges(self) -> FaceConfig:
         if self.match_fail_threshold > self.match_pass_threshold:
             raise ValueError("match_fail_threshold must not exceed match_pass_threshold")
         if self.min_frames > self.max_frames:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 class FaceError(Exception):
     """Base class; ``code`` is stable and safe to return to clients."""
 

@@ -14,8 +14,9 @@ which re-encoding or rescaling preserves and a live camera never repeats.
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import cv2
 import numpy as np
@@ -90,7 +91,7 @@ class FrameFingerprint:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "FrameFingerprint":
+    def from_dict(cls, data: Mapping[str, Any]) -> FrameFingerprint:
         thumbnail = np.frombuffer(base64.b64decode(str(data["thumbnail"])), dtype=np.uint8)
         keypoints = data.get("keypoints")
         return cls(
@@ -101,7 +102,7 @@ class FrameFingerprint:
             digest=data.get("digest"),
         )
 
-    def compare(self, other: "FrameFingerprint") -> Comparison:
+    def compare(self, other: FrameFingerprint) -> Comparison:
         if self.embedding.shape != other.embedding.shape:
             # Fingerprints from a different recognition model cannot be compared.
             return Comparison(64, 0.0, 255.0, None)
@@ -115,7 +116,7 @@ class FrameFingerprint:
 
     def is_replay_of(
         self,
-        other: "FrameFingerprint",
+        other: FrameFingerprint,
         *,
         max_hash_distance: int,
         min_similarity: float,

@@ -17,8 +17,8 @@ For every frame we fit the homography that maps the frame's *plane points*
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import cv2
 import numpy as np

@@ -9,11 +9,20 @@ names the real cause (``guidance`` codes, mapped to words by the server).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from .analyzer import BLURRY, FACE_TOO_SMALL, STATUS_MULTIPLE_FACES, TOO_BRIGHT, TOO_CLOSE, TOO_DARK, FaceObservation, FrameAnalysis
+from .analyzer import (
+    BLURRY,
+    FACE_TOO_SMALL,
+    STATUS_MULTIPLE_FACES,
+    TOO_BRIGHT,
+    TOO_CLOSE,
+    TOO_DARK,
+    FaceObservation,
+    FrameAnalysis,
+)
 from .challenge import DEPTH_ACTIONS, Action, Challenge, FrameSignals, baseline_window, detect_actions
 from .config import FaceConfig
 from .fingerprint import Comparison, FrameFingerprint

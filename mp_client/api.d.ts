@@ -1614,7 +1614,6 @@ export interface operations {
                     /**
                      * Phone Code
                      * @description getPhoneNumber code, when the county requires phone verification
-                     * @default null
                      */
                     phone_code?: string | null;
                 };

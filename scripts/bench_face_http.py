@@ -99,7 +99,7 @@ async def main(rounds: int, concurrency_levels: tuple[int, ...] = CONCURRENCY) -
         await server.startup()
         await server.before_start()
         await server.after_start()
-        base = "http://127.0.0.1:{}".format(server.server.sockets[0].getsockname()[1])
+        base = f"http://127.0.0.1:{server.server.sockets[0].getsockname()[1]}"
         city = await OrgUnit.create(name="市", code="BCITY", kind=OrgKind.CITY)
         district = await OrgUnit.create(name="基准县", code="BD", kind=OrgKind.DISTRICT, parent=city)
         needed = sum(c * rounds for c in concurrency_levels) + 2

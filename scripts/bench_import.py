@@ -108,7 +108,7 @@ async def main(rows: int, fmt: str, window: float, database: str | None = None) 
         await server.startup()
         await server.before_start()
         await server.after_start()
-        base = "http://127.0.0.1:{}".format(server.server.sockets[0].getsockname()[1])
+        base = f"http://127.0.0.1:{server.server.sockets[0].getsockname()[1]}"
         city = await OrgUnit.create(name="市", code="BCITY", kind=OrgKind.CITY)
         district = await OrgUnit.create(name="基准县", code="BD", kind=OrgKind.DISTRICT, parent=city)
         station = await OrgUnit.create(name="基准站", code="BS1", kind=OrgKind.STATION, parent=district)

@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import httpx  # noqa: E402
-
 from gen_people import DEMO_PASSWORD, generate  # noqa: E402
 from loadgen import LoadResult, get_request, run_load  # noqa: E402
 

@@ -26,6 +26,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from gen_people import generate  # noqa: E402
+from tortoise import connections  # noqa: E402
+
 from models.confirmation import Campaign  # noqa: E402
 from models.org import OrgKind, OrgUnit  # noqa: E402
 from models.staff import Role  # noqa: E402
@@ -33,8 +36,6 @@ from server import db  # noqa: E402
 from server.actors import SYSTEM  # noqa: E402
 from server.auth.scope import Scope  # noqa: E402
 from server.confirmation import campaigns, reports  # noqa: E402
-from gen_people import generate  # noqa: E402
-from tortoise import connections  # noqa: E402
 
 
 async def _timed(label: str, work, repeats: int = 5):  # type: ignore[no-untyped-def]

@@ -38,7 +38,7 @@ from onnx import TensorProto, helper, numpy_helper
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 # The preprocessing is the server's own, so what --measure prints is what production computes.
-from face.inference.minifasnet import model_input, live_score  # noqa: E402
+from face.inference.minifasnet import live_score, model_input  # noqa: E402
 
 EPS = 1e-5
 _STORAGE_TYPES = {"FloatStorage": np.float32, "LongStorage": np.int64, "IntStorage": np.int32, "HalfStorage": np.float16, "DoubleStorage": np.float64}

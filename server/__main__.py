@@ -166,12 +166,12 @@ def _serve(settings: Settings) -> None:
     os.environ["VETS_HOST"] = settings.host
     os.environ["VETS_PORT"] = str(settings.port)
     os.environ["VETS_WORKERS"] = str(settings.workers)
-    from server.app import create_app_from_environment
-
     # Sanic kills every worker if one has not acknowledged its start within 30 s; on a busy
     # host four workers importing the app and opening pools took longer, so every start failed.
     from sanic.worker.manager import WorkerManager
     from sanic.worker.process import WorkerProcess
+
+    from server.app import create_app_from_environment
 
     WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = int(settings.worker_start_timeout_seconds * 10)  # tenths of a second
     # Forked workers inherit the imported application instead of importing it again each (spawn):

@@ -10,16 +10,17 @@ import uuid
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from server.auth.guard import prefetch
 from server.background import background_loop
+from server.calendar import service as calendar_service
 from server.config import Settings
 from server.errors import register_error_handlers
-from server.http.openapi import configure_offline_docs, install as install_contract
+from server.http.openapi import configure_offline_docs
+from server.http.openapi import install as install_contract
 from server.http.validation import install_input_guards
-from server.security.headers import install_security_headers
 from server.logging_setup import configure_logging, request_id_var
 from server.notifications.startup import check_templates
-from server.auth.guard import prefetch
-from server.calendar import service as calendar_service
+from server.security.headers import install_security_headers
 from server.services import build_services, configure_process
 
 log = logging.getLogger("server.access")
@@ -81,22 +82,22 @@ def create_app_from_environment() -> Sanic:
 
 def _register_blueprints(app: Sanic) -> None:
     from server.audit.routes import bp as audit_bp
-    from server.cards.routes import bp as cards_bp
-    from server.console.routes import bp as console_bp
-    from server.cards.mp_routes import mp_bp as cards_mp_bp
-    from server.cards.mp_plan_routes import mp_plan_bp as cards_mp_plan_bp
-    from server.calendar.routes import bp as calendar_bp
-    from server.confirmation.admin_routes import bp as confirmation_admin_bp
-    from server.confirmation.routes import bp as confirmation_bp
-    from server.confirmation.mp_routes import mp_bp as confirmation_mp_bp
     from server.auth.routes import bp as auth_bp
+    from server.calendar.routes import bp as calendar_bp
+    from server.cards.mp_plan_routes import mp_plan_bp as cards_mp_plan_bp
+    from server.cards.mp_routes import mp_bp as cards_mp_bp
+    from server.cards.routes import bp as cards_bp
+    from server.confirmation.admin_routes import bp as confirmation_admin_bp
+    from server.confirmation.mp_routes import mp_bp as confirmation_mp_bp
+    from server.confirmation.routes import bp as confirmation_bp
+    from server.console.routes import bp as console_bp
     from server.health import bp as health_bp
     from server.miniapp.routes import bp as miniapp_bp
     from server.miniapp.routes import staff_bp as miniapp_staff_bp
     from server.notifications.routes import bp as notifications_bp
     from server.org.routes import bp as org_bp
-    from server.registry.routes import bp as registry_bp
     from server.payments.routes import bp as payments_bp
+    from server.registry.routes import bp as registry_bp
 
     for bp in (health_bp, auth_bp, org_bp, registry_bp, audit_bp, miniapp_bp, miniapp_staff_bp, notifications_bp, confirmation_bp, confirmation_mp_bp, confirmation_admin_bp, cards_bp, cards_mp_bp, cards_mp_plan_bp, calendar_bp, console_bp, payments_bp):
         app.blueprint(bp)

@@ -44,3 +44,19 @@ def reset() -> None:
 
 def offset() -> timedelta:
     return _offset
+
+
+def china_time(value: datetime | str | None, *, seconds: bool = False) -> str:
+    """A stored time (UTC, aware or naive) as China time, ``2026-11-28 09:05``."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value.isoformat()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")

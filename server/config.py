@@ -169,6 +169,9 @@ class CardSettings(BaseModel):
     city_review_due_working_days: int = 10
     delivery_due_working_days: int = 10
     booking_cutoff_hours: int = 2
+    # Bookings (pickups and appointments to apply) must be made, changed or cancelled at least this many
+    # working days before the slot's day (server.workdays); 0: only the hours above apply.
+    booking_cutoff_working_days: int = Field(default=0, ge=0, le=20)
     booking_reminder_hours: int = 24
     qr_token_ttl_seconds: int = 15 * 60
     # The year's plan as month-day pairs (谯退役军人优〔2022〕5号): three acceptance batches, 集中发证,

@@ -9,10 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from tortoise.exceptions import ValidationError as TortoiseValidationError
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse, json
+from tortoise.exceptions import ValidationError as TortoiseValidationError
 
 log = logging.getLogger("server.errors")
 

@@ -209,7 +209,7 @@ def _face_error_response(exc: Exception) -> Any:
     return _error(422, code, str(exc), **extra)
 
 
-def face_config(settings: "Settings") -> "FaceConfig":
+def face_config(settings: Settings) -> FaceConfig:
     """The face library's configuration from the server's settings (imports ``face``: call only to run it)."""
     from face import FaceConfig
 
@@ -233,7 +233,7 @@ def face_config(settings: "Settings") -> "FaceConfig":
     return FaceConfig(**values)
 
 
-def create_face_app(settings: "Settings", *, name: str = "vets_face") -> Sanic:
+def create_face_app(settings: Settings, *, name: str = "vets_face") -> Sanic:
     """The face service: one engine (models loaded once per process), admission-limited."""
     from face import Challenge, FaceEngine, FaceError
     from server.logging_setup import configure_logging
@@ -327,7 +327,7 @@ def create_face_app_from_environment() -> Sanic:
     return create_face_app(Settings(), name=FACE_APP_NAME)
 
 
-def serve_face_service(settings: "Settings", *, host: str, port: int, unix: str | None, workers: int) -> None:
+def serve_face_service(settings: Settings, *, host: str, port: int, unix: str | None, workers: int) -> None:
     """``python -m server face-service``: each worker process loads its own engine copy."""
     from sanic.worker.loader import AppLoader
 

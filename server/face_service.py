@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.config import Settings
+
 # The settings-to-FaceConfig translation lives with the face service, which needs it too; named here
 # for the console and the in-process engine.
 from server.face_remote import RemoteFaceEngine, face_config

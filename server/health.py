@@ -2,17 +2,30 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Literal
 
+from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 from tortoise import connections
 
+from server.http.openapi import contract
 from server.http.validation import api
 
 bp = Blueprint("health")
 
 
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class Ready(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, str] = Field(description="each dependency (database, redis or memory): ok")
+
+
 @bp.get("/healthz")
+@contract(response=Alive, auth=False)
 @api(summary="Liveness: the process answers", tag="health")
 async def healthz(request: Request) -> HTTPResponse:
     # The header names the worker process that answered (operators, the fault drill, benchmarks).
@@ -20,6 +33,7 @@ async def healthz(request: Request) -> HTTPResponse:
 
 
 @bp.get("/readyz")
+@contract(response=Ready, auth=False, errors={503: ["not_ready"]})
 @api(summary="Readiness: database and key-value store reachable; 503 naming what failed", tag="health")
 async def readyz(request: Request) -> HTTPResponse:
     checks: dict[str, str] = {}

@@ -25,6 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from models.org import OrgKind
 from models.registry import ImportBatch
 from models.staff import Role, Staff
@@ -237,6 +239,19 @@ def failure(batch: ImportBatch) -> tuple[str, str] | None:
         return None
     code, _, message = (batch.error or "import_failed:导入失败").partition(":")
     return code, message
+
+
+class ImportJobError(BaseModel):
+    code: str
+    message: str
+
+
+class ImportSummary(BaseModel):
+    """A job's rows in the three columns every kind maps its own outcomes to."""
+
+    imported: int
+    unchanged: int
+    rejected: int
 
 
 def progress_json(batch: ImportBatch) -> dict[str, Any]:

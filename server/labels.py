@@ -6,7 +6,6 @@ Also the one conversion of stored UTC times to China time for display."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
 from enum import StrEnum
 
 from models.cards import ApplicationStatus, BookingStatus, CardKind, CardStatus
@@ -22,8 +21,8 @@ from models.org import OrgKind
 from models.registry import Category, PaymentStatus, PhotoKind, Sex
 from models.staff import Role
 from models.wechat import BindingStatus, NotificationStatus, ProxyStatus, TransferStatus
+from server import clock
 from server.cards.rules import DELIVERY_METHODS, STATUS_LABELS
-from server.clock import CHINA_TZ as CHINA
 from server.clock import china_now as china_now  # re-exported: the console names it from here
 from server.registry.categories import CATEGORY_LABELS
 
@@ -96,18 +95,6 @@ def label(table: dict[str, str], value: object) -> str:
     return table.get(str(getattr(value, "value", value)), "其他")
 
 
-def china_time(value: datetime | str | None, *, seconds: bool = False) -> str:
-    """A stored time (UTC, aware or naive) as China time, ``2026-11-28 09:05``."""
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value.isoformat()
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+# Formatting a stored time lives with the clock (infrastructure every domain may use); named here too.
+china_time = clock.china_time
 

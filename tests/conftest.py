@@ -22,8 +22,8 @@ from server import db
 from server.app import create_app
 from server.config import Settings
 from server.notifications.templates import default_registry
-from server.wechat.standin import StandinControl, StandinServer, standin_server
 from server.security.fields import configure_cipher
+from server.wechat.standin import StandinControl, StandinServer, standin_server
 from tests.server_process import free_port
 
 Sanic.test_mode = True
@@ -98,7 +98,7 @@ async def app(test_settings: Settings) -> AsyncIterator[Sanic]:
     await server.startup()
     await server.before_start()
     await server.after_start()
-    application.ctx.test_base_url = "http://127.0.0.1:{}".format(server.server.sockets[0].getsockname()[1])
+    application.ctx.test_base_url = f"http://127.0.0.1:{server.server.sockets[0].getsockname()[1]}"
     yield application
     await server.before_stop()
     server.close()

@@ -5,9 +5,8 @@ from datetime import UTC, date, datetime, timedelta
 from sanic import Sanic
 
 from models.confirmation import FaceAttempt
-from server import background
+from server import background, media
 from server.background import PeriodicJob, run_due_jobs
-from server import media
 from tests.confirmation.helpers import running_campaign
 from tests.factories import make_beneficiary, make_county
 from tests.registry.test_registry_api import _tiny_png

@@ -36,7 +36,7 @@ async def face_service(test_settings: Settings) -> AsyncIterator[Sanic]:
     await server.startup()
     await server.before_start()
     await server.after_start()
-    service.ctx.url = "http://127.0.0.1:{}".format(server.server.sockets[0].getsockname()[1])
+    service.ctx.url = f"http://127.0.0.1:{server.server.sockets[0].getsockname()[1]}"
     yield service
     await server.before_stop()
     server.close()

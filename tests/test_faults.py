@@ -12,10 +12,10 @@ import pytest
 from sanic import Sanic
 from tortoise import connections
 
+from models.staff import Role
 from server import db
 from server.kv import RedisStore, StoreUnavailable
 from tests.factories import login, make_county, make_staff
-from models.staff import Role
 
 REDIS_URL = os.environ.get("VETS_TEST_REDIS_URL")
 needs_redis = pytest.mark.skipif(not REDIS_URL, reason="needs VETS_TEST_REDIS_URL")

@@ -1,8 +1,9 @@
-"""The published mini-program contract: complete, and kept by the server under generated input.
+"""The published contract: complete, and kept by the server under generated input.
 
-Schemathesis generates requests for every /api/mp operation from the served document (bounded:
-a few examples per operation, derandomised) and checks each answer: never a 5xx, a documented
-status, a body that matches the published schema.
+Every operation of the served document (mini-program and staff) publishes its response schema and
+error codes. Schemathesis generates requests for every operation (bounded: a few examples per
+operation, derandomised) and checks each answer: never a 5xx, a documented status, a body that
+matches the published schema.
 """
 
 from __future__ import annotations
@@ -18,13 +19,21 @@ from sanic import Sanic
 from schemathesis.checks import not_a_server_error
 
 from models.cards import PickupSlot
+from models.staff import Role
 from server.registry.service import decrypt_id_number
 from server.wechat.standin import StandinControl
-from tests.factories import make_beneficiary, make_county
+from tests.factories import make_beneficiary, make_county, staff_headers
 from tests.miniapp.helpers import grant_quota, mini_login
 
 MP_PREFIX = "/api/mp/"
 EXAMPLES_PER_OPERATION = 8
+EXAMPLES_PER_STAFF_OPERATION = 4
+# Operations that would end the run's own sessions rather than test anything.
+SESSION_ENDING = {("POST", "/api/mp/logout"), ("POST", "/api/staff/logout"), ("POST", "/api/staff/password")}
+
+
+def _all_operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path, method, op) for path, ops in document["paths"].items() for method, op in ops.items()]
 
 
 def _mp_operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -71,6 +80,44 @@ async def test_every_mp_operation_publishes_its_response_errors_and_security(cli
     assert set(document["components"]["schemas"]) >= {"MyYear", "CardList", "BookingInfo", "SlotList", "Subscriptions", "Station"}
 
 
+PUBLIC = {("post", "/api/mp/login"), ("post", "/api/staff/login"), ("get", "/healthz"), ("get", "/readyz"), ("get", "/api/wechat/push"), ("post", "/api/wechat/push")}
+
+
+async def test_every_operation_publishes_a_response_schema_and_its_error_codes(client: httpx.AsyncClient) -> None:
+    """Staff routes too: the whole document is the contract, not only /api/mp."""
+    document = (await client.get("/docs/openapi.json")).json()
+    operations = _all_operations(document)
+    assert len(operations) >= 180
+    problems = []
+    for path, method, op in operations:
+        where = f"{method.upper()} {path}"
+        success = {status: r for status, r in op["responses"].items() if status.startswith("2")}
+        if not success or not all(any(m.get("schema") for m in r.get("content", {}).values()) for r in success.values()):
+            problems.append(f"{where}: no response schema")
+        if "default" in op["responses"]:
+            problems.append(f"{where}: an undocumented default answer")
+        errors = {status: r for status, r in op["responses"].items() if status[0] in "45"}
+        # An error answer is the error body, or a documented model (the audit check's 409 report).
+        if not errors or not all("error" in r["content"]["application/json"]["schema"].get("properties", {}) or "$ref" in r["content"]["application/json"]["schema"] for r in errors.values()):
+            problems.append(f"{where}: no documented error codes")
+        if (method, path) not in PUBLIC and op.get("security") != [{"bearer": []}]:
+            problems.append(f"{where}: not marked as needing the bearer token")
+        if (method, path) not in PUBLIC and "401" not in errors:
+            problems.append(f"{where}: 401 not documented")
+        for parameter in op.get("parameters", []):
+            if parameter["in"] == "path" and parameter["name"].endswith("_id") and parameter["schema"].get("type") != "integer":
+                problems.append(f"{where}: {parameter['name']} is not typed as an integer")
+    assert not problems, problems
+    schemas = document["components"]["schemas"]
+    # The staff side's models are published beside the mini-program's.
+    assert {"BeneficiaryInfo", "StaffCardApplication", "CampaignInfo", "ConfirmationInfo", "OrgUnitInfo", "StaffSessionInfo", "MonthlyStatistics"} <= set(schemas)
+    units = document["paths"]["/api/org/units/{unit_id}"]["patch"]
+    assert units["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/OrgUnitInfo"}
+    assert "read_only" in units["responses"]["403"]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]["code"]["description"]
+    xlsx = document["paths"]["/api/cards/statistics.xlsx"]["get"]["responses"]["200"]["content"]
+    assert list(xlsx) == ["application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"] and xlsx[next(iter(xlsx))]["schema"]["format"] == "binary"
+
+
 async def test_plan_routes_publish_their_answers_and_error_codes(client: httpx.AsyncClient) -> None:
     """The routes of the card plan (timeline, forms, bank, withdrawal, on-site appointments, 优待目录)."""
     document = (await client.get("/docs/openapi.json")).json()
@@ -108,42 +155,51 @@ async def test_ids_beyond_the_database_range_are_unknown_not_server_errors(clien
 
 
 async def test_schemathesis_finds_no_server_error_and_no_schema_violation(client: httpx.AsyncClient, app: Sanic, wechat_standin: StandinControl) -> None:
+    """The whole document: mini-program operations as a bound beneficiary, staff operations as the
+    admin (every role check passes, so the handlers themselves run)."""
     county = await make_county()
     person = await make_beneficiary(station=county.station_a, name="周正")
     headers = await mini_login(client, wechat_standin, "o-schemathesis")
     assert (await client.post("/api/mp/bind", headers=headers, json={"name": "周正", "id_number": decrypt_id_number(person)})).status_code == 201
     await grant_quota(client, headers, "booking_confirmed")
     await PickupSlot.create(station_id=county.station_a.id, day=date.today() + timedelta(days=3), start_time="09:00", end_time="10:00", capacity=5)
+    admin = await staff_headers(client, role=Role.ADMIN, unit=county.city)
 
     document = (await client.get("/docs/openapi.json")).json()
-    schema = schemathesis.openapi.from_dict(document).include(path_regex=r"^/api/mp/").exclude(path="/api/mp/logout")
+    schema = schemathesis.openapi.from_dict(document)
     base_url = app.ctx.test_base_url
     checks = [not_a_server_error, schemathesis.checks.status_code_conformance, schemathesis.checks.content_type_conformance, schemathesis.checks.response_schema_conformance]
     failures: list[str] = []
-    counted = {"requests": 0, "operations": 0}
+    counted = {"requests": 0, "operations": 0, "mp": 0}
 
     def run() -> None:
         for result in schema.get_all_operations():
             operation = result.ok()
+            if (operation.method.upper(), operation.path) in SESSION_ENDING:
+                continue
             counted["operations"] += 1
+            mini = operation.path.startswith(MP_PREFIX)
+            counted["mp"] += mini
 
             @given(case=operation.as_strategy())
-            @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+            @settings(max_examples=EXAMPLES_PER_OPERATION if mini else EXAMPLES_PER_STAFF_OPERATION, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
             def check(case: schemathesis.Case) -> None:
-                response = case.call(base_url=base_url, headers=headers, timeout=30)
+                response = case.call(base_url=base_url, headers=headers if mini else admin, timeout=30)  # noqa: B023 - check() runs within this iteration
                 counted["requests"] += 1
                 try:
                     case.validate_response(response, checks=checks)
                 except Exception as exc:  # noqa: BLE001 - collect every operation's failures, then report them all
-                    failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")
+                    failures.append(f"{operation.method.upper()} {operation.path}: {str(exc)[:600]}")  # noqa: B023
 
             check()
 
     # Schemathesis calls the server synchronously; the server runs on this event loop, so the
     # calls go from a worker thread while the loop keeps serving.
     await asyncio.to_thread(run)
-    assert counted["operations"] >= 25 and counted["requests"] >= counted["operations"]
-    assert not failures, "\n".join(sorted(set(failures))[:20])
+    print(f"schemathesis: {counted['operations']} operations ({counted['mp']} mini-program), {counted['requests']} requests")
+    assert counted["mp"] >= 35 and counted["operations"] >= len(_all_operations(document)) - len(SESSION_ENDING)
+    assert counted["requests"] >= counted["operations"]
+    assert not failures, "\n".join(sorted(set(failures))[:30])
 
 
 async def test_docs_render_offline_in_headless_chromium(client: httpx.AsyncClient, app: Sanic) -> None:

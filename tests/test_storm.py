@@ -19,7 +19,17 @@ import httpx
 import pytest
 from sanic import Sanic
 
-from models.cards import ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardStatus, PickupSlot, Shipment
+from models.cards import (
+    ApplicationStatus,
+    Booking,
+    BookingStatus,
+    Card,
+    CardApplication,
+    CardKind,
+    CardStatus,
+    PickupSlot,
+    Shipment,
+)
 from models.registry import Beneficiary
 from models.wechat import Binding, MiniUser
 from server.miniapp.sessions import create_session

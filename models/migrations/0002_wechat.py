@@ -1,11 +1,13 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.wechat import BindingStatus, NotificationStatus, ProxyStatus, TransferStatus
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from models.wechat import BindingStatus, NotificationStatus, ProxyStatus, TransferStatus
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0001_initial')]

@@ -1,11 +1,20 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.confirmation import AgeBracket, CampaignStatus, ConfirmationMethod, ConfirmationStatus, ReviewStatus, SuspensionStatus
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from models.confirmation import (
+    AgeBracket,
+    CampaignStatus,
+    ConfirmationMethod,
+    ConfirmationStatus,
+    ReviewStatus,
+    SuspensionStatus,
+)
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0002_wechat')]

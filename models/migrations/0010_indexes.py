@@ -1,8 +1,9 @@
 """Indexes for every foreign key and id column that pages and lookups filter on (issue 18)."""
 
 from tortoise import migrations
-from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0009_hardening')]

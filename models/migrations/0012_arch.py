@@ -1,10 +1,11 @@
-from tortoise import migrations
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
+
 from models.confirmation import FaceDecision, SnapshotKind
 from models.payments import ExportFormat, ExportKind
 from models.registry import ImportKind
 from models.wechat import AttemptOutcome, ProxyApprovedVia, ProxyRevokedBy
-from tortoise import fields
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0011_more_indexes')]

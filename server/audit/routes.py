@@ -5,8 +5,9 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
 from models.staff import Role
-from server.audit import service
+from server.audit import schemas, service
 from server.auth.guard import staff_required
+from server.http.openapi import staff_contract
 from server.http.validation import api
 
 bp = Blueprint("audit", url_prefix="/api/audit")
@@ -20,6 +21,7 @@ class EntriesQuery(BaseModel):
 
 
 @bp.get("/verify")
+@staff_contract(response=schemas.ChainVerification, also=[409], roles=True)
 @api(summary="Verify the audit hash chain; names the first broken entry", tag="audit")
 @staff_required(Role.ADMIN, Role.AUDITOR)
 async def verify(request: Request) -> HTTPResponse:
@@ -28,6 +30,7 @@ async def verify(request: Request) -> HTTPResponse:
 
 
 @bp.get("/entries")
+@staff_contract(response=schemas.AuditEntryList, roles=True, query=True)
 @api(summary="Audit entries of the caller's districts, newest first", tag="audit", query=EntriesQuery)
 @staff_required(Role.ADMIN, Role.AUDITOR, Role.BUREAU)
 async def entries(request: Request, query: EntriesQuery) -> HTTPResponse:

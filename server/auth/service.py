@@ -16,7 +16,6 @@ from server.errors import Unauthorized, ValidationFailed
 from server.kv import KeyValueStore
 from server.security.passwords import DUMMY_HASH, hash_password, needs_rehash, verify_password
 
-
 LOGIN_FAILED = "用户名或密码错误；连续输错多次后账号将临时锁定，请稍后再试"
 
 

@@ -12,9 +12,10 @@ from sanic.response import HTTPResponse, json
 from models.calendar import CalendarOverride
 from models.staff import Role
 from server.auth.guard import staff_required
-from server.calendar import service
+from server.calendar import schemas, service
 from server.clock import china_today
 from server.errors import BadRequest
+from server.http.openapi import Ok, staff_contract
 from server.http.validation import api
 
 bp = Blueprint("calendar", url_prefix="/api/calendar")
@@ -43,6 +44,7 @@ def _parse_day(day: str) -> date:
 
 
 @bp.get("")
+@staff_contract(response=schemas.CalendarStatus)
 @api(summary="The calendar's status: each year official or provisional, the overrides, and the warning staff see", tag="calendar")
 @staff_required()
 async def calendar_status(request: Request) -> HTTPResponse:
@@ -60,6 +62,7 @@ async def calendar_status(request: Request) -> HTTPResponse:
 
 
 @bp.put("/overrides")
+@staff_contract(response=Ok, roles=True, write=True, body=True)
 @api(summary="Set one day as a holiday or a make-up working day (admin); in force in every worker at once", tag="calendar", json=OverrideBody)
 @staff_required(Role.ADMIN, write=True)
 async def set_override(request: Request, body: OverrideBody) -> HTTPResponse:
@@ -68,6 +71,7 @@ async def set_override(request: Request, body: OverrideBody) -> HTTPResponse:
 
 
 @bp.delete("/overrides/<day:str>")
+@staff_contract(response=Ok, roles=True, write=True, errors={400: ["bad_date"], 404: ["override_not_found"]})
 @api(summary="Remove a day's override (admin)", tag="calendar")
 @staff_required(Role.ADMIN, write=True)
 async def delete_override(request: Request, day: str) -> HTTPResponse:
@@ -76,6 +80,7 @@ async def delete_override(request: Request, day: str) -> HTTPResponse:
 
 
 @bp.put("/years/<year:int>")
+@staff_contract(response=schemas.YearConfirmed, roles=True, write=True, body=True, errors={400: ["bad_year"]})
 @api(summary="Confirm that a year's arrangement matches the State Council's notice (admin): its deadlines stop being provisional", tag="calendar", json=ConfirmYearBody)
 @staff_required(Role.ADMIN, write=True)
 async def confirm_year(request: Request, year: int, body: ConfirmYearBody) -> HTTPResponse:
@@ -86,6 +91,7 @@ async def confirm_year(request: Request, year: int, body: ConfirmYearBody) -> HT
 
 
 @bp.delete("/years/<year:int>")
+@staff_contract(response=Ok, roles=True, write=True, errors={404: ["year_not_confirmed"]})
 @api(summary="Withdraw a year's confirmation (admin)", tag="calendar")
 @staff_required(Role.ADMIN, write=True)
 async def withdraw_year(request: Request, year: int) -> HTTPResponse:
@@ -94,6 +100,7 @@ async def withdraw_year(request: Request, year: int) -> HTTPResponse:
 
 
 @bp.get("/deadline")
+@staff_contract(response=schemas.DeadlineInfo, query=True)
 @api(summary="The date N working days after a start date, and whether it was counted on provisional days", tag="calendar", query=DeadlineQuery)
 @staff_required()
 async def deadline(request: Request, query: DeadlineQuery) -> HTTPResponse:

@@ -40,7 +40,8 @@ class _Snapshot:
 
 
 # A cache of shared state, never the source of truth: refreshed from the database whenever the version moves.
-_snapshot = _Snapshot(calendar=WorkingCalendar(), version=_NotLoaded())
+NOT_READ = _NotLoaded()
+_snapshot = _Snapshot(calendar=WorkingCalendar(), version=NOT_READ)
 
 
 def current() -> WorkingCalendar:
@@ -66,7 +67,7 @@ async def load(*, kv: KeyValueStore | None) -> WorkingCalendar:
     return _snapshot.calendar
 
 
-async def refresh_if_stale(*, kv: KeyValueStore, version: str | None | _NotLoaded = _NotLoaded()) -> None:
+async def refresh_if_stale(*, kv: KeyValueStore, version: str | None | _NotLoaded = NOT_READ) -> None:
     """``version``: the token when the caller has just read it (with other keys, in one round trip)."""
     if isinstance(version, _NotLoaded):
         try:

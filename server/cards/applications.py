@@ -10,16 +10,29 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.cards import ApplicationAppointment, ApplicationSlot, ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardReviewStep, CardStatus, PickupSlot, StationNotice
+from models.cards import (
+    ApplicationAppointment,
+    ApplicationSlot,
+    ApplicationStatus,
+    Booking,
+    BookingStatus,
+    Card,
+    CardApplication,
+    CardKind,
+    CardReviewStep,
+    CardStatus,
+    PickupSlot,
+    StationNotice,
+)
 from models.registry import Beneficiary, ReferencePhoto
 from server import media
+from server.acting import ProxyScope
 from server.actors import SYSTEM, Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import eligibility, rules, timeline
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
 from server.security.fields import cipher
 from server.workdays import add_working_days, due_is_provisional

@@ -15,16 +15,15 @@ from tortoise.transactions import in_transaction
 from models.cards import ApplicationAppointment, ApplicationSlot, BookingStatus
 from models.org import OrgUnit
 from models.wechat import MiniUser
+from server.acting import ProxyScope, acting_for
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.cards import eligibility
-from server.cards import slots
+from server.cards import eligibility, slots
 from server.cards.slots import require_before_cutoff, short_code, slot_start
 from server.cards.slots import slot_json as slot_json  # re-exported (the routes)
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.acting import ProxyScope, acting_for
 from server.notifications.outbox import notify_beneficiary
 
 

@@ -13,22 +13,23 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.cards import Booking, BookingStatus, Card, CardStatus, PickupSlot
-from models.org import OrgKind, OrgUnit
+from models.org import OrgUnit
 from models.wechat import MiniUser, ProxyGrant
+from server.acting import ProxyScope, acting_for
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server.cards.issuance import mark_delivered
-from server.config import Settings
-from server.errors import ApiError, Conflict, NotFound, ValidationFailed
-from server.acting import ProxyScope, acting_for
 from server.cards import slots
+from server.cards.issuance import mark_delivered
 from server.cards.slots import SHORT_CODE_ALPHABET as SHORT_CODE_ALPHABET  # re-exported (the routes, tests)
 from server.cards.slots import SlotFull as SlotFull
+from server.cards.slots import booking_open as booking_open  # re-exported (mini-program journeys, tests)
 from server.cards.slots import require_before_cutoff, short_code, slot_start
 from server.cards.slots import slot_json as slot_json
-from server.notifications.outbox import notify_beneficiary
 from server.clock import CHINA_TZ
+from server.config import Settings
+from server.errors import ApiError, Conflict, NotFound, ValidationFailed
+from server.notifications.outbox import notify_beneficiary
 
 # The slot machinery is shared with application appointments (server/cards/slots.py); named here too.
 _short_code = short_code

@@ -13,11 +13,11 @@ from models.cards import Card, CardApplication, PrivilegeCatalogue
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from models.wechat import MiniUser
+from server.acting import acting_for
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from server.acting import acting_for
 
 NOTE = "优待证是荣誉和褒扬的证件，不是“特权证”“免费证”，优待内容以本目录为准。"
 

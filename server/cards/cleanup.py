@@ -16,10 +16,9 @@ from models.staff import Role
 from server.actors import Actor
 from server.auth.scope import Scope
 from server.cards import applications, reports, rules
-from server.clock import china_today
+from server.clock import CHINA_TZ, china_today
 from server.config import Settings
 from server.errors import Forbidden, ValidationFailed
-from server.clock import CHINA_TZ
 from server.registry.categories import CATEGORY_LABELS
 
 ROUTE_TO_CITY = [reports.CITY_BUREAU]

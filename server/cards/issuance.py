@@ -13,13 +13,13 @@ from models.cards import ApplicationStatus, Card, CardApplication, CardReport, C
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server import media
+from server.acting import ProxyScope
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import reports, rules
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.acting import ProxyScope
 from server.notifications.outbox import notify_beneficiary
 from server.workdays import add_working_days, due_is_provisional
 

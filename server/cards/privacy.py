@@ -18,16 +18,24 @@ from typing import Any
 from sanic import Request
 from tortoise.transactions import in_transaction
 
-from models.cards import ApplicationStatus, Card, CardApplication, CardReviewStep, CardStatus, ConfidentialityAgreement, MaterialDisposal
+from models.cards import (
+    ApplicationStatus,
+    Card,
+    CardApplication,
+    CardReviewStep,
+    CardStatus,
+    ConfidentialityAgreement,
+    MaterialDisposal,
+)
 from models.org import OrgUnit
 from models.staff import Role, Staff
 from server import media
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.clock import CHINA_TZ, china_today
 from server.config import Settings
 from server.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from server.clock import CHINA_TZ, china_today
 
 FORMS = ("application_form", "bank_form")
 REVIEW_ROLES = (Role.STATION, Role.CENTRE, Role.BUREAU, Role.CITY)

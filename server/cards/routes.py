@@ -9,6 +9,7 @@ from sanic.response import HTTPResponse, file, html, json, raw
 
 from models.cards import ApplicationStatus, CardKind, CardStatus, PickupSlot
 from models.staff import Role
+from server import xlsx
 from server.auth.guard import staff_required
 from server.cards import (
     applications,
@@ -24,10 +25,11 @@ from server.cards import (
     stats,
     timeline,
 )
+from server.cards import staff_schemas as cs
 from server.cards.privacy import confidentiality_required
-from server import xlsx
 from server.clock import china_today
 from server.errors import BadRequest
+from server.http.openapi import XLSX, staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import ClockTime, api, check_windows
 from server.registry.categories import CATEGORY_LABELS
@@ -170,6 +172,7 @@ class CatalogueBody(BaseModel):
 
 
 @bp.post("/applications")
+@staff_contract(response=cs.StaffCardApplication, status=201, roles=True, write=True, body=True, errors={403: ["out_of_scope"], 404: ["beneficiary_not_found"], 409: ["application_exists", "card_already_approved"], 422: ["not_entitled", "card_kind_mismatch", "beneficiary_deceased", "record_incomplete", "outside_review_period"]})
 @api(summary="On-site application entered by station staff", tag="cards", json=OnSiteBody)
 @staff_required(Role.STATION, write=True)
 async def on_site(request: Request, body: OnSiteBody) -> HTTPResponse:
@@ -180,6 +183,7 @@ async def on_site(request: Request, body: OnSiteBody) -> HTTPResponse:
 
 
 @bp.get("/applications")
+@staff_contract(response=cs.StaffCardApplicationList, query=True)
 @api(summary="Applications in scope (by stage; overdue=true per level; problems=true for the November clean-up)", tag="cards", query=ListQuery)
 @staff_required()
 async def list_applications(request: Request, query: ListQuery) -> HTTPResponse:
@@ -188,6 +192,7 @@ async def list_applications(request: Request, query: ListQuery) -> HTTPResponse:
 
 
 @bp.get("/applications/<application_id:int>")
+@staff_contract(response=cs.StaffCardApplicationDetail, path_ids=["application_id"], errors={404: ["application_not_found"]})
 @api(summary="One application with its review history", tag="cards")
 @staff_required()
 async def get_application(request: Request, application_id: int) -> HTTPResponse:
@@ -196,6 +201,7 @@ async def get_application(request: Request, application_id: int) -> HTTPResponse
 
 
 @bp.get("/applications/<application_id:int>/print")
+@staff_contract(response=None, html="the prefilled application form and bank debit-card confirmation, to print", roles=True, path_ids=["application_id"], errors={403: ["confidentiality_agreement_required"], 404: ["application_not_found", "beneficiary_not_found"]})
 @api(summary="Printable, prefilled application form and bank debit-card confirmation for signing on site (full ID number: signed agreement required, audited)", tag="cards")
 @staff_required(Role.STATION)
 @confidentiality_required
@@ -209,6 +215,7 @@ async def print_forms(request: Request, application_id: int) -> HTTPResponse:
 
 
 @bp.get("/applications/<application_id:int>/documents/<form:str>")
+@staff_contract(response=None, file={"image/jpeg": "the signed form", "image/png": "the signed form", "application/pdf": "the signed form"}, path_ids=["application_id"], errors={403: ["confidentiality_agreement_required"], 404: ["application_not_found", "form_not_found"], 409: ["materials_destroyed"], 422: ["bad_form"]})
 @api(summary="Open a signed form (application_form or bank_form) uploaded for review: signed agreement required, audited", tag="cards")
 @staff_required()
 @confidentiality_required
@@ -219,6 +226,7 @@ async def view_form(request: Request, application_id: int, form: str) -> HTTPRes
 
 
 @bp.post("/applications/<application_id:int>/bank")
+@staff_contract(response=cs.StaffCardApplication, roles=True, write=True, body=True, path_ids=["application_id"], errors={403: ["out_of_scope"], 404: ["application_not_found"], 409: ["application_locked"], 422: ["bad_bank_account", "bank_name_required"]})
 @api(summary="Record the debit card linked to the preferential card (kept encrypted; shown masked)", tag="cards", json=BankBody)
 @staff_required(Role.STATION, write=True)
 async def bank(request: Request, application_id: int, body: BankBody) -> HTTPResponse:
@@ -229,6 +237,7 @@ async def bank(request: Request, application_id: int, body: BankBody) -> HTTPRes
 
 
 @bp.post("/applications/<application_id:int>/withdraw")
+@staff_contract(response=cs.StaffCardApplication, roles=True, write=True, body=True, path_ids=["application_id"], errors={403: ["out_of_scope"], 404: ["application_not_found"], 409: ["not_withdrawable", "version_conflict"], 422: ["reason_required"]})
 @api(summary="The station withdraws an open application (e.g. at the applicant's request), with a reason", tag="cards", json=WithdrawBody)
 @staff_required(Role.STATION, write=True)
 async def staff_withdraw(request: Request, application_id: int, body: WithdrawBody) -> HTTPResponse:
@@ -239,6 +248,7 @@ async def staff_withdraw(request: Request, application_id: int, body: WithdrawBo
 
 
 @bp.post("/cross-checks/import")
+@staff_contract(response=cs.CrossCheckReport, roles=True, write=True, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_file_invalid", "import_bad_csv", "import_bad_xlsx", "import_missing_columns"]})
 @api(summary="Import cross-check findings (婚姻、社保、违法违纪、生存; CSV/XLSX: 身份证号, 姓名, 来源, 比对结果): open applications and undelivered cards are flagged", tag="cards", multipart={"file": ".csv or .xlsx"})
 @staff_required(Role.CENTRE, Role.BUREAU, write=True)
 async def cross_check_import(request: Request) -> HTTPResponse:
@@ -247,6 +257,7 @@ async def cross_check_import(request: Request) -> HTTPResponse:
 
 
 @bp.post("/applications/<application_id:int>/materials")
+@staff_contract(response=cs.DisposalInfo, status=201, roles=True, write=True, body=True, path_ids=["application_id"], errors={404: ["application_not_found"], 409: ["application_not_closed", "materials_destroyed", "retention_not_over"], 422: ["bad_disposal_action", "reason_required"]})
 @api(summary="Archive or destroy a closed application's materials, with a record (destruction after the retention period)", tag="cards privacy", json=DisposalBody)
 @staff_required(Role.BUREAU, write=True)
 async def dispose(request: Request, application_id: int, body: DisposalBody) -> HTTPResponse:
@@ -255,6 +266,7 @@ async def dispose(request: Request, application_id: int, body: DisposalBody) -> 
 
 
 @bp.post("/applications/<application_id:int>/forms/<form:str>")
+@staff_contract(response=cs.StaffCardApplication, roles=True, write=True, path_ids=["application_id"], errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["application_not_found"], 409: ["application_locked"], 422: ["bad_form"]})
 @api(summary="Upload a signed form (application_form or bank_form) as image or PDF", tag="cards", multipart={"file": "JPEG, PNG or PDF"})
 @staff_required(Role.STATION, write=True)
 async def upload_form(request: Request, application_id: int, form: str) -> HTTPResponse:
@@ -265,6 +277,7 @@ async def upload_form(request: Request, application_id: int, form: str) -> HTTPR
 
 
 @bp.post("/applications/<application_id:int>/transition")
+@staff_contract(response=cs.StaffCardApplication, write=True, body=True, path_ids=["application_id"], errors={403: ["role_not_allowed", "out_of_scope"], 404: ["application_not_found"], 409: ["not_under_review", "version_conflict"], 422: ["reason_required", "materials_incomplete"]})
 @api(summary="Pass the application up or return it one level down with a written reason (role per level)", tag="cards", json=TransitionBody)
 @staff_required(write=True)
 async def transition(request: Request, application_id: int, body: TransitionBody) -> HTTPResponse:
@@ -273,6 +286,7 @@ async def transition(request: Request, application_id: int, body: TransitionBody
 
 
 @bp.post("/applications/<application_id:int>/resubmit")
+@staff_contract(response=cs.StaffCardApplication, roles=True, write=True, body=True, path_ids=["application_id"], errors={403: ["out_of_scope"], 404: ["application_not_found"], 409: ["not_returned", "version_conflict"], 422: ["materials_incomplete"]})
 @api(summary="Station resubmits a returned application for the applicant (same record, history kept)", tag="cards", json=ResubmitBody)
 @staff_required(Role.STATION, write=True)
 async def staff_resubmit(request: Request, application_id: int, body: ResubmitBody) -> HTTPResponse:
@@ -283,6 +297,7 @@ async def staff_resubmit(request: Request, application_id: int, body: ResubmitBo
 
 
 @bp.post("/applications/<application_id:int>/problem")
+@staff_contract(response=cs.StaffCardApplication, write=True, body=True, path_ids=["application_id"], errors={403: ["out_of_scope"], 404: ["application_not_found"]})
 @api(summary="Flag or clear a problem record, with an optional written report", tag="cards", json=ProblemBody)
 @staff_required(write=True)
 async def problem(request: Request, application_id: int, body: ProblemBody) -> HTTPResponse:
@@ -294,6 +309,7 @@ async def problem(request: Request, application_id: int, body: ProblemBody) -> H
 
 
 @bp.post("/shipments")
+@staff_contract(response=cs.ShipmentInfo, status=201, roles=True, write=True, errors={400: ["missing_data", "invalid_json", "shipment_fields"], 413: ["payload_too_large"], 415: ["unsupported_file"], 409: ["shipment_exists", "card_already_received"], 422: ["count_mismatch", "damage_description_required", "unknown_applications", "centre_only"]})
 @api(summary="Receive a shipment at the service centre; a damaged one is refused and reported to the province centre", tag="cards issuance", multipart={"data": 'JSON: {"tracking_number", "expected_count", "counted_count", "envelope_intact", "cards_intact", "application_ids", "damage_description"}', "photos": "damage photos (repeated)"})
 @staff_required(Role.CENTRE, write=True)
 async def receive(request: Request) -> HTTPResponse:
@@ -327,6 +343,7 @@ async def receive(request: Request) -> HTTPResponse:
 
 
 @bp.get("/shipments")
+@staff_contract(response=cs.ShipmentList)
 @api(summary="Shipments of the reader's district (city: its districts)", tag="cards issuance")
 @staff_required()
 async def shipments(request: Request) -> HTTPResponse:
@@ -334,6 +351,7 @@ async def shipments(request: Request) -> HTTPResponse:
 
 
 @bp.get("/shipments/<shipment_id:int>")
+@staff_contract(response=cs.ShipmentSorted, path_ids=["shipment_id"], errors={404: ["shipment_not_found"]})
 @api(summary="A shipment of the reader's district, its reports, and its cards sorted per station", tag="cards issuance")
 @staff_required()
 async def shipment(request: Request, shipment_id: int) -> HTTPResponse:
@@ -341,6 +359,7 @@ async def shipment(request: Request, shipment_id: int) -> HTTPResponse:
 
 
 @bp.post("/collections")
+@staff_contract(response=cs.StaffCardList, roles=True, write=True, body=True, errors={403: ["out_of_scope"], 404: ["station_not_found"], 409: ["cards_not_collectable"]})
 @api(summary="A station collects its cards from the centre (the 10-working-day delivery clock starts)", tag="cards issuance", json=CollectBody)
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def collect(request: Request, body: CollectBody) -> HTTPResponse:
@@ -349,6 +368,7 @@ async def collect(request: Request, body: CollectBody) -> HTTPResponse:
 
 
 @bp.get("/cards")
+@staff_contract(response=cs.StaffCardList, query=True)
 @api(summary="Cards in scope (overdue=true: collected but not delivered within 10 working days)", tag="cards issuance", query=CardsQuery)
 @staff_required()
 async def cards(request: Request, query: CardsQuery) -> HTTPResponse:
@@ -356,6 +376,7 @@ async def cards(request: Request, query: CardsQuery) -> HTTPResponse:
 
 
 @bp.post("/cards/<card_id:int>/deliver")
+@staff_contract(response=cs.StaffCardInfo, roles=True, write=True, body=True, path_ids=["card_id"], errors={403: ["out_of_scope"], 404: ["card_not_found"], 409: ["card_not_deliverable", "card_flagged"], 422: ["bad_delivery_method", "bad_receiver", "id_check_required"]})
 @api(summary="Record delivery: method and who received it, after an ID check", tag="cards issuance", json=DeliverBody)
 @staff_required(Role.STATION, write=True)
 async def deliver(request: Request, card_id: int, body: DeliverBody) -> HTTPResponse:
@@ -367,6 +388,7 @@ async def deliver(request: Request, card_id: int, body: DeliverBody) -> HTTPResp
 
 
 @bp.post("/slots")
+@staff_contract(response=cs.StaffSlotList, status=201, roles=True, write=True, body=True, errors={403: ["out_of_scope"], 404: ["station_not_found"]})
 @api(summary="Publish pickup slots for coming days (non-working days skipped)", tag="cards pickup", json=SlotsBody)
 @staff_required(Role.STATION, write=True)
 async def publish_slots(request: Request, body: SlotsBody) -> HTTPResponse:
@@ -375,6 +397,7 @@ async def publish_slots(request: Request, body: SlotsBody) -> HTTPResponse:
 
 
 @bp.get("/slots")
+@staff_contract(response=cs.StaffSlotList, query=True)
 @api(summary="Pickup slots in scope", tag="cards pickup", query=SlotsQuery)
 @staff_required()
 async def list_slots(request: Request, query: SlotsQuery) -> HTTPResponse:
@@ -387,6 +410,7 @@ async def list_slots(request: Request, query: SlotsQuery) -> HTTPResponse:
 
 
 @bp.get("/bookings/today")
+@staff_contract(response=cs.StaffBookingList, query=True)
 @api(summary="Bookings of a day (default today) in scope", tag="cards pickup", query=TodayQuery)
 @staff_required()
 async def today_bookings(request: Request, query: TodayQuery) -> HTTPResponse:
@@ -395,6 +419,7 @@ async def today_bookings(request: Request, query: TodayQuery) -> HTTPResponse:
 
 
 @bp.post("/check-in")
+@staff_contract(response=cs.StaffBooking, roles=True, write=True, body=True, errors={400: ["qr_invalid"], 403: ["out_of_scope"], 404: ["booking_not_found"], 409: ["booking_not_active"], 410: ["qr_expired"], 422: ["code_required"]})
 @api(summary="Check in a pickup by QR token or typed short code: the card is marked delivered", tag="cards pickup", json=CheckInBody)
 @staff_required(Role.STATION, write=True)
 async def check_in(request: Request, body: CheckInBody) -> HTTPResponse:
@@ -406,6 +431,7 @@ async def check_in(request: Request, body: CheckInBody) -> HTTPResponse:
 
 
 @bp.get("/statistics")
+@staff_contract(response=cs.MonthlyStatistics)
 @api(summary="Monthly statistics per station and district (JSON)", tag="cards statistics")
 @staff_required()
 async def statistics(request: Request) -> HTTPResponse:
@@ -413,6 +439,7 @@ async def statistics(request: Request) -> HTTPResponse:
 
 
 @bp.get("/statistics.xlsx")
+@staff_contract(response=None, file={XLSX: "the monthly statistics table"})
 @api(summary="Monthly statistics as XLSX", tag="cards statistics")
 @staff_required()
 async def statistics_xlsx(request: Request) -> HTTPResponse:
@@ -421,6 +448,7 @@ async def statistics_xlsx(request: Request) -> HTTPResponse:
 
 
 @bp.get("/statistics/monthly/<period:str>")
+@staff_contract(response=cs.DistrictMonthList, roles=True, errors={422: ["bad_period"]})
 @api(summary="The month's statistics table per district in scope: frozen on the 20th (China time), with which stations reported and when", tag="cards statistics")
 @staff_required()
 async def statistics_month(request: Request, period: str) -> HTTPResponse:
@@ -428,6 +456,7 @@ async def statistics_month(request: Request, period: str) -> HTTPResponse:
 
 
 @bp.get("/statistics/snapshots/<snapshot_id:int>/xlsx")
+@staff_contract(response=None, file={XLSX: "the frozen monthly table"}, path_ids=["snapshot_id"], errors={404: ["report_not_found"]})
 @api(summary="A frozen monthly table as XLSX (the reader's district only)", tag="cards statistics")
 @staff_required()
 async def statistics_snapshot(request: Request, snapshot_id: int) -> HTTPResponse:
@@ -436,6 +465,7 @@ async def statistics_snapshot(request: Request, snapshot_id: int) -> HTTPRespons
 
 
 @bp.post("/statistics/station-reports")
+@staff_contract(response=cs.StationReportSubmitted, status=201, roles=True, write=True, body=True, errors={403: ["out_of_scope"], 404: ["station_not_found"], 422: ["already_reported"]})
 @api(summary="A station submits its month's figures (due before the 20th)", tag="cards statistics", json=StationReportBody)
 @staff_required(Role.STATION, write=True)
 async def station_report(request: Request, body: StationReportBody) -> HTTPResponse:
@@ -447,6 +477,7 @@ async def station_report(request: Request, body: StationReportBody) -> HTTPRespo
 
 
 @bp.get("/timeline")
+@staff_contract(response=cs.Timeline, query=True)
 @api(summary="The year's batches and stages from settings, and today's stage", tag="cards", query=YearQuery)
 @staff_required()
 async def year_timeline(request: Request, query: YearQuery) -> HTTPResponse:
@@ -455,6 +486,7 @@ async def year_timeline(request: Request, query: YearQuery) -> HTTPResponse:
 
 
 @bp.post("/application-slots")
+@staff_contract(response=cs.StaffSlotList, status=201, roles=True, write=True, body=True, errors={403: ["out_of_scope"], 404: ["station_not_found"]})
 @api(summary="Publish times for applying on site (non-working days skipped)", tag="cards appointments", json=SlotsBody)
 @staff_required(Role.STATION, write=True)
 async def publish_application_slots(request: Request, body: SlotsBody) -> HTTPResponse:
@@ -463,6 +495,7 @@ async def publish_application_slots(request: Request, body: SlotsBody) -> HTTPRe
 
 
 @bp.get("/application-appointments")
+@staff_contract(response=cs.StaffAppointmentList, query=True)
 @api(summary="Appointments to apply on site on a day (default today) in scope", tag="cards appointments", query=TodayQuery)
 @staff_required()
 async def application_appointments(request: Request, query: TodayQuery) -> HTTPResponse:
@@ -471,6 +504,7 @@ async def application_appointments(request: Request, query: TodayQuery) -> HTTPR
 
 
 @bp.post("/application-appointments/check-in")
+@staff_contract(response=cs.StaffAppointment, roles=True, write=True, body=True, errors={403: ["out_of_scope"], 404: ["appointment_not_found"], 409: ["appointment_not_active"]})
 @api(summary="The applicant arrived: check in by the appointment's short code", tag="cards appointments", json=AppointmentCheckInBody)
 @staff_required(Role.STATION, write=True)
 async def application_check_in(request: Request, body: AppointmentCheckInBody) -> HTTPResponse:
@@ -481,6 +515,7 @@ async def application_check_in(request: Request, body: AppointmentCheckInBody) -
 
 
 @bp.get("/reports")
+@staff_contract(response=cs.CardReportList, query=True)
 @api(summary="Reports sent up the chain by the districts in scope (refused/short shipments, clean-up, difficult cases)", tag="cards reports", query=ReportsQuery)
 @staff_required()
 async def list_reports(request: Request, query: ReportsQuery) -> HTTPResponse:
@@ -488,6 +523,7 @@ async def list_reports(request: Request, query: ReportsQuery) -> HTTPResponse:
 
 
 @bp.get("/reports/<report_id:int>/document")
+@staff_contract(response=None, html="the report as sent", path_ids=["report_id"], errors={403: ["confidentiality_agreement_required"], 404: ["report_not_found"]})
 @api(summary="A report's document (the difficult-cases report names people: signed agreement required)", tag="cards reports")
 @staff_required()
 async def report_document(request: Request, report_id: int) -> HTTPResponse:
@@ -498,6 +534,7 @@ async def report_document(request: Request, report_id: int) -> HTTPResponse:
 
 
 @bp.post("/reports/<report_id:int>/receive")
+@staff_contract(response=cs.CardReportInfo, roles=True, write=True, path_ids=["report_id"], errors={404: ["report_not_found"], 409: ["report_already_received"]})
 @api(summary="The city bureau acknowledges a district's report", tag="cards reports")
 @staff_required(Role.CITY, write=True)
 async def receive_report(request: Request, report_id: int) -> HTTPResponse:
@@ -505,6 +542,7 @@ async def receive_report(request: Request, report_id: int) -> HTTPResponse:
 
 
 @bp.post("/cleanup-report")
+@staff_contract(response=cs.CardReportInfo, status=201, roles=True, write=True, body=True, errors={403: ["district_only"]})
 @api(summary="The November clean-up report for the district, sent to the city bureau", tag="cards reports", json=CleanupBody)
 @staff_required(Role.BUREAU, write=True)
 async def cleanup_report(request: Request, body: CleanupBody) -> HTTPResponse:
@@ -513,6 +551,7 @@ async def cleanup_report(request: Request, body: CleanupBody) -> HTTPResponse:
 
 
 @bp.post("/difficult-cases-report")
+@staff_contract(response=cs.CardReportInfo, status=201, roles=True, write=True, body=True, errors={403: ["district_only", "confidentiality_agreement_required"], 422: ["no_difficult_cases", "summary_required"]})
 @api(summary="The leading group's written report of unsolved cases, sent to the city bureau", tag="cards reports", json=DifficultCasesBody)
 @staff_required(Role.BUREAU, write=True)
 @confidentiality_required
@@ -522,6 +561,7 @@ async def difficult_cases(request: Request, body: DifficultCasesBody) -> HTTPRes
 
 
 @bp.get("/station-notices")
+@staff_contract(response=cs.StationNoticeList, query=True)
 @api(summary="Notices to the station (cards ready to collect, people flagged by a death or cross-check)", tag="cards issuance", query=NoticesQuery)
 @staff_required()
 async def notices(request: Request, query: NoticesQuery) -> HTTPResponse:
@@ -529,6 +569,7 @@ async def notices(request: Request, query: NoticesQuery) -> HTTPResponse:
 
 
 @bp.post("/station-notices/<notice_id:int>/read")
+@staff_contract(response=cs.StationNoticeInfo, roles=True, write=True, path_ids=["notice_id"], errors={403: ["out_of_scope"], 404: ["notice_not_found"]})
 @api(summary="Mark a station notice read", tag="cards issuance")
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def notice_read(request: Request, notice_id: int) -> HTTPResponse:
@@ -539,6 +580,7 @@ async def notice_read(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.post("/privacy/agreements")
+@staff_contract(response=cs.AgreementInfo, status=201, roles=True, write=True, body=True, errors={400: ["agreement_fields", "missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["self_recording"], 404: ["staff_not_found"], 422: ["signed_on_in_future"]})
 @api(summary="Record a staff member's signed confidentiality agreement (optional scan as multipart 'document' with fields staff_id, signed_on)", tag="cards privacy", json=AgreementBody, parse_body=False)
 @staff_required(Role.BUREAU, write=True)
 async def record_agreement(request: Request) -> HTTPResponse:
@@ -558,6 +600,7 @@ async def record_agreement(request: Request) -> HTTPResponse:
 
 
 @bp.get("/privacy/agreements")
+@staff_contract(response=cs.AgreementList, roles=True)
 @api(summary="Confidentiality agreements of staff in scope", tag="cards privacy")
 @staff_required(Role.BUREAU, Role.AUDITOR)
 async def list_agreements(request: Request) -> HTTPResponse:
@@ -565,6 +608,7 @@ async def list_agreements(request: Request) -> HTTPResponse:
 
 
 @bp.post("/privacy/agreements/<staff_id:int>/revoke")
+@staff_contract(response=cs.AgreementRevoked, roles=True, write=True, body=True, path_ids=["staff_id"], errors={404: ["staff_not_found"]})
 @api(summary="End a staff member's access to personal data (left the card work)", tag="cards privacy", json=RevokeBody)
 @staff_required(Role.BUREAU, write=True)
 async def revoke_agreement(request: Request, staff_id: int, body: RevokeBody) -> HTTPResponse:
@@ -573,6 +617,7 @@ async def revoke_agreement(request: Request, staff_id: int, body: RevokeBody) ->
 
 
 @bp.post("/catalogue")
+@staff_contract(response=cs.Catalogue, status=201, roles=True, write=True, body=True, errors={403: ["district_only"], 409: ["version_conflict"], 422: ["catalogue_empty", "catalogue_item_incomplete"]})
 @api(summary="Publish a new version of the district's 优待目录 to card holders", tag="cards privacy", json=CatalogueBody)
 @staff_required(Role.BUREAU, write=True)
 async def publish_catalogue(request: Request, body: CatalogueBody) -> HTTPResponse:

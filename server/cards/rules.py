@@ -47,7 +47,7 @@ def batch_for(category: Category) -> int:
 
 def step_due_days(status: ApplicationStatus, settings: object) -> int | None:
     """Working days each step has (the bureau's 初审: 7 working days from the centre's verification)."""
-    cards = getattr(settings, "cards")
+    cards = settings.cards
     return {
         ApplicationStatus.STATION_CHECK: cards.station_check_due_working_days,
         ApplicationStatus.CENTRE_VERIFICATION: cards.centre_verification_due_working_days,

@@ -23,7 +23,7 @@ from server.auth.scope import Scope
 from server.clock import CHINA_TZ
 from server.config import Settings
 from server.errors import ApiError, Conflict, NotFound
-from server.workdays import is_working_day
+from server.workdays import add_working_days, is_working_day
 
 Slot = PickupSlot | ApplicationSlot
 
@@ -48,9 +48,28 @@ def slot_json(s: Slot) -> dict[str, Any]:
     return {"id": s.id, "station_id": s.station_id, "day": s.day.isoformat(), "start_time": s.start_time, "end_time": s.end_time, "capacity": s.capacity, "booked": s.booked, "available": max(0, s.capacity - s.booked)}
 
 
+def booking_open(*, day: date, starts_at: datetime, settings: Settings, now: datetime) -> bool:
+    """The booking cutoff, for pickups and appointments alike: booking, changing or cancelling closes
+    ``booking_cutoff_hours`` before the slot starts and, when ``booking_cutoff_working_days`` is set,
+    once fewer than that many working days (server.workdays: weekends and holidays do not count, make-up
+    working days do) are left before the slot's day, counted from today in China."""
+    if starts_at - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
+        return False
+    ahead = settings.cards.booking_cutoff_working_days
+    return ahead <= 0 or add_working_days(now.astimezone(CHINA_TZ).date(), ahead) <= day
+
+
+def require_booking_open(*, day: date, starts_at: datetime, settings: Settings, now: datetime) -> None:
+    if booking_open(day=day, starts_at=starts_at, settings=settings, now=now):
+        return
+    ahead = settings.cards.booking_cutoff_working_days
+    if ahead > 0:
+        raise Conflict(f"须至少提前{ahead}个工作日预约、更改或取消", code="past_cutoff", working_days=ahead)
+    raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
+
+
 def require_before_cutoff(slot: Slot, settings: Settings, now: datetime) -> None:
-    if slot_start(slot) - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
-        raise Conflict(f"距预约时间不足{settings.cards.booking_cutoff_hours}小时，不能再预约或更改", code="past_cutoff")
+    require_booking_open(day=slot.day, starts_at=slot_start(slot), settings=settings, now=now)
 
 
 async def publish(model: type[Slot], *, scope: Scope, actor: Actor, action: str, station_id: int, start: date, days: int, windows: list[tuple[str, str]], capacity: int) -> list[Any]:

@@ -22,14 +22,14 @@ from models.confirmation import ReportSnapshot
 from models.org import OrgKind, OrgUnit
 from models.registry import Beneficiary, PaymentStatus
 from models.staff import Role
-from server import labels, media, xlsx
+from server import clock, media, xlsx
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards import eligibility, rules
 from server.cards.reports import visible_districts
-from server.errors import NotFound, ValidationFailed
 from server.clock import CHINA_TZ, china_now
+from server.errors import NotFound, ValidationFailed
 from server.registry.categories import CATEGORY_LABELS
 
 SNAPSHOT_KIND = "card_monthly"
@@ -112,7 +112,7 @@ async def monthly_statistics(*, scope: Scope, today: date | None = None) -> dict
 
 
 def statistics_xlsx(report: dict[str, Any]) -> bytes:
-    state = "（已于{}冻结）".format(labels.china_time(report["frozen_at"])) if report.get("frozen_at") else ""
+    state = "（已于{}冻结）".format(clock.china_time(report["frozen_at"])) if report.get("frozen_at") else ""
     main = xlsx.Sheet(
         title="优待证制发推进情况",
         header_rows=[[f"优待证制发工作推进情况统计表（{report['period']}）{state}"]],
@@ -126,7 +126,7 @@ def statistics_xlsx(report: dict[str, Any]) -> bytes:
     )
     sheets = [main, by_category]
     if "station_reports" in report:
-        sheets.append(xlsx.Sheet(title="上报情况", headers=["服务站", "上报时间", "按时"], rows=[[r["station"], labels.china_time(r["submitted_at"]) if r["submitted_at"] else "未上报", r["on_time"]] for r in report["station_reports"]]))
+        sheets.append(xlsx.Sheet(title="上报情况", headers=["服务站", "上报时间", "按时"], rows=[[r["station"], clock.china_time(r["submitted_at"]) if r["submitted_at"] else "未上报", r["on_time"]] for r in report["station_reports"]]))
     return xlsx.workbook(*sheets)
 
 

@@ -10,13 +10,23 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, file, html, json, raw
 
 from models.confirmation import SuspensionStatus
+from models.org import OrgUnit
 from models.staff import Role
 from server import import_jobs, media, xlsx
 from server.auth.guard import staff_required
-from server.confirmation import deaths, hardship, notices, reports, spot_checks, summary_document, suspensions
+from server.confirmation import (
+    deaths,
+    hardship,
+    notices,
+    reports,
+    spot_checks,
+    summary_document,
+    suspensions,
+)
+from server.confirmation import schemas as s
 from server.confirmation.campaigns import get_campaign
-from models.org import OrgUnit
 from server.errors import NotFound, PayloadTooLarge
+from server.http.openapi import XLSX, staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api
 
@@ -110,6 +120,7 @@ def _xlsx(data: bytes, filename: str) -> HTTPResponse:
 
 
 @bp.post("/campaigns/<campaign_id:int>/notices")
+@staff_contract(response=s.NoticeDetail, status=201, errors={403: ["out_of_scope"], 404: ["campaign_not_found", "station_not_found"], 409: ["not_notice_stage"]}, body=True, roles=True, write=True, path_ids=["campaign_id"])
 @api(summary="Generate the public notice of the unconfirmed (station or county), names and ID numbers masked", tag="confirmation notices", json=NoticeBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def create_notice(request: Request, campaign_id: int, body: NoticeBody) -> HTTPResponse:
@@ -118,6 +129,7 @@ async def create_notice(request: Request, campaign_id: int, body: NoticeBody) ->
 
 
 @bp.get("/campaigns/<campaign_id:int>/notices")
+@staff_contract(response=s.NoticeList, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="The public notices of a campaign (county and the stations in scope), without entries", tag="confirmation notices")
 @staff_required()
 async def list_notices(request: Request, campaign_id: int) -> HTTPResponse:
@@ -126,6 +138,7 @@ async def list_notices(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/notices/<notice_id:int>")
+@staff_contract(response=s.NoticeDetail, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
 @api(summary="A public notice as JSON", tag="confirmation notices")
 @staff_required()
 async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
@@ -133,6 +146,7 @@ async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.get("/notices/<notice_id:int>/xlsx")
+@staff_contract(response=None, file={XLSX: "the notice as a spreadsheet"}, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
 @api(summary="A public notice as XLSX", tag="confirmation notices")
 @staff_required()
 async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
@@ -142,6 +156,7 @@ async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.get("/notices/<notice_id:int>/print")
+@staff_contract(response=None, html="the notice, to print for the boards", errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
 @api(summary="A public notice as a printable page (for village and station boards)", tag="confirmation notices")
 @staff_required()
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
@@ -151,6 +166,7 @@ async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.post("/notices/<notice_id:int>/publish")
+@staff_contract(response=s.NoticeWithEvidence, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["notice_not_found"], 409: ["notice_already_published", "not_notice_stage"], 422: ["bad_channel", "evidence_required"]}, roles=True, write=True, path_ids=["notice_id"])
 @api(
     summary="Record publication today (server date: the 60 days run from it) with its evidence per channel; the listed people are notified",
     tag="confirmation notices",
@@ -164,6 +180,7 @@ async def publish(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.post("/notices/<notice_id:int>/evidence")
+@staff_contract(response=s.NoticeWithEvidence, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["notice_not_found"], 409: ["notice_not_published"], 422: ["bad_channel", "evidence_required"]}, roles=True, write=True, path_ids=["notice_id"])
 @api(summary="Add evidence after publication (another board, the website page)", tag="confirmation notices", multipart={"website": "", "town_board": "", "village_board": ""})
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def add_evidence(request: Request, notice_id: int) -> HTTPResponse:
@@ -172,6 +189,7 @@ async def add_evidence(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.get("/notices/<notice_id:int>/evidence")
+@staff_contract(response=s.EvidenceList, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
 @api(summary="The evidence of a notice's publication", tag="confirmation notices")
 @staff_required()
 async def list_evidence(request: Request, notice_id: int) -> HTTPResponse:
@@ -180,6 +198,7 @@ async def list_evidence(request: Request, notice_id: int) -> HTTPResponse:
 
 
 @bp.get("/notice-evidence/<evidence_id:int>")
+@staff_contract(response=None, file={"image/jpeg": "the evidence", "image/png": "the evidence", "application/pdf": "the evidence"}, errors={404: ["evidence_not_found"]}, path_ids=["evidence_id"])
 @api(summary="One evidence file", tag="confirmation notices")
 @staff_required()
 async def evidence_file(request: Request, evidence_id: int) -> HTTPResponse:
@@ -188,6 +207,7 @@ async def evidence_file(request: Request, evidence_id: int) -> HTTPResponse:
 
 
 @bp.post("/campaigns/<campaign_id:int>/suspension-proposals")
+@staff_contract(response=s.ProposalsCreated, errors={403: ["out_of_scope"], 404: ["campaign_not_found"], 409: ["no_published_notice", "campaign_not_open"]}, roles=True, write=True, path_ids=["campaign_id"])
 @api(summary="Propose suspension for everyone still unconfirmed 60 days (server's date) after their notice was published; refused before (idempotent; withdraws proposals of people who confirmed since). No body: any date sent is ignored.", tag="confirmation suspensions")
 @staff_required(Role.BUREAU, Role.CENTRE, write=True)
 async def propose(request: Request, campaign_id: int) -> HTTPResponse:
@@ -196,6 +216,7 @@ async def propose(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>/suspension-proposals")
+@staff_contract(response=s.ProposalList, errors={404: ["campaign_not_found"]}, query=True, path_ids=["campaign_id"])
 @api(summary="Suspension proposals in scope", tag="confirmation suspensions", query=ProposalQuery)
 @staff_required()
 async def proposals(request: Request, campaign_id: int, query: ProposalQuery) -> HTTPResponse:
@@ -204,6 +225,7 @@ async def proposals(request: Request, campaign_id: int, query: ProposalQuery) ->
 
 
 @bp.post("/suspension-proposals/approve")
+@staff_contract(response=s.ApprovalResult, errors={403: ["out_of_scope"]}, body=True, roles=True, write=True)
 @api(summary="Bureau approves one or many proposals: payments suspended from the first day of next month", tag="confirmation suspensions", json=ApproveBody)
 @staff_required(Role.BUREAU, write=True)
 async def approve(request: Request, body: ApproveBody) -> HTTPResponse:
@@ -211,6 +233,7 @@ async def approve(request: Request, body: ApproveBody) -> HTTPResponse:
 
 
 @bp.post("/suspension-proposals/<proposal_id:int>/withdraw")
+@staff_contract(response=s.ProposalInfo, errors={403: ["out_of_scope"], 404: ["proposal_not_found"], 409: ["proposal_not_open"]}, body=True, roles=True, write=True, path_ids=["proposal_id"])
 @api(summary="Bureau withdraws an open suspension proposal with a reason", tag="confirmation suspensions", json=WithdrawBody)
 @staff_required(Role.BUREAU, write=True)
 async def withdraw(request: Request, proposal_id: int, body: WithdrawBody) -> HTTPResponse:
@@ -219,6 +242,7 @@ async def withdraw(request: Request, proposal_id: int, body: WithdrawBody) -> HT
 
 
 @bp.get("/resumptions")
+@staff_contract(response=s.ResumptionList, query=True)
 @api(summary="Resumptions of payment after a suspended person confirmed", tag="confirmation suspensions", query=ResumptionQuery)
 @staff_required()
 async def resumptions(request: Request, query: ResumptionQuery) -> HTTPResponse:
@@ -226,6 +250,7 @@ async def resumptions(request: Request, query: ResumptionQuery) -> HTTPResponse:
 
 
 @bp.post("/resumptions/<resumption_id:int>/sign-off")
+@staff_contract(response=s.ResumptionInfo, errors={403: ["out_of_scope"], 404: ["resumption_not_found"], 409: ["resumption_already_signed_off"]}, roles=True, write=True, path_ids=["resumption_id"])
 @api(summary="Bureau signs a resumption off: payments resume the following month, back pay noted", tag="confirmation suspensions")
 @staff_required(Role.BUREAU, write=True)
 async def sign_off(request: Request, resumption_id: int) -> HTTPResponse:
@@ -234,6 +259,7 @@ async def sign_off(request: Request, resumption_id: int) -> HTTPResponse:
 
 
 @bp.post("/deaths/import")
+@staff_contract(response=s.DeathImportJob, also=[202], errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_file_invalid", "import_bad_csv", "import_bad_xlsx", "import_missing_columns"]}, roles=True, write=True)
 @api(
     summary="Import deaths from civil-affairs, police or funeral data (CSV/XLSX: ID number, name, date of death, source) as a background job",
     description="A list that is finished within a moment answers 200 with the row report; a larger one answers 202 with job_id and progress_url to poll.",
@@ -249,6 +275,7 @@ async def import_deaths(request: Request) -> HTTPResponse:
 
 
 @bp.get("/deaths/imports/<job_id:int>")
+@staff_contract(response=s.DeathImportJob, path_ids=["job_id"], errors={404: ["import_not_found"]})
 @api(summary="Progress and row report of a death-list import job", tag="confirmation deaths")
 @staff_required()
 async def death_import_progress(request: Request, job_id: int) -> HTTPResponse:
@@ -257,6 +284,7 @@ async def death_import_progress(request: Request, job_id: int) -> HTTPResponse:
 
 
 @bp.get("/overpayments")
+@staff_contract(response=s.DeathRecordList, query=True)
 @api(summary="Overpayments after deaths, tracked until recovered", tag="confirmation deaths", query=OverpaymentQuery)
 @staff_required()
 async def overpayments(request: Request, query: OverpaymentQuery) -> HTTPResponse:
@@ -264,6 +292,7 @@ async def overpayments(request: Request, query: OverpaymentQuery) -> HTTPRespons
 
 
 @bp.get("/overpayments/<death_record_id:int>/recoveries")
+@staff_contract(response=s.RecoveryList, errors={404: ["death_record_not_found"]}, path_ids=["death_record_id"])
 @api(summary="The amounts recovered so far for one overpayment, with their dates", tag="confirmation deaths")
 @staff_required()
 async def recoveries(request: Request, death_record_id: int) -> HTTPResponse:
@@ -271,6 +300,7 @@ async def recoveries(request: Request, death_record_id: int) -> HTTPResponse:
 
 
 @bp.post("/overpayments/<death_record_id:int>/recoveries")
+@staff_contract(response=s.DeathRecordInfo, errors={403: ["out_of_scope"], 404: ["death_record_not_found"], 409: ["nothing_outstanding"], 422: ["bad_recovery_amount", "bad_recovery_date"]}, body=True, roles=True, write=True, path_ids=["death_record_id"])
 @api(summary="Record an amount recovered", tag="confirmation deaths", json=RecoveryBody)
 @staff_required(Role.BUREAU, write=True)
 async def recover(request: Request, death_record_id: int, body: RecoveryBody) -> HTTPResponse:
@@ -279,6 +309,7 @@ async def recover(request: Request, death_record_id: int, body: RecoveryBody) ->
 
 
 @bp.post("/campaigns/<campaign_id:int>/spot-checks")
+@staff_contract(response=s.SpotCheckDrawn, status=201, errors={403: ["out_of_scope"], 404: ["campaign_not_found"], 409: ["implementation_not_finished", "nothing_to_sample"], 422: ["sample_size_required"]}, body=True, roles=True, write=True, path_ids=["campaign_id"])
 @api(summary="Draw a random spot-check sample of confirmed people (size or percentage; the seed is recorded)", tag="confirmation spot checks", json=SpotCheckBody)
 @staff_required(Role.CENTRE, Role.BUREAU, write=True)
 async def draw(request: Request, campaign_id: int, body: SpotCheckBody) -> HTTPResponse:
@@ -287,6 +318,7 @@ async def draw(request: Request, campaign_id: int, body: SpotCheckBody) -> HTTPR
 
 
 @bp.get("/campaigns/<campaign_id:int>/spot-checks")
+@staff_contract(response=s.SpotCheckStatus, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="Spot checks of a campaign, with a warning below two a year", tag="confirmation spot checks")
 @staff_required()
 async def spot_status(request: Request, campaign_id: int) -> HTTPResponse:
@@ -294,6 +326,7 @@ async def spot_status(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/spot-checks/<spot_check_id:int>/items")
+@staff_contract(response=s.SpotCheckItemList, errors={404: ["spot_check_not_found"]}, path_ids=["spot_check_id"])
 @api(summary="The sampled people in scope and their results", tag="confirmation spot checks")
 @staff_required()
 async def spot_items(request: Request, spot_check_id: int) -> HTTPResponse:
@@ -302,6 +335,7 @@ async def spot_items(request: Request, spot_check_id: int) -> HTTPResponse:
 
 
 @bp.get("/spot-checks/<spot_check_id:int>/verify")
+@staff_contract(response=s.SpotCheckVerification, errors={404: ["spot_check_not_found"]}, path_ids=["spot_check_id"])
 @api(summary="Re-draw the sample from its recorded seed and compare", tag="confirmation spot checks")
 @staff_required()
 async def spot_verify(request: Request, spot_check_id: int) -> HTTPResponse:
@@ -309,6 +343,7 @@ async def spot_verify(request: Request, spot_check_id: int) -> HTTPResponse:
 
 
 @bp.post("/spot-check-items/<item_id:int>/result")
+@staff_contract(response=s.SpotResult, errors={403: ["out_of_scope"], 404: ["spot_check_item_not_found"], 422: ["bad_spot_check_result"]}, body=True, roles=True, write=True, path_ids=["item_id"])
 @api(summary="Record one spot-check result", tag="confirmation spot checks", json=SpotResultBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def spot_result(request: Request, item_id: int, body: SpotResultBody) -> HTTPResponse:
@@ -317,6 +352,7 @@ async def spot_result(request: Request, item_id: int, body: SpotResultBody) -> H
 
 
 @bp.get("/campaigns/<campaign_id:int>/progress")
+@staff_contract(response=s.Progress, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="Progress per station × age bracket × method with home-visit quota compliance (JSON)", tag="confirmation reports")
 @staff_required()
 async def progress(request: Request, campaign_id: int) -> HTTPResponse:
@@ -324,6 +360,7 @@ async def progress(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>/progress.xlsx")
+@staff_contract(response=None, file={XLSX: "the progress table"}, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="The same progress report as XLSX", tag="confirmation reports")
 @staff_required()
 async def progress_xlsx(request: Request, campaign_id: int) -> HTTPResponse:
@@ -332,6 +369,7 @@ async def progress_xlsx(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>/visits-needed")
+@staff_contract(response=s.VisitsNeeded, errors={404: ["campaign_not_found"]}, query=True, path_ids=["campaign_id"])
 @api(summary="Home-visit quota per station and bracket, and who still needs a visit (cells below quota; unconfirmed 80+ first)", tag="confirmation reports", query=VisitsQuery)
 @staff_required()
 async def visits_needed(request: Request, campaign_id: int, query: VisitsQuery) -> HTTPResponse:
@@ -339,6 +377,7 @@ async def visits_needed(request: Request, campaign_id: int, query: VisitsQuery) 
 
 
 @bp.get("/campaigns/<campaign_id:int>/summary")
+@staff_contract(response=s.CampaignSummary, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="Campaign summary for the summary stage", tag="confirmation reports")
 @staff_required()
 async def summary(request: Request, campaign_id: int) -> HTTPResponse:
@@ -346,6 +385,7 @@ async def summary(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>/weekly-reports")
+@staff_contract(response=s.SnapshotList, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="Friday progress snapshots kept for this campaign's county", tag="confirmation reports")
 @staff_required()
 async def weekly(request: Request, campaign_id: int) -> HTTPResponse:
@@ -354,6 +394,7 @@ async def weekly(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/weekly-reports/<snapshot_id:int>")
+@staff_contract(response=s.SnapshotDetail, errors={404: ["report_not_found"]}, path_ids=["snapshot_id"])
 @api(summary="A Friday snapshot as JSON (the progress report as it was that week)", tag="confirmation reports")
 @staff_required()
 async def weekly_json(request: Request, snapshot_id: int) -> HTTPResponse:
@@ -362,6 +403,7 @@ async def weekly_json(request: Request, snapshot_id: int) -> HTTPResponse:
 
 
 @bp.get("/weekly-reports/<snapshot_id:int>/xlsx")
+@staff_contract(response=None, file={XLSX: "the weekly report"}, errors={404: ["report_not_found"]}, path_ids=["snapshot_id"])
 @api(summary="Download a Friday snapshot as XLSX", tag="confirmation reports")
 @staff_required()
 async def weekly_xlsx(request: Request, snapshot_id: int) -> HTTPResponse:
@@ -375,6 +417,7 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 @bp.get("/campaigns/<campaign_id:int>/summary.docx")
+@staff_contract(response=None, file={DOCX: "the year's written summary"}, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="The summary to submit (总结上报) as a Word document: 基本情况, 未完成确认人员情况说明, 目前存在问题及建议", tag="confirmation reports")
 @staff_required()
 async def summary_docx(request: Request, campaign_id: int) -> HTTPResponse:
@@ -388,6 +431,7 @@ async def summary_docx(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.post("/hardship-cases")
+@staff_contract(response=s.HardshipCaseInfo, status=201, errors={403: ["out_of_scope"], 404: ["beneficiary_not_found"], 409: ["hardship_case_open"], 422: ["measures_required", "bad_due_date"]}, body=True, roles=True, write=True)
 @api(summary="Open a hardship case (建档立卡): situation, measures, who is responsible, first follow-up date", tag="confirmation hardship", json=HardshipBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def open_hardship(request: Request, body: HardshipBody) -> HTTPResponse:
@@ -396,6 +440,7 @@ async def open_hardship(request: Request, body: HardshipBody) -> HTTPResponse:
 
 
 @bp.get("/hardship-cases")
+@staff_contract(response=s.HardshipCaseList, query=True)
 @api(summary="Hardship cases in scope, per station, overdue follow-ups flagged (overdue=true: only those)", tag="confirmation hardship", query=HardshipQuery)
 @staff_required()
 async def list_hardship(request: Request, query: HardshipQuery) -> HTTPResponse:
@@ -404,6 +449,7 @@ async def list_hardship(request: Request, query: HardshipQuery) -> HTTPResponse:
 
 
 @bp.get("/hardship-cases/<case_id:int>")
+@staff_contract(response=s.HardshipCaseInfo, errors={404: ["hardship_case_not_found"]}, path_ids=["case_id"])
 @api(summary="One hardship case with its follow-ups", tag="confirmation hardship")
 @staff_required()
 async def get_hardship(request: Request, case_id: int) -> HTTPResponse:
@@ -412,6 +458,7 @@ async def get_hardship(request: Request, case_id: int) -> HTTPResponse:
 
 
 @bp.post("/hardship-cases/<case_id:int>/follow-ups")
+@staff_contract(response=s.HardshipCaseInfo, errors={403: ["out_of_scope"], 404: ["hardship_case_not_found"], 409: ["hardship_case_closed"], 422: ["next_due_required", "bad_due_date"]}, body=True, roles=True, write=True, path_ids=["case_id"])
 @api(summary="Record a follow-up (what was done, its effect, the next due date) or close the case", tag="confirmation hardship", json=FollowUpBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def hardship_follow_up(request: Request, case_id: int, body: FollowUpBody) -> HTTPResponse:

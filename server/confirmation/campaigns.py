@@ -13,12 +13,12 @@ from tortoise.transactions import in_transaction
 from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus
 from models.org import OrgKind, OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus
+from server import clock
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
-from server import clock
-from server.db import is_postgres
 from server.confirmation import rules
+from server.db import is_postgres
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 
 

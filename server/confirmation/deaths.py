@@ -26,11 +26,11 @@ from models.confirmation import (
 )
 from models.registry import Beneficiary, PaymentStatus
 from models.staff import Role
+from server import import_jobs
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.cards.applications import flag_on_death as flag_card_work_on_death
-from server import import_jobs
 from server.clock import china_today
 from server.config import Settings
 from server.errors import Conflict, NotFound, ValidationFailed

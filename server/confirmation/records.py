@@ -13,7 +13,16 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.confirmation import CampaignStatus, Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
+from models.confirmation import (
+    CampaignStatus,
+    Confirmation,
+    ConfirmationMethod,
+    ConfirmationRecord,
+    ConfirmationStatus,
+    Resumption,
+    SuspensionProposal,
+    SuspensionStatus,
+)
 from models.registry import Beneficiary, PhotoKind
 from server import media
 from server.actors import Actor

@@ -15,9 +15,9 @@ from tortoise.transactions import in_transaction
 
 from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus
 from models.wechat import Binding, BindingStatus, ProxyGrant, ProxyStatus
+from server.clock import CHINA_TZ
 from server.confirmation import rules
 from server.notifications.outbox import notify_beneficiary
-from server.clock import CHINA_TZ
 
 # Not yet confirmed: a pending face-check review is excluded (they did try, a clerk decides next).
 DUE = [ConfirmationStatus.PENDING, ConfirmationStatus.NOT_FOUND, ConfirmationStatus.MOVED]

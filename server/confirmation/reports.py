@@ -18,8 +18,8 @@ from typing import Any
 
 from tortoise import connections
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 from tortoise.functions import Count
+from tortoise.transactions import in_transaction
 
 from models.confirmation import (
     AgeBracket,
@@ -38,14 +38,13 @@ from models.confirmation import (
 from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server import clock, media, xlsx
-from server.db import is_postgres
 from server.auth.scope import Scope
+from server.clock import CHINA_TZ
 from server.confirmation import quotas, rules
 from server.confirmation.campaigns import get_campaign
 from server.confirmation.first_year import is_first_year
+from server.db import is_postgres
 from server.errors import NotFound
-from server.clock import CHINA_TZ
-from server.xlsx import safe_cell
 
 BRACKET_LABELS = {AgeBracket.AGE_80_PLUS: "80岁以上", AgeBracket.AGE_70_79: "70-79岁", AgeBracket.UNDER_70: "70岁以下"}
 BRACKET_ORDER = list(AgeBracket)

@@ -7,7 +7,15 @@ from typing import Any
 
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, FaceAttempt, ReviewItem, ReviewStatus
+from models.confirmation import (
+    Confirmation,
+    ConfirmationMethod,
+    ConfirmationRecord,
+    ConfirmationStatus,
+    FaceAttempt,
+    ReviewItem,
+    ReviewStatus,
+)
 from models.registry import PhotoKind, ReferencePhoto
 from server.actors import Actor
 from server.audit import service as audit

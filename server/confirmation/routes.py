@@ -13,7 +13,9 @@ from models.staff import Role
 from server import media
 from server.auth.guard import staff_required
 from server.confirmation import campaigns, contact_attempts, quotas, records, review
+from server.confirmation import schemas as s
 from server.errors import BadRequest, PayloadTooLarge
+from server.http.openapi import staff_contract
 from server.http.validation import api, parse_json, parse_json_text
 
 bp = Blueprint("confirmation", url_prefix="/api")
@@ -50,7 +52,7 @@ class StationConfirmBody(BaseModel):
     updates: PersonUpdatesBody = Field(default_factory=PersonUpdatesBody)
 
     @model_validator(mode="after")
-    def _card_checked(self) -> "StationConfirmBody":
+    def _card_checked(self) -> StationConfirmBody:
         if not self.id_card_checked:
             raise ValueError("id_card_checked must be true: the ID card is checked in person")
         return self
@@ -84,7 +86,7 @@ class ReviewDecisionBody(BaseModel):
     reason: str = Field(default="", max_length=300)
 
     @model_validator(mode="after")
-    def _reason_for_rejection(self) -> "ReviewDecisionBody":
+    def _reason_for_rejection(self) -> ReviewDecisionBody:
         if not self.accept and len(self.reason.strip()) < 2:
             raise ValueError("a rejection needs a written reason")
         return self
@@ -127,6 +129,7 @@ def _updates(body: PersonUpdatesBody) -> records.PersonUpdates:
 
 
 @bp.post("/campaigns")
+@staff_contract(response=s.CampaignInfo, status=201, errors={403: ["out_of_scope"], 404: ["district_not_found"], 409: ["campaign_exists"], 422: ["district_required", "campaign_dates_out_of_order"]}, body=True, roles=True, write=True)
 @api(summary="Create a yearly confirmation campaign for a county (bureau)", tag="confirmation", json=CampaignBody)
 @staff_required(Role.BUREAU, write=True)
 async def create_campaign(request: Request, body: CampaignBody) -> HTTPResponse:
@@ -135,6 +138,7 @@ async def create_campaign(request: Request, body: CampaignBody) -> HTTPResponse:
 
 
 @bp.get("/campaigns")
+@staff_contract(response=s.CampaignList)
 @api(summary="Campaigns in scope", tag="confirmation")
 @staff_required()
 async def list_campaigns(request: Request) -> HTTPResponse:
@@ -142,6 +146,7 @@ async def list_campaigns(request: Request) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>")
+@staff_contract(response=s.CampaignInfo, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="One campaign with its current stage", tag="confirmation")
 @staff_required()
 async def get_campaign(request: Request, campaign_id: int) -> HTTPResponse:
@@ -149,6 +154,7 @@ async def get_campaign(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.post("/campaigns/<campaign_id:int>/open")
+@staff_contract(response=s.CampaignOpened, errors={403: ["out_of_scope"], 404: ["campaign_not_found"], 409: ["campaign_already_open", "campaign_closed"]}, roles=True, write=True, path_ids=["campaign_id"])
 @api(summary="Open the campaign: a pending confirmation for everyone in scope", tag="confirmation")
 @staff_required(Role.BUREAU, write=True)
 async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
@@ -156,6 +162,7 @@ async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/campaigns/<campaign_id:int>/confirmations")
+@staff_contract(response=s.ConfirmationPage, errors={404: ["campaign_not_found"]}, query=True, path_ids=["campaign_id"])
 @api(summary="Confirmations of a campaign in scope (filter by station, status, age bracket)", tag="confirmation", query=ConfirmationsQuery)
 @staff_required()
 async def list_confirmations(request: Request, campaign_id: int, query: ConfirmationsQuery) -> HTTPResponse:
@@ -164,6 +171,7 @@ async def list_confirmations(request: Request, campaign_id: int, query: Confirma
 
 
 @bp.get("/campaigns/<campaign_id:int>/needs-contact")
+@staff_contract(response=s.ConfirmationList, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
 @api(summary="People self-service could not confirm (locked, failing, rejected): contact them", tag="confirmation")
 @staff_required()
 async def needs_contact(request: Request, campaign_id: int) -> HTTPResponse:
@@ -173,6 +181,7 @@ async def needs_contact(request: Request, campaign_id: int) -> HTTPResponse:
 
 
 @bp.get("/confirmations/<confirmation_id:int>")
+@staff_contract(response=s.ConfirmationDetail, errors={404: ["confirmation_not_found"]}, path_ids=["confirmation_id"])
 @api(summary="One confirmation with its record history", tag="confirmation")
 @staff_required()
 async def get_confirmation(request: Request, confirmation_id: int) -> HTTPResponse:
@@ -181,6 +190,7 @@ async def get_confirmation(request: Request, confirmation_id: int) -> HTTPRespon
 
 
 @bp.post("/confirmations/<confirmation_id:int>/station")
+@staff_contract(response=s.ConfirmationInfo, errors={400: ["missing_data"], 413: ["image_too_large"], 403: ["out_of_scope"], 404: ["confirmation_not_found"], 409: ["campaign_closed", "beneficiary_deceased", "version_conflict"]}, body=True, roles=True, write=True, path_ids=["confirmation_id"])
 @api(summary="Record a confirmation at the station (ID card checked in person; optional photo becomes a reference)", tag="confirmation", json=StationConfirmBody, parse_body=False, description="JSON, or multipart with the JSON in `data` and an optional `photo`.")
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def station_confirm(request: Request, confirmation_id: int) -> HTTPResponse:
@@ -190,6 +200,7 @@ async def station_confirm(request: Request, confirmation_id: int) -> HTTPRespons
 
 
 @bp.post("/confirmations/<confirmation_id:int>/home-visit")
+@staff_contract(response=s.ConfirmationInfo, errors={400: ["missing_data"], 413: ["image_too_large"], 403: ["out_of_scope"], 404: ["confirmation_not_found"], 409: ["campaign_closed", "beneficiary_deceased", "version_conflict"], 422: ["bad_visit_outcome", "death_date_required"]}, body=True, roles=True, write=True, path_ids=["confirmation_id"])
 @api(summary="Record a home visit (confirmed / not found / death reported / moved away)", tag="confirmation", json=HomeVisitBody, parse_body=False, description="JSON, or multipart with the JSON in `data` and an optional `photo`.")
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def home_visit(request: Request, confirmation_id: int) -> HTTPResponse:
@@ -200,6 +211,7 @@ async def home_visit(request: Request, confirmation_id: int) -> HTTPResponse:
 
 
 @bp.post("/confirmations/<confirmation_id:int>/recheck")
+@staff_contract(response=s.ConfirmationInfo, errors={403: ["out_of_scope"], 404: ["confirmation_not_found"], 409: ["not_confirmed", "version_conflict"]}, body=True, roles=True, write=True, path_ids=["confirmation_id"])
 @api(summary="Bureau re-check (复核) of a recorded confirmation: accepted or questioned", tag="confirmation", json=RecheckBody)
 @staff_required(Role.BUREAU, write=True)
 async def recheck(request: Request, confirmation_id: int, body: RecheckBody) -> HTTPResponse:
@@ -208,6 +220,7 @@ async def recheck(request: Request, confirmation_id: int, body: RecheckBody) -> 
 
 
 @bp.get("/review-items")
+@staff_contract(response=s.ReviewItemList, query=True)
 @api(summary="The face-review queue in scope (overdue=true lists items past their due date, up the chain)", tag="confirmation", query=ReviewQuery)
 @staff_required()
 async def review_items(request: Request, query: ReviewQuery) -> HTTPResponse:
@@ -216,6 +229,7 @@ async def review_items(request: Request, query: ReviewQuery) -> HTTPResponse:
 
 
 @bp.get("/review-items/<item_id:int>")
+@staff_contract(response=s.ReviewEvidence, errors={404: ["review_item_not_found"]}, path_ids=["item_id"])
 @api(summary="A review item with its evidence: frames, references, scores, reasons, attempt history", tag="confirmation")
 @staff_required()
 async def review_item(request: Request, item_id: int) -> HTTPResponse:
@@ -223,6 +237,7 @@ async def review_item(request: Request, item_id: int) -> HTTPResponse:
 
 
 @bp.get("/review-items/<item_id:int>/frames/<index:int>")
+@staff_contract(response=None, file={"image/jpeg": "the frame as submitted"}, errors={404: ["review_item_not_found", "frame_not_found"]}, path_ids=["item_id"])
 @api(summary="One submitted frame of a review item", tag="confirmation")
 @staff_required()
 async def review_frame(request: Request, item_id: int, index: int) -> HTTPResponse:
@@ -232,6 +247,7 @@ async def review_frame(request: Request, item_id: int, index: int) -> HTTPRespon
 
 
 @bp.post("/review-items/<item_id:int>/decision")
+@staff_contract(response=s.ReviewDecided, errors={403: ["out_of_scope"], 404: ["review_item_not_found"], 409: ["review_already_decided"]}, body=True, roles=True, write=True, path_ids=["item_id"])
 @api(summary="Accept (confirmed, reviewed) or reject with a reason (the person is told to come in or wait for a visit)", tag="confirmation", json=ReviewDecisionBody)
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def decide_review(request: Request, item_id: int, body: ReviewDecisionBody) -> HTTPResponse:
@@ -240,6 +256,7 @@ async def decide_review(request: Request, item_id: int, body: ReviewDecisionBody
 
 
 @bp.post("/confirmations/<confirmation_id:int>/contact-attempts")
+@staff_contract(response=s.ContactAttemptInfo, status=201, errors={403: ["out_of_scope"], 404: ["confirmation_not_found"]}, body=True, roles=True, write=True, path_ids=["confirmation_id"])
 @api(summary="Log an attempt to reach the person or their family (who and when are recorded by the server)", tag="confirmation", json=ContactAttemptBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def add_contact_attempt(request: Request, confirmation_id: int, body: ContactAttemptBody) -> HTTPResponse:
@@ -248,6 +265,7 @@ async def add_contact_attempt(request: Request, confirmation_id: int, body: Cont
 
 
 @bp.get("/confirmations/<confirmation_id:int>/contact-attempts")
+@staff_contract(response=s.ContactAttemptList, errors={404: ["confirmation_not_found"]}, path_ids=["confirmation_id"])
 @api(summary="The contact log of one person in a campaign", tag="confirmation")
 @staff_required()
 async def list_contact_attempts(request: Request, confirmation_id: int) -> HTTPResponse:
@@ -256,6 +274,7 @@ async def list_contact_attempts(request: Request, confirmation_id: int) -> HTTPR
 
 
 @bp.post("/confirmations/<confirmation_id:int>/moved-out")
+@staff_contract(response=s.ConfirmationInfo, errors={403: ["out_of_scope"], 404: ["confirmation_not_found"], 409: ["cannot_exclude", "version_conflict"], 422: ["note_required"]}, body=True, roles=True, write=True, path_ids=["confirmation_id"])
 @api(summary="The person's file moved to another county: out of the count to confirm, with the reason", tag="confirmation", json=MovedOutBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def moved_out(request: Request, confirmation_id: int, body: MovedOutBody) -> HTTPResponse:
@@ -264,6 +283,7 @@ async def moved_out(request: Request, confirmation_id: int, body: MovedOutBody) 
 
 
 @bp.post("/campaigns/<campaign_id:int>/close")
+@staff_contract(response=s.CampaignInfo, errors={403: ["out_of_scope"], 404: ["campaign_not_found"], 409: ["campaign_not_open", "implementation_not_over"]}, roles=True, write=True, path_ids=["campaign_id"])
 @api(summary="Close the campaign after its notice stage: no more records, Friday reports and reminders stop", tag="confirmation")
 @staff_required(Role.BUREAU, write=True)
 async def close_campaign(request: Request, campaign_id: int) -> HTTPResponse:

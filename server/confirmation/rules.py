@@ -7,8 +7,8 @@ from datetime import date
 from enum import StrEnum
 
 from models.confirmation import AgeBracket, Campaign
-from server.confirmation import notice_period
 from models.registry import Category
+from server.confirmation import notice_period
 
 # 上门服务确认: 80 and over 100%, 70-79 at least 80%, under 70 at least 60% of the bracket.
 HOME_VISIT_QUOTA: dict[AgeBracket, float] = {

@@ -20,10 +20,18 @@ from typing import TYPE_CHECKING, Any
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.confirmation import Confirmation, ConfirmationMethod, ConfirmationRecord, ConfirmationStatus, FaceAttempt, ReviewItem
+from models.confirmation import (
+    Confirmation,
+    ConfirmationMethod,
+    ConfirmationRecord,
+    ConfirmationStatus,
+    FaceAttempt,
+    ReviewItem,
+)
 from models.registry import PhotoKind, ReferencePhoto
 from models.wechat import MiniUser
 from server import media
+from server.acting import require_self
 from server.actors import Actor
 from server.audit import service as audit
 from server.clock import china_today
@@ -33,7 +41,6 @@ from server.confirmation.campaigns import current_confirmation
 from server.confirmation.records import mark_confirmed
 from server.errors import ApiError, BadRequest, Conflict, NotFound, PayloadTooLarge
 from server.kv import KeyValueStore
-from server.acting import require_self
 from server.workdays import add_working_days
 
 if TYPE_CHECKING:

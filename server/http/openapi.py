@@ -10,18 +10,21 @@ The document is OpenAPI 3.0 (what sanic-ext serves), so pydantic's JSON Schema i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 from sanic_ext import openapi
 from sanic_ext.extensions.openapi.types import Integer, String
 
 from server.errors import NotFound
+
+log = logging.getLogger("server.http.openapi")
 
 BEARER = "bearer"
 MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database: larger ones are answered 404, not 500
@@ -52,6 +55,15 @@ AUTH_ERRORS: dict[int, list[str]] = {401: ["mini_login_required", "mini_session_
 VALIDATION_ERRORS: dict[int, list[str]] = {400: ["empty_body", "invalid_json", "json_too_deep", "input_too_deep"], 422: ["validation_failed"]}
 # The input guard (server/http/validation.py) answers these on any route, before the handler runs.
 INPUT_GUARD_ERRORS: dict[int, list[str]] = {400: ["control_characters"]}
+# Errors every staff route can answer (server/auth/guard.py): no or an ended session, the one-time
+# password not yet changed, a console form without its CSRF token.
+STAFF_AUTH_ERRORS: dict[int, list[str]] = {401: ["unauthorized", "session_expired", "session_revoked"], 403: ["password_change_required", "csrf_failed"]}
+# ... a route limited to some roles (``staff_required(Role.X, ...)``), a route that writes.
+ROLE_ERRORS: dict[int, list[str]] = {403: ["role_not_allowed"]}
+WRITE_ERRORS: dict[int, list[str]] = {403: ["read_only"]}
+QUERY_ERRORS: dict[int, list[str]] = {422: ["validation_failed"]}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def to_openapi30(node: Any) -> Any:
@@ -78,6 +90,11 @@ def to_openapi30(node: Any) -> Any:
             node.pop("default")
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for bound, flag in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
+        value = node.get(flag)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            # 2020-12's numeric exclusive bound is 3.0's bound plus a boolean flag.
+            node[bound], node[flag] = value, True
     if "examples" in node and isinstance(node["examples"], list):
         examples = node.pop("examples")
         if examples:
@@ -126,29 +143,53 @@ def contract(
     example: Mapping[str, Any] | None = None,
     errors: Mapping[int, Sequence[str]] | None = None,
     auth: bool = True,
+    staff: bool = False,
+    roles: bool = False,
+    write: bool = False,
+    query: bool = False,
+    file: Mapping[str, str] | None = None,
     body: bool = False,
     idempotency_key: bool = False,
+    open_codes: bool = False,
     path_ids: Sequence[str] = (),
     also: Sequence[int] = (),
 ) -> Callable[[F], F]:
     """Publish what a route answers: ``response`` at ``status`` (and at each status in ``also``, e.g.
     200 for a repeated idempotent request), the error codes per status, the bearer scheme and headers.
-    A route that answers a page instead (``response=None``) describes it in ``html``: text/html.
+    A route that answers a page instead (``response=None``) describes it in ``html``: text/html; one
+    that answers a file, in ``file``: ``{media type: description}`` (binary).
+
+    ``staff=True``: a staff route (the staff session's errors instead of the mini-program's);
+    ``roles``: limited to some roles (403 role_not_allowed); ``write``: changes data (403 read_only);
+    ``query``: validates a query string (422).
 
     Place it above ``@api(...)``: it documents the route handler sanic-ext already knows.
     """
     all_errors: dict[int, list[str]] = {}
-    for source in [INPUT_GUARD_ERRORS] + ([AUTH_ERRORS] if auth else []) + ([VALIDATION_ERRORS] if body else []) + ([{404: ["not_found"]}] if path_ids else []) + [dict(errors or {})]:
+    sources: list[Mapping[int, Sequence[str]]] = [INPUT_GUARD_ERRORS]
+    if auth:
+        sources.append(STAFF_AUTH_ERRORS if staff else AUTH_ERRORS)
+    sources += ([ROLE_ERRORS] if roles else []) + ([WRITE_ERRORS] if write else []) + ([QUERY_ERRORS] if query else [])
+    for source in sources + ([VALIDATION_ERRORS] if body else []) + ([{404: ["not_found"]}] if path_ids else []) + [dict(errors or {})]:
         for code_status, codes in source.items():
             all_errors.setdefault(code_status, []).extend(code for code in codes if code not in all_errors.get(code_status, []))
+    if open_codes:
+        for code_status, codes in all_errors.items():
+            if code_status != 401:
+                codes.append(ANY_CODE)
 
     def decorator(handler: F) -> F:
         if path_ids:
             handler = _bounded_ids(handler, path_ids)
+        if response is not None:
+            handler = _checked(handler, response, {status, *also})
         if response is None:
-            if html is None:
-                raise TypeError("contract: a route without a response model must describe its HTML page")
-            media = {"text/html": {"schema": {"type": "string", "description": html}}}
+            if file is not None:
+                media = {kind: {"schema": {"type": "string", "description": text} if kind.startswith("text/") else {"type": "string", "format": "binary", "description": text}} for kind, text in file.items()}
+            elif html is not None:
+                media = {"text/html": {"schema": {"type": "string", "description": html}}}
+            else:
+                raise TypeError("contract: a route without a response model must describe its HTML page or file")
         else:
             content: dict[str, Any] = {"schema": component(response)}
             if example is not None:
@@ -202,6 +243,41 @@ def _bounded_ids(handler: F, names: Sequence[str]) -> F:
     return bounded  # type: ignore[return-value]
 
 
+class ContractBroken(Exception):
+    """A route answered JSON its published model does not describe (a bug: the contract is wrong)."""
+
+
+def _checked(handler: F, model: type[BaseModel], statuses: set[int]) -> F:
+    """Outside production, every success answer is validated against the published model, with
+    unknown fields refused: a route and its contract cannot drift apart unnoticed (tests run this)."""
+    from sanic_ext.extensions.openapi.builders import OperationStore
+
+    @wraps(handler)
+    async def checked(request: Request, *args: Any, **kwargs: Any) -> Any:
+        answer = await handler(request, *args, **kwargs)
+        settings = getattr(request.app.ctx, "settings", None)
+        if (
+            settings is not None
+            and settings.environment != "production"
+            and isinstance(answer, HTTPResponse)
+            and answer.status in statuses
+            and (answer.content_type or "").startswith("application/json")
+            and answer.body is not None
+        ):
+            try:
+                # A report open for further columns (extra="allow") keeps its openness.
+                model.model_validate_json(answer.body, extra=None if model.model_config.get("extra") == "allow" else "forbid")
+            except ValidationError as exc:
+                log.error("response breaks its contract %s %s: %s", request.method, request.path, exc)
+                raise ContractBroken(f"{request.method} {request.path}: {model.__name__}: {exc}") from exc
+        return answer
+
+    store = OperationStore()
+    if handler in store:
+        store[checked] = store.pop(handler)
+    return checked  # type: ignore[return-value]
+
+
 def respond(model: BaseModel, *, status: int = 200) -> HTTPResponse:
     """The model as JSON: what the route returns is what the contract publishes."""
     return json(model.model_dump(mode="json"), status=status, ensure_ascii=False)
@@ -229,3 +305,20 @@ def configure_offline_docs(app: Sanic) -> None:
     app.config.OAS_UI_REDOC = False  # ReDoc exists only on a CDN
     app.config.OAS_PATH_TO_SWAGGER_HTML = str(SWAGGER_HTML)
     app.static("/docs/assets", swagger_ui_bundle.swagger_ui_path, name="swagger_assets")
+
+
+def staff_contract(**kwargs: Any) -> Callable[[F], F]:
+    """``contract`` for a staff route: the staff session's errors and the bearer scheme.
+
+    The error codes named per status are the ones the route's own rules raise; the services it calls
+    share rules with other routes, so a status may carry further codes (documented as open lists;
+    the mini-program's routes list theirs exactly)."""
+    return contract(staff=True, open_codes=True, **kwargs)
+
+
+def list_of(model: type[BaseModel], *, name: str | None = None, description: str = "") -> type[BaseModel]:
+    """``{"items": [model, ...]}``, the shape of every list the API answers, as a named component."""
+    from pydantic import create_model
+
+    listed: type[BaseModel] = create_model(name or f"{model.__name__}List", items=(list[model], Field(description=description)))  # type: ignore[valid-type]
+    return listed

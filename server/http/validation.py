@@ -22,6 +22,7 @@ from sanic import HTTPResponse, Request, Sanic
 from sanic_ext import openapi
 
 from server.errors import BadRequest, NotFound, ValidationFailed
+from server.http.openapi import to_openapi30
 
 M = TypeVar("M", bound=BaseModel)
 Handler = Callable[..., Awaitable[Any]]
@@ -221,7 +222,8 @@ def _schema(model: type[BaseModel]) -> dict[str, Any]:
     # Inline nested definitions: "#/$defs/..." would not resolve inside the OpenAPI document.
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs", {})
-    inlined: dict[str, Any] = _inline(schema, defs)
+    # The document is OpenAPI 3.0: request bodies in its dialect, as the response models are.
+    inlined: dict[str, Any] = to_openapi30(_inline(schema, defs))
     return inlined
 
 

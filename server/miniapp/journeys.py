@@ -7,23 +7,30 @@ each list covers them all, so a daughter sees her father's card next to her own.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
-from models.cards import ApplicationStatus, Booking, Card, CardApplication, CardStatus, PickupSlot
+from models.cards import (
+    ApplicationStatus,
+    Booking,
+    Card,
+    CardApplication,
+    CardStatus,
+    PickupSlot,
+)
 from models.confirmation import ConfirmationStatus
 from models.org import OrgKind, OrgUnit
 from models.registry import Beneficiary, PhotoKind, ReferencePhoto
 from models.wechat import Binding, BindingStatus, MiniUser, ProxyGrant, ProxyStatus
+from server import labels
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
-from server.cards.booking import _card_for, slot_start
+from server.cards.booking import _card_for, booking_open, slot_start
+from server.clock import CHINA_TZ, china_today
 from server.config import Settings
 from server.confirmation import rules as confirmation_rules
 from server.confirmation.campaigns import current_confirmation
-from server import labels
 from server.errors import Conflict, Forbidden
 from server.miniapp import schemas
-from server.clock import CHINA_TZ, china_today
 
 CARD_STATE_LABELS = {
     "none": "尚未申领",
@@ -291,7 +298,6 @@ async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, re
     if card.status != CardStatus.AT_STATION:
         raise Conflict("优待证尚未到达服务站或已领取", code="card_not_ready")
     station = await OrgUnit.get(id=card.station_id)
-    cutoff = now + timedelta(hours=settings.cards.booking_cutoff_hours)
     rows = await PickupSlot.filter(station_id=card.station_id, day__gte=now.astimezone(CHINA_TZ).date()).order_by("day", "start_time").limit(200)
-    items = [slot_info(s) for s in rows if s.booked < s.capacity and slot_start(s) > cutoff]
+    items = [slot_info(s) for s in rows if s.booked < s.capacity and booking_open(day=s.day, starts_at=slot_start(s), settings=settings, now=now)]
     return schemas.SlotList(card_id=card.id, station=station_info(station), items=items)

@@ -11,17 +11,16 @@ from tortoise.transactions import in_transaction
 from models.registry import Beneficiary
 from models.wechat import Binding, BindingStatus, MiniUser, ProxyGrant, ProxyStatus
 from server import media
+from server.acting import ProxyScope
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.kv import KeyValueStore
-from server.acting import ProxyScope
 from server.miniapp.service import _rate_limit
 from server.notifications.outbox import enqueue
 from server.registry.service import find_by_id_number, validated_id_number
 from server.security.fields import cipher
-
 
 SCOPE_LABELS = {"book": "预约", "apply": "优待证申领", "collect": "领取优待证"}
 

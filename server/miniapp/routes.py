@@ -6,11 +6,11 @@ from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse, json
 
-from models.wechat import ProxyStatus, TransferStatus
 from models.staff import Role
+from models.wechat import ProxyStatus, TransferStatus
 from server.auth.guard import staff_required
 from server.errors import ApiError, BadRequest, ValidationFailed
-from server.http.openapi import MAX_ID, Ok, contract, respond
+from server.http.openapi import MAX_ID, Ok, contract, respond, staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api
 from server.miniapp import journeys, proxies, schemas, service, sessions
@@ -221,6 +221,7 @@ async def stations(request: Request, query: StationsQuery) -> HTTPResponse:
 
 
 @staff_bp.get("/proxies")
+@staff_contract(response=schemas.StaffProxyGrantList, query=True)
 @api(summary="Proxy requests and grants of people in scope", tag="mini-program staff", query=ProxyListQuery)
 @staff_required()
 async def staff_list_proxies(request: Request, query: ProxyListQuery) -> HTTPResponse:
@@ -229,6 +230,7 @@ async def staff_list_proxies(request: Request, query: ProxyListQuery) -> HTTPRes
 
 
 @staff_bp.post("/proxies/<grant_id:int>/approve")
+@staff_contract(response=schemas.StaffProxyGrant, roles=True, write=True, path_ids=["grant_id"], errors={400: ["missing_file", "empty_file", "document_required"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["proxy_not_found"], 409: ["proxy_already_decided"]})
 @api(summary="Station approves a proxy request with an uploaded authorisation document", tag="mini-program staff", multipart={"document": "signed authorisation (JPEG, PNG or PDF)"})
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def staff_approve_proxy(request: Request, grant_id: int) -> HTTPResponse:
@@ -241,6 +243,7 @@ async def staff_approve_proxy(request: Request, grant_id: int) -> HTTPResponse:
 
 
 @staff_bp.post("/proxies/<grant_id:int>/reject")
+@staff_contract(response=schemas.StaffProxyGrant, roles=True, write=True, body=True, path_ids=["grant_id"], errors={403: ["out_of_scope"], 404: ["proxy_not_found"], 409: ["proxy_already_decided"]})
 @api(summary="Station rejects a proxy request", tag="mini-program staff", json=ReasonBody)
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def staff_reject_proxy(request: Request, grant_id: int, body: ReasonBody) -> HTTPResponse:
@@ -249,6 +252,7 @@ async def staff_reject_proxy(request: Request, grant_id: int, body: ReasonBody) 
 
 
 @staff_bp.post("/proxies/<grant_id:int>/revoke")
+@staff_contract(response=schemas.StaffProxyGrant, roles=True, write=True, body=True, path_ids=["grant_id"], errors={403: ["out_of_scope"], 404: ["proxy_not_found"], 409: ["proxy_not_active"]})
 @api(summary="Station revokes a proxy grant", tag="mini-program staff", json=ReasonBody)
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def staff_revoke_proxy(request: Request, grant_id: int, body: ReasonBody) -> HTTPResponse:
@@ -257,6 +261,7 @@ async def staff_revoke_proxy(request: Request, grant_id: int, body: ReasonBody) 
 
 
 @staff_bp.get("/binding-transfers")
+@staff_contract(response=schemas.BindingTransferList, query=True)
 @api(summary="Requests to move a binding to another WeChat, in scope", tag="mini-program staff", query=TransferListQuery)
 @staff_required()
 async def staff_list_transfers(request: Request, query: TransferListQuery) -> HTTPResponse:
@@ -265,6 +270,7 @@ async def staff_list_transfers(request: Request, query: TransferListQuery) -> HT
 
 
 @staff_bp.post("/binding-transfers/<transfer_id:int>/decision")
+@staff_contract(response=schemas.BindingTransferDecided, roles=True, write=True, body=True, path_ids=["transfer_id"], errors={403: ["out_of_scope"], 404: ["transfer_not_found"], 409: ["transfer_already_decided"]})
 @api(summary="Station approves (moves the binding) or rejects a transfer request", tag="mini-program staff", json=StaffDecisionBody)
 @staff_required(Role.STATION, Role.CENTRE, write=True)
 async def staff_decide_transfer(request: Request, transfer_id: int, body: StaffDecisionBody) -> HTTPResponse:

@@ -299,3 +299,43 @@ class FaceAttemptResult(BaseModel):
     hints: list[str] = Field(default_factory=list, description="what to do differently next time, in plain Chinese (hold the phone at eye level, more light, ...)")
     confirmation_status: Literal["pending", "in_review", "confirmed", "not_found", "deceased", "moved"]
     self_service_locked: bool
+
+
+# ---------------------------------------------------------------- staff side (proxies, binding transfers)
+
+
+class StaffProxyGrant(BaseModel):
+    id: int
+    beneficiary_id: int
+    proxy_name: str
+    relation: str
+    scopes: list[Literal["book", "apply", "collect"]]
+    status: Literal["pending", "active", "rejected", "revoked"]
+    approved_via: str | None
+    requested_at: datetime
+    decided_at: datetime | None
+    revoked_by: str | None
+    beneficiary_name: str | None = Field(default=None, description="in lists only")
+    beneficiary_id_number: str | None = Field(default=None, description="masked; in lists only")
+
+
+class StaffProxyGrantList(BaseModel):
+    items: list[StaffProxyGrant]
+
+
+class BindingTransferItem(BaseModel):
+    id: int
+    beneficiary_id: int
+    name: str
+    status: Literal["pending", "approved", "rejected"]
+    note: str
+    requested_at: datetime
+
+
+class BindingTransferList(BaseModel):
+    items: list[BindingTransferItem]
+
+
+class BindingTransferDecided(BaseModel):
+    id: int
+    status: Literal["pending", "approved", "rejected"]

@@ -10,11 +10,12 @@ from models.staff import Role
 from models.wechat import MiniUser, Notification
 from server.auth.guard import staff_required
 from server.errors import BadRequest, Forbidden, ValidationFailed
-from server.http.openapi import contract, respond
+from server.http.openapi import Ok, contract, respond, staff_contract
 from server.http.validation import api
 from server.miniapp import schemas
 from server.miniapp.guard import mini_user_required
 from server.notifications import quota
+from server.notifications import schemas as ns
 from server.notifications import unsent as unsent_service
 from server.notifications.templates import default_registry
 from server.wechat.push import (
@@ -97,6 +98,7 @@ def _push_params(request: Request) -> dict[str, str]:
 
 
 @bp.get("/wechat/push")
+@contract(response=None, auth=False, file={"text/plain": "the echostr, echoed"}, errors={403: ["bad_signature"]})
 @api(summary="WeChat message-push URL verification (echostr)", tag="wechat push")
 async def push_verify(request: Request) -> HTTPResponse:
     args = _push_params(request)
@@ -109,6 +111,7 @@ async def push_verify(request: Request) -> HTTPResponse:
 
 
 @bp.post("/wechat/push")
+@contract(response=None, auth=False, file={"text/plain": "success"}, errors={400: ["malformed_push"], 403: ["bad_signature"]})
 @api(summary="WeChat message push (plain or encrypted JSON): subscribe-message popup and change events update quotas", tag="wechat push")
 async def push_receive(request: Request) -> HTTPResponse:
     settings = request.app.ctx.settings.wechat
@@ -140,29 +143,31 @@ async def push_receive(request: Request) -> HTTPResponse:
     return text("success")
 
 
-def _notification_json(n: Notification) -> dict:
-    return {
-        "id": n.id,
-        "beneficiary_id": n.beneficiary_id,
-        "station_id": n.station_id,
-        "template_key": n.template_key,
-        "status": n.status.value,
-        "reason": n.last_error,
-        "attempts": n.attempts,
-        "created_at": n.created_at.isoformat(),
-        "handled_at": n.handled_at.isoformat() if n.handled_at else None,
-    }
+def _unsent(n: Notification) -> ns.UnsentNotification:
+    return ns.UnsentNotification(
+        id=n.id,
+        beneficiary_id=n.beneficiary_id,
+        station_id=n.station_id,
+        template_key=n.template_key,
+        status=n.status,
+        reason=n.last_error,
+        attempts=n.attempts,
+        created_at=n.created_at,
+        handled_at=n.handled_at,
+    )
 
 
 @bp.get("/staff/notifications/unsent")
+@staff_contract(response=ns.UnsentNotificationList, query=True)
 @api(summary="Messages that could not go out (no permission, refused, failed, uncertain): phone these people instead", tag="notifications", query=UnsentQuery)
 @staff_required()
 async def unsent(request: Request, query: UnsentQuery) -> HTTPResponse:
     items = await unsent_service.list_unsent(scope=request.ctx.scope, station_id=query.station_id, include_handled=query.include_handled)
-    return json({"items": [_notification_json(n) for n in items]}, ensure_ascii=False)
+    return respond(ns.UnsentNotificationList(items=[_unsent(n) for n in items]))
 
 
 @bp.post("/staff/notifications/<notification_id:int>/handled")
+@staff_contract(response=Ok, roles=True, write=True, body=True, path_ids=["notification_id"], errors={403: ["out_of_scope"], 404: ["notification_not_found"], 409: ["already_handled"]})
 @api(summary="Record that staff reached the person another way", tag="notifications", json=HandledBody)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def handled(request: Request, notification_id: int, body: HandledBody) -> HTTPResponse:

@@ -12,7 +12,7 @@ from models.staff import Role, Staff
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope, publish_org_change
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.security.passwords import hash_password
 
 # The level of unit a role's account must belong to.
@@ -24,6 +24,8 @@ ROLE_UNIT_KIND: dict[Role, set[OrgKind]] = {
     Role.AUDITOR: {OrgKind.CITY, OrgKind.DISTRICT},
     Role.ADMIN: {OrgKind.CITY, OrgKind.DISTRICT},
 }
+# What a unit may change after creation: the contact details the mini-program shows.
+UNIT_CONTACT_FIELDS = ("address", "phone", "opening_hours")
 
 
 def unit_json(unit: OrgUnit) -> dict[str, Any]:
@@ -129,3 +131,33 @@ async def list_staff(*, scope: Scope) -> list[Staff]:
         ids = await scope.station_ids() or frozenset()
         query = query.filter(org_unit_id__in=list(ids) + [scope.org_unit_id])
     return await query
+
+
+async def _require_unit_writable(*, scope: Scope, unit: OrgUnit) -> None:
+    """A station's details are kept by that station and by the district above it (and the admin);
+    a district's or city's own details only by staff of that unit."""
+    scope.require_write()
+    if unit.kind == OrgKind.STATION:
+        await scope.require_station_writable(unit.id)
+    elif unit.kind == OrgKind.VILLAGE:
+        await scope.require_station_writable(unit.parent_id or 0)
+    elif not scope.is_global and scope.org_unit_id != unit.id:
+        raise Forbidden("不能修改其他单位的信息", code="out_of_scope")
+
+
+async def update_unit_contact(*, scope: Scope, actor: Actor, unit_id: int, changes: dict[str, Any]) -> OrgUnit:
+    """Address, phone and opening hours (what the mini-program shows), editable after creation."""
+    unit = await OrgUnit.get_or_none(id=unit_id)
+    if unit is None:
+        raise NotFound("单位不存在", code="org_unit_not_found")
+    await _require_unit_writable(scope=scope, unit=unit)
+    editable = {key: value for key, value in changes.items() if key in UNIT_CONTACT_FIELDS}
+    if not editable:
+        return unit
+    async with in_transaction():
+        before = unit_json(unit)
+        for key, value in editable.items():
+            setattr(unit, key, value)
+        await unit.save(update_fields=list(editable))
+        await audit.record(actor=actor, action="org_unit.updated", entity_type="org_unit", entity_id=unit.id, before=before, after=unit_json(unit))
+    return unit

@@ -27,9 +27,9 @@ from server.auth.scope import Scope
 from server.errors import NotFound
 from server.payments import overpayment
 from server.registry import service as registry
-from server.registry.service import id_lookup_hash
 from server.registry.id_numbers import InvalidIdNumber, parse_id_number
 from server.registry.importer import read_table
+from server.registry.service import id_lookup_hash
 
 LEDGER_HEADERS = {
     "发放月份": "month", "月份": "month", "所属月份": "month", "month": "month",

@@ -11,9 +11,10 @@ from sanic.response import HTTPResponse, file, json
 from models.staff import Role
 from server import media, xlsx
 from server.auth.guard import staff_required
+from server.http.openapi import XLSX, staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api
-from server.payments import exports, ledger
+from server.payments import exports, ledger, schemas
 
 bp = Blueprint("payments", url_prefix="/api")
 EXPORT_NAMES = {"suspensions": "暂停发放", "resumptions": "恢复发放"}
@@ -26,6 +27,7 @@ class ExportBody(BaseModel):
 
 
 @bp.post("/payment-files")
+@staff_contract(response=schemas.PaymentFileImported, roles=True, write=True, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_file_invalid", "import_bad_csv", "import_bad_xlsx", "import_empty", "import_missing_columns"]})
 @api(summary="Import a monthly payment file from the payment system (CSV/XLSX: ID number, name, month, amount); per-row report, idempotent", tag="payments", multipart={"file": ".csv or .xlsx"})
 @staff_required(Role.BUREAU, write=True)
 async def import_file(request: Request) -> HTTPResponse:
@@ -34,6 +36,7 @@ async def import_file(request: Request) -> HTTPResponse:
 
 
 @bp.get("/payment-files")
+@staff_contract(response=schemas.PaymentFileList, roles=True)
 @api(summary="Payment files imported by this county, newest first", tag="payments")
 @staff_required(Role.BUREAU, Role.CENTRE)
 async def list_files(request: Request) -> HTTPResponse:
@@ -41,6 +44,7 @@ async def list_files(request: Request) -> HTTPResponse:
 
 
 @bp.get("/payment-files/<file_id:int>")
+@staff_contract(response=schemas.PaymentFileDetail, roles=True, path_ids=["file_id"], errors={404: ["payment_file_not_found"]})
 @api(summary="One imported payment file with its per-row report", tag="payments")
 @staff_required(Role.BUREAU, Role.CENTRE)
 async def get_file(request: Request, file_id: int) -> HTTPResponse:
@@ -48,6 +52,7 @@ async def get_file(request: Request, file_id: int) -> HTTPResponse:
 
 
 @bp.get("/beneficiaries/<beneficiary_id:int>/payments")
+@staff_contract(response=schemas.PaidMonthList, path_ids=["beneficiary_id"], errors={404: ["beneficiary_not_found"]})
 @api(summary="The months the ledger shows as paid to one person", tag="payments")
 @staff_required()
 async def person_months(request: Request, beneficiary_id: int) -> HTTPResponse:
@@ -56,6 +61,7 @@ async def person_months(request: Request, beneficiary_id: int) -> HTTPResponse:
 
 
 @bp.post("/payment-exports")
+@staff_contract(response=schemas.PaymentExportDetail, status=201, roles=True, write=True, body=True, errors={409: ["nothing_to_export"]})
 @api(summary="Export the approved suspensions (or signed-off resumptions) not yet sent, as the file the payment office loads", tag="payments", json=ExportBody)
 @staff_required(Role.BUREAU, write=True)
 async def export(request: Request, body: ExportBody) -> HTTPResponse:
@@ -64,6 +70,7 @@ async def export(request: Request, body: ExportBody) -> HTTPResponse:
 
 
 @bp.get("/payment-exports")
+@staff_contract(response=schemas.PaymentExportList, roles=True)
 @api(summary="Exports made: who exported what, when", tag="payments")
 @staff_required(Role.BUREAU, Role.CENTRE)
 async def list_exports(request: Request) -> HTTPResponse:
@@ -71,6 +78,7 @@ async def list_exports(request: Request) -> HTTPResponse:
 
 
 @bp.get("/payment-exports/<export_id:int>")
+@staff_contract(response=schemas.PaymentExportDetail, roles=True, path_ids=["export_id"], errors={404: ["payment_export_not_found"]})
 @api(summary="One export with its entries (ID numbers masked)", tag="payments")
 @staff_required(Role.BUREAU, Role.CENTRE)
 async def get_export(request: Request, export_id: int) -> HTTPResponse:
@@ -78,6 +86,7 @@ async def get_export(request: Request, export_id: int) -> HTTPResponse:
 
 
 @bp.get("/payment-exports/<export_id:int>/file")
+@staff_contract(response=None, roles=True, file={XLSX: "the exported file", "text/csv": "the exported file"}, path_ids=["export_id"], errors={404: ["payment_export_not_found"]})
 @api(summary="Download the exported file again (the same bytes as sent)", tag="payments")
 @staff_required(Role.BUREAU)
 async def export_file(request: Request, export_id: int) -> HTTPResponse:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from models.org import OrgKind, OrgUnit

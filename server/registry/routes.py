@@ -13,9 +13,10 @@ from models.staff import Role
 from server import import_jobs, media
 from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
+from server.http.openapi import staff_contract
 from server.http.uploads import required_upload
 from server.http.validation import api, patch_changes
-from server.registry import importer, jobs, photo_import, service
+from server.registry import importer, jobs, photo_import, schemas, service
 
 bp = Blueprint("registry", url_prefix="/api/beneficiaries")
 
@@ -69,6 +70,7 @@ class StatusBody(BaseModel):
 
 
 @bp.get("/")
+@staff_contract(response=schemas.BeneficiaryPage, query=True)
 @api(summary="Search beneficiaries in the caller's scope (paginated)", tag="registry", query=SearchQuery)
 @staff_required()
 async def search(request: Request, query: SearchQuery) -> HTTPResponse:
@@ -77,6 +79,7 @@ async def search(request: Request, query: SearchQuery) -> HTTPResponse:
 
 
 @bp.post("/")
+@staff_contract(response=schemas.BeneficiaryInfo, status=201, write=True, body=True, errors={403: ["out_of_scope"], 404: ["station_not_found", "village_not_found"], 409: ["duplicate_id_number"], 422: ["bad_id_number", "unknown_station", "unknown_village", "village_not_in_station"]})
 @api(summary="Register a beneficiary", tag="registry", json=CreateBody)
 @staff_required(write=True)
 async def create(request: Request, body: CreateBody) -> HTTPResponse:
@@ -85,6 +88,7 @@ async def create(request: Request, body: CreateBody) -> HTTPResponse:
 
 
 @bp.get("/<beneficiary_id:int>")
+@staff_contract(response=schemas.BeneficiaryDetail, path_ids=["beneficiary_id"], errors={404: ["beneficiary_not_found"]})
 @api(summary="One beneficiary (ID number masked), with payment-status history and photos", tag="registry")
 @staff_required()
 async def detail(request: Request, beneficiary_id: int) -> HTTPResponse:
@@ -92,6 +96,7 @@ async def detail(request: Request, beneficiary_id: int) -> HTTPResponse:
 
 
 @bp.patch("/<beneficiary_id:int>")
+@staff_contract(response=schemas.BeneficiaryInfo, write=True, body=True, path_ids=["beneficiary_id"], errors={403: ["out_of_scope"], 404: ["beneficiary_not_found"], 409: ["version_conflict", "duplicate_id_number"], 422: ["field_not_editable"]})
 @api(summary="Update a beneficiary (optimistic concurrency on version)", tag="registry", json=UpdateBody)
 @staff_required(write=True)
 async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTTPResponse:
@@ -102,6 +107,7 @@ async def update(request: Request, beneficiary_id: int, body: UpdateBody) -> HTT
 
 
 @bp.get("/<beneficiary_id:int>/id-number")
+@staff_contract(response=schemas.RevealedIdNumber, path_ids=["beneficiary_id"], errors={403: ["id_number_restricted"], 404: ["beneficiary_not_found"]})
 @api(summary="The whole ID number, for roles that verify identity; every view is audited", tag="registry")
 @staff_required()
 async def reveal(request: Request, beneficiary_id: int) -> HTTPResponse:
@@ -110,6 +116,7 @@ async def reveal(request: Request, beneficiary_id: int) -> HTTPResponse:
 
 
 @bp.post("/<beneficiary_id:int>/payment-status")
+@staff_contract(response=schemas.BeneficiaryInfo, roles=True, write=True, body=True, path_ids=["beneficiary_id"], errors={403: ["out_of_scope"], 404: ["beneficiary_not_found"]})
 @api(summary="Change payment status directly (bureau), with history and audit", tag="registry", json=StatusBody)
 @staff_required(Role.BUREAU, write=True)
 async def change_status(request: Request, beneficiary_id: int, body: StatusBody) -> HTTPResponse:
@@ -120,6 +127,7 @@ async def change_status(request: Request, beneficiary_id: int, body: StatusBody)
 
 
 @bp.post("/<beneficiary_id:int>/photos")
+@staff_contract(response=schemas.PhotoInfo, status=201, also=[200], write=True, path_ids=["beneficiary_id"], errors={400: ["missing_file", "empty_file", "bad_photo_kind"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["beneficiary_not_found"], 422: ["unsupported_image", "image_too_large"]})
 @api(summary="Upload a reference photo (ID-card chip photo or a station capture)", tag="registry", multipart={"file": "JPEG or PNG", "kind": "id_card | station_capture"})
 @staff_required(write=True)
 async def upload_photo(request: Request, beneficiary_id: int) -> HTTPResponse:
@@ -136,6 +144,7 @@ async def upload_photo(request: Request, beneficiary_id: int) -> HTTPResponse:
 
 
 @bp.get("/<beneficiary_id:int>/photos/<photo_id:int>")
+@staff_contract(response=None, file={"image/jpeg": "the photo", "image/png": "the photo"}, path_ids=["beneficiary_id", "photo_id"], errors={404: ["beneficiary_not_found", "photo_not_found"]})
 @api(summary="A reference photo's image (scoped like the person)", tag="registry")
 @staff_required()
 async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> HTTPResponse:
@@ -147,6 +156,7 @@ async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> H
 
 
 @bp.post("/import")
+@staff_contract(response=schemas.ImportProgress, also=[202], write=True, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_file_invalid", "import_bad_csv", "import_bad_xlsx", "import_empty", "import_file_type", "import_missing_columns", "import_too_many_rows", "import_encoding"]})
 @api(
     summary="Import beneficiaries from CSV or XLSX as a background job, row by row with a per-row report",
     description="A file that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll.",
@@ -170,6 +180,7 @@ async def import_registry(request: Request) -> HTTPResponse:
 
 
 @bp.get("/imports/<job_id:int>")
+@staff_contract(response=schemas.ImportProgress, path_ids=["job_id"], errors={404: ["import_not_found"]})
 @api(summary="Progress and row report of a registry import job", tag="registry")
 @staff_required()
 async def import_progress(request: Request, job_id: int) -> HTTPResponse:
@@ -178,6 +189,7 @@ async def import_progress(request: Request, job_id: int) -> HTTPResponse:
 
 
 @bp.post("/photos/import")
+@staff_contract(response=schemas.PhotoImportJob, also=[202], write=True, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_bad_zip", "zip_too_large", "zip_too_many_entries", "zip_ratio"]})
 @api(
     summary="Import ID-card photos from a zip of images named by ID number, as a background job with a per-entry report",
     description="A zip that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll.",
@@ -193,6 +205,7 @@ async def import_photos(request: Request) -> HTTPResponse:
 
 
 @bp.get("/photos/imports/<job_id:int>")
+@staff_contract(response=schemas.PhotoImportJob, path_ids=["job_id"], errors={404: ["import_not_found"]})
 @api(summary="Progress and per-entry report of an ID-photo import job", tag="registry")
 @staff_required()
 async def photo_import_progress(request: Request, job_id: int) -> HTTPResponse:

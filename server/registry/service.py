@@ -20,11 +20,11 @@ from models.registry import Beneficiary, Category, PaymentStatus, PaymentStatusC
 from server import media
 from server.actors import Actor
 from server.audit import service as audit
-from server.db import is_postgres
 from server.auth.scope import Scope
+from server.db import is_postgres
 from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.registry.categories import CATEGORY_LABELS, STATUS_LABELS
-from server.registry.id_numbers import InvalidIdNumber, IdNumber, normalise, parse_id_number
+from server.registry.id_numbers import IdNumber, InvalidIdNumber, normalise, parse_id_number
 from server.security.fields import cipher
 from server.security.uploads import check_image
 

@@ -182,7 +182,7 @@ class WeChatClient:
         if self._owns_http:
             await self._http.aclose()
 
-    async def __aenter__(self) -> "WeChatClient":
+    async def __aenter__(self) -> WeChatClient:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -375,7 +375,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections as they would with WeChat
     # Headers and body go out in separate writes; with Nagle on, each answer waits ~40 ms for an ACK.
     disable_nagle_algorithm = True
-    server: "_StandinHTTPServer"
+    server: _StandinHTTPServer
 
     def do_GET(self) -> None:
         self._dispatch("GET")
@@ -524,7 +524,7 @@ class StandinServer:
         host, port = self._httpd.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "StandinServer":
+    def start(self) -> StandinServer:
         # A short poll interval keeps stop() (and so every test using the stand-in) fast.
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="wechat-standin", daemon=True

@@ -3,13 +3,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import httpx
-
 from sanic import Sanic
 
-from models.cards import ApplicationStatus, Card, CardApplication, CardKind, CardStatus, ConfidentialityAgreement, Shipment
-from models.staff import Role, Staff
+from models.cards import (
+    ApplicationStatus,
+    Card,
+    CardApplication,
+    CardKind,
+    CardStatus,
+    ConfidentialityAgreement,
+    Shipment,
+)
 from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PhotoKind, ReferencePhoto
+from models.staff import Role, Staff
 from models.wechat import Binding, MiniUser, ProxyGrant, ProxyStatus
 from server.actors import SYSTEM
 from server.cards import applications

@@ -9,7 +9,17 @@ import httpx
 from openpyxl import load_workbook
 from sanic import Sanic
 
-from models.cards import ApplicationStatus, Booking, BookingStatus, Card, CardApplication, CardKind, CardStatus, PickupSlot, Shipment
+from models.cards import (
+    ApplicationStatus,
+    Booking,
+    BookingStatus,
+    Card,
+    CardApplication,
+    CardKind,
+    CardStatus,
+    PickupSlot,
+    Shipment,
+)
 from models.staff import Role
 from models.wechat import Notification
 from server import clock
@@ -135,9 +145,9 @@ async def test_many_concurrent_bookings_never_overbook(app: Sanic) -> None:
     county = await make_county()
     slot = await _slot(county.station_a.id, capacity=20)
     shipment = await Shipment.create(district_id=county.district.id, tracking_number="SF-bulk", expected_count=500, counted_count=500, envelope_intact=True, cards_intact=True, status="accepted", received_by_staff_id=0)
-    from tests.factories import unique_id_number
+    from models.wechat import Binding, MiniUser
     from server.registry import service as registry
-    from models.wechat import MiniUser, Binding
+    from tests.factories import unique_id_number
 
     users = []
     cards = []

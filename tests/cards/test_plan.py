@@ -12,7 +12,15 @@ import httpx
 from sanic import Sanic
 
 from models.audit import AuditEntry
-from models.cards import ApplicationStatus, Card, CardApplication, CardKind, CardStatus, MaterialDisposal, StationMonthlyReport
+from models.cards import (
+    ApplicationStatus,
+    Card,
+    CardApplication,
+    CardKind,
+    CardStatus,
+    MaterialDisposal,
+    StationMonthlyReport,
+)
 from models.registry import Beneficiary, Category, PaymentStatus
 from models.staff import Role
 from server.actors import SYSTEM

@@ -14,11 +14,11 @@ from face.decode import encode_jpeg
 from face.samples import id_card_photo, load_sample
 from face.synthetic import hand_jitter, render_action
 from models.confirmation import Campaign
+from models.org import OrgKind, OrgUnit
 from models.staff import Role
 from server.actors import SYSTEM
 from server.auth.scope import Scope
 from server.confirmation import campaigns
-from models.org import OrgKind, OrgUnit
 
 
 def dates_around(today: date) -> campaigns.CampaignDates:

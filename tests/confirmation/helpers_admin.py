@@ -17,8 +17,8 @@ from models.staff import Role
 from models.wechat import Binding, MiniUser, ProxyGrant, ProxyStatus
 from server.actors import SYSTEM
 from server.auth.scope import Scope
-from server.confirmation import campaigns
 from server.clock import CHINA_TZ
+from server.confirmation import campaigns
 from tests.factories import County, make_beneficiary, make_county, staff_headers
 
 

@@ -14,7 +14,15 @@ from docx import Document
 from openpyxl import load_workbook
 from sanic import Sanic
 
-from models.confirmation import AgeBracket, Campaign, CampaignStatus, Confirmation, ConfirmationMethod, ConfirmationStatus, ReportSnapshot
+from models.confirmation import (
+    AgeBracket,
+    Campaign,
+    CampaignStatus,
+    Confirmation,
+    ConfirmationMethod,
+    ConfirmationStatus,
+    ReportSnapshot,
+)
 from models.org import OrgKind, OrgUnit
 from models.staff import Role, Staff
 from server import clock
@@ -25,7 +33,19 @@ from server.confirmation.reminders import queue_confirmation_reminders
 from server.confirmation.reports import generate_weekly_reports
 from server.registry.service import decrypt_id_number
 from server.seed import seed_demo_county
-from tests.confirmation.helpers_admin import board_photo, china_today, confirmation_of, csv_bytes, month_shift, months_back, office, open_campaign, pay_months, people, set_state
+from tests.confirmation.helpers_admin import (
+    board_photo,
+    china_today,
+    confirmation_of,
+    csv_bytes,
+    month_shift,
+    months_back,
+    office,
+    open_campaign,
+    pay_months,
+    people,
+    set_state,
+)
 from tests.factories import login, make_beneficiary, make_county, staff_headers
 
 VISIT = {"visited_at": "2026-11-20T09:00:00+08:00", "visitors": "站长"}

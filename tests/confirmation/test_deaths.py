@@ -14,7 +14,18 @@ from server.actors import SYSTEM
 from server.confirmation import deaths, rules
 from server.registry import service as registry
 from server.registry.service import decrypt_id_number
-from tests.confirmation.helpers_admin import china_today, confirmation_of, csv_bytes, month_shift, months_back, office, open_campaign, pay_months, people, xlsx_bytes
+from tests.confirmation.helpers_admin import (
+    china_today,
+    confirmation_of,
+    csv_bytes,
+    month_shift,
+    months_back,
+    office,
+    open_campaign,
+    pay_months,
+    people,
+    xlsx_bytes,
+)
 from tests.factories import make_beneficiary, make_county, unique_id_number
 
 

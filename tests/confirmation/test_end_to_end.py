@@ -14,6 +14,7 @@ from sanic import Sanic
 from models.confirmation import AgeBracket, Confirmation, ConfirmationStatus, DeathRecord
 from models.registry import Beneficiary, PaymentStatus, PhotoKind
 from models.staff import Staff
+from server import clock
 from server.actors import SYSTEM
 from server.confirmation import rules
 from server.confirmation.reports import generate_weekly_reports
@@ -21,7 +22,6 @@ from server.registry import service as registry
 from server.registry.service import decrypt_id_number
 from server.seed import seed_demo_county
 from server.wechat.standin import StandinControl
-from server import clock
 from tests.confirmation.helpers import face_kit
 from tests.confirmation.helpers_admin import board_photo, ledger_csv, month_shift
 from tests.factories import login

@@ -14,11 +14,22 @@ from models.audit import AuditEntry
 from models.confirmation import ConfirmationMethod, ConfirmationStatus, Resumption, SuspensionProposal, SuspensionStatus
 from models.registry import Beneficiary, PaymentStatus, PaymentStatusChange
 from models.wechat import Notification
+from server import clock
 from server.actors import SYSTEM
 from server.confirmation import records, rules
 from server.registry.service import decrypt_id_number
-from server import clock
-from tests.confirmation.helpers_admin import add_proxy, board_photo, bind, china_today, confirmation_of, month_shift, office, open_campaign, people, set_state
+from tests.confirmation.helpers_admin import (
+    add_proxy,
+    bind,
+    board_photo,
+    china_today,
+    confirmation_of,
+    month_shift,
+    office,
+    open_campaign,
+    people,
+    set_state,
+)
 
 
 async def test_notice_masks_names_and_id_numbers_in_json_xlsx_and_print(client: httpx.AsyncClient) -> None:

@@ -6,10 +6,10 @@ from sanic import Sanic
 
 from models.wechat import Binding, MiniUser, Notification
 from server.confirmation import rules
-from server.payments.overpayment import first_month_not_due
 from server.confirmation.notices import mask_name
 from server.confirmation.reminders import queue_confirmation_reminders
 from server.confirmation.spot_checks import draw
+from server.payments.overpayment import first_month_not_due
 from tests.confirmation.helpers import running_campaign
 from tests.factories import make_beneficiary, make_county
 

@@ -10,7 +10,8 @@ import hashlib
 import json
 import struct
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,6 @@ from tests.confirmation.helpers import running_campaign
 from tests.face.recordings import CARPHONE_ACTIONS, CARPHONE_SPARSE, WOLF_ACTIONS, burst, flat_picture_attack, id_photo
 from tests.factories import make_beneficiary, make_county, staff_headers
 from tests.miniapp.helpers import mini_login
-
 
 _ANALYSED: dict[str, Any] = {}
 

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -27,7 +27,7 @@ CARPHONE_ACTIONS = ["turn_right", "blink", "open_mouth"]
 CARPHONE_SPARSE = [0, 10, 14, 19]
 
 
-@lru_cache(maxsize=None)
+@cache
 def burst(name: str) -> tuple[bytes, ...]:
     frames = []
     for path in sorted((DATA / name).glob("*.jpg")):

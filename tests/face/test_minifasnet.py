@@ -11,9 +11,9 @@ import onnxruntime as ort
 import pytest
 
 from face import Challenge, FaceConfig, FaceEngine
+from face.decode import decode_image
 from face.inference import SessionSettings
 from face.inference.minifasnet import MiniFASNet
-from face.decode import decode_image
 from tests.face.recordings import WOLF_ACTIONS, burst, id_photo
 
 ROOT = Path(__file__).resolve().parents[2]

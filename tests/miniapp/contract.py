@@ -36,7 +36,7 @@ class Contract:
         self._paths = [(re.compile("^" + re.sub(r"\{[^}]+\}", r"[^/]+", path) + "$"), path) for path in document["paths"]]
 
     @classmethod
-    async def load(cls, client: httpx.AsyncClient) -> "Contract":
+    async def load(cls, client: httpx.AsyncClient) -> Contract:
         response = await client.get("/docs/openapi.json")
         assert response.status_code == 200
         return cls(response.json())

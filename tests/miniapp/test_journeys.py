@@ -110,7 +110,8 @@ async def test_card_journey_apply_track_ready_slots_book_qr_reschedule_cancel(cl
     assert not_yet.status_code == 409 and contract.check(not_yet)["error"]["code"] == "card_not_ready"
 
     station_staff = await staff_headers(client, role=Role.STATION, unit=county.station_a)
-    assert (await client.post("/api/cards/collections", headers=station_staff, json={"station_id": county.station_a.id, "card_ids": [card.id]})).status_code == 200
+    collected = await client.post("/api/cards/collections", headers=station_staff, json={"station_id": county.station_a.id, "card_ids": [card.id]})
+    assert collected.status_code == 200 and [c["status"] for c in contract.check(collected)["items"]] == ["at_station"]  # the staff side is published too
     cards = contract.check(await client.get("/api/mp/cards/mine", headers=headers))
     assert [(c["id"], c["status"], c["can_book"]) for c in cards["items"]] == [(card.id, "at_station", True)]
     assert cards["items"][0]["station"]["opening_hours"] == HOURS
@@ -180,7 +181,8 @@ async def test_family_member_requests_proxy_sees_their_people_and_books_for_them
     )
     card = await _card_at_centre(father, application.id, "SF-J2")
     station_staff = await staff_headers(client, role=Role.STATION, unit=county.station_a)
-    assert (await client.post("/api/cards/collections", headers=station_staff, json={"station_id": county.station_a.id, "card_ids": [card.id]})).status_code == 200
+    collected = await client.post("/api/cards/collections", headers=station_staff, json={"station_id": county.station_a.id, "card_ids": [card.id]})
+    assert collected.status_code == 200 and [c["status"] for c in contract.check(collected)["items"]] == ["at_station"]  # the staff side is published too
     cards = contract.check(await client.get("/api/mp/cards/mine", headers=son_headers))
     assert [(c["beneficiary_name"], c["can_book"]) for c in cards["items"]] == [("张德福", True)]
 

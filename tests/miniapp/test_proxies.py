@@ -1,21 +1,19 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from sanic import Sanic
 
 from models.audit import AuditEntry
 from models.staff import Role
-from models.wechat import Notification, NotificationStatus
-from server.miniapp.acting import ProxyScope, acting_for, require_self
-from models.wechat import MiniUser
+from models.wechat import MiniUser, Notification, NotificationStatus
 from server.errors import Forbidden
+from server.miniapp.acting import ProxyScope, acting_for, require_self
 from server.notifications.worker import OutboxWorker
 from server.registry.service import decrypt_id_number
 from server.wechat.standin import StandinControl
 from tests.factories import make_beneficiary, make_county, staff_headers
 from tests.miniapp.helpers import grant_quota, mini_login
-
-import pytest
 
 
 def _worker(app: Sanic) -> OutboxWorker:

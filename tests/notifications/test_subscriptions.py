@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import secrets
-
 import logging
+import secrets
 
 import httpx
 import pytest

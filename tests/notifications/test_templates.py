@@ -3,7 +3,7 @@ to the WeChat stand-in over HTTP), shortens predictably, and bad files fail with
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -90,7 +90,7 @@ def test_long_text_is_shortened_predictably() -> None:
 
 
 def test_dates_times_and_numbers() -> None:
-    utc_evening = datetime(2026, 11, 24, 17, 30, tzinfo=timezone.utc)  # 01:30 next day in Beijing
+    utc_evening = datetime(2026, 11, 24, 17, 30, tzinfo=UTC)  # 01:30 next day in Beijing
     assert fit_value(field_type="date", value=utc_evening) == "2026年11月25日"
     assert fit_value(field_type="date", value=date(2026, 3, 1)) == "2026年3月1日"
     assert fit_value(field_type="date", value="2026-03-01") == "2026-03-01"

@@ -19,7 +19,19 @@ from models.confirmation import DeathRecord
 from models.payments import PaymentMonth
 from server import clock
 from server.registry.service import decrypt_id_number
-from tests.confirmation.helpers_admin import board_photo, china_today, confirmation_of, csv_bytes, ledger_csv, month_shift, months_back, office, open_campaign, people, xlsx_bytes
+from tests.confirmation.helpers_admin import (
+    board_photo,
+    china_today,
+    confirmation_of,
+    csv_bytes,
+    ledger_csv,
+    month_shift,
+    months_back,
+    office,
+    open_campaign,
+    people,
+    xlsx_bytes,
+)
 from tests.factories import make_beneficiary, make_county
 
 

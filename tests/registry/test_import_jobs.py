@@ -15,7 +15,7 @@ from sanic import Sanic
 from models.registry import Beneficiary, ImportBatch
 from models.staff import Role
 from server.registry import jobs
-from tests.factories import make_county, make_staff, login, staff_headers, unique_id_number
+from tests.factories import login, make_county, make_staff, staff_headers, unique_id_number
 
 
 def _roster(rows: int, station_code: str) -> bytes:

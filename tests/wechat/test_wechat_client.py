@@ -7,7 +7,6 @@ import time
 import uuid
 
 import pytest
-from tests.wechat.conftest import REDIS_URL, requires_redis
 
 from server.kv import MemoryStore, RedisStore
 from server.wechat.client import WeChatClient, token_cache_ttl
@@ -25,7 +24,7 @@ from server.wechat.errors import (
     is_transient,
 )
 from server.wechat.standin import Standin
-
+from tests.wechat.conftest import REDIS_URL, requires_redis
 
 # ---------------------------------------------------------------- code2session
 
