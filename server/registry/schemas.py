@@ -59,6 +59,7 @@ class PhotoInfo(BaseModel):
     content_type: str = Field(examples=["image/jpeg"])
     size_bytes: int
     is_active: bool
+    quarantine_reason: str | None = Field(default=None, description="why the photo no longer serves as a reference (python -m server check-photos); the person must send a new one", examples=["corrupt_image"])
     created_at: datetime
 
 

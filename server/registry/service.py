@@ -265,7 +265,7 @@ _DETAIL_SQL_POSTGRES = """
 SELECT b.*,
   (SELECT coalesce(json_agg(json_build_object('from', h.from_status, 'to', h.to_status, 'effective_date', h.effective_date, 'reason', h.reason, 'at', h.created_at) ORDER BY h.id), '[]')
      FROM payment_status_change h WHERE h.beneficiary_id = b.id) AS status_history,
-  (SELECT coalesce(json_agg(json_build_object('id', p.id, 'kind', p.kind, 'sha256', p.sha256, 'content_type', p.content_type, 'size_bytes', p.size_bytes, 'is_active', p.is_active, 'created_at', p.created_at) ORDER BY p.created_at DESC, p.id DESC), '[]')
+  (SELECT coalesce(json_agg(json_build_object('id', p.id, 'kind', p.kind, 'sha256', p.sha256, 'content_type', p.content_type, 'size_bytes', p.size_bytes, 'is_active', p.is_active, 'quarantine_reason', NULLIF(p.quarantine_reason, ''), 'created_at', p.created_at) ORDER BY p.created_at DESC, p.id DESC), '[]')
      FROM reference_photo p WHERE p.beneficiary_id = b.id) AS photos
 FROM beneficiary b WHERE b.id = $1
 """
