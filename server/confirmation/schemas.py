@@ -36,7 +36,8 @@ class CampaignInfo(BaseModel):
 
 
 class CampaignOpened(BaseModel):
-    created: int = Field(description="pending confirmations created")
+    created: int = Field(description="pending confirmations created by this call")
+    people: int = Field(description="everyone in the campaign (a repeated open after an interruption adds only whoever was missing)")
 
 
 class ConfirmationInfo(BaseModel):

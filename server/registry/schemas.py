@@ -37,7 +37,8 @@ class BeneficiaryInfo(BaseModel):
 
 class BeneficiaryPage(BaseModel):
     items: list[BeneficiaryInfo]
-    total: int
+    total: int = Field(description="matching people; when total_capped, at least this many (the count stops at 10,001)")
+    total_capped: bool = Field(default=False, description="true when the count stopped at its cap rather than counting a whole province on every page")
     page: int
     page_size: int
 

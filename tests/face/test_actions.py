@@ -65,7 +65,7 @@ def test_mirrored_frames_flip_turn_direction(subject: dict) -> None:
 
 
 def _track(yaw: list[float], pitch: list[float], parallax_x: list[float], parallax_y: list[float]) -> list[FrameSignals]:
-    return [FrameSignals(0.3, 0.1, y, p, px, py) for y, p, px, py in zip(yaw, pitch, parallax_x, parallax_y, strict=True)]
+    return [FrameSignals(0.3, 0.1, y, p, px, py) for y, p, px, py in zip(yaw, pitch, parallax_x, parallax_y, strict=False)]
 
 
 def test_turn_and_nod_are_movements_read_from_where_they_began() -> None:
