@@ -192,6 +192,11 @@ async def import_deaths(*, scope: Scope, actor: Actor, filename: str, data: byte
     return import_jobs.progress_json(batch)
 
 
+def outstanding_amount(record: DeathRecord) -> Decimal:
+    """What is still to be recovered of an overpayment after a death."""
+    return Decimal(str(record.overpayment_amount)) - Decimal(str(record.recovered_amount))
+
+
 def death_json(record: DeathRecord, beneficiary: Beneficiary | None = None) -> dict[str, Any]:
     data = {
         "id": record.id,
@@ -201,7 +206,7 @@ def death_json(record: DeathRecord, beneficiary: Beneficiary | None = None) -> d
         "overpaid_months": record.overpaid_months,
         "overpayment_amount": str(record.overpayment_amount),
         "recovered_amount": str(record.recovered_amount),
-        "outstanding_amount": str(Decimal(record.overpayment_amount) - Decimal(record.recovered_amount)),
+        "outstanding_amount": str(outstanding_amount(record)),
         "status": record.status,
         "recorded_at": record.created_at.isoformat(),
     }
@@ -244,7 +249,7 @@ async def record_recovery(*, scope: Scope, actor: Actor, death_record_id: int, a
         locked = await DeathRecord.select_for_update().get(id=record.id)
         if locked.status != OUTSTANDING:
             raise Conflict("该笔多发金额无需追回或已追回", code="nothing_outstanding")
-        outstanding = Decimal(str(locked.overpayment_amount)) - Decimal(str(locked.recovered_amount))
+        outstanding = outstanding_amount(locked)
         if amount <= 0 or amount > outstanding:
             raise ValidationFailed(f"追回金额须大于0且不超过未追回金额 {outstanding}", code="bad_recovery_amount", outstanding=str(outstanding))
         recovery = await OverpaymentRecovery.create(death_record_id=locked.id, amount=amount, recovered_on=recovered_on, note=note, staff_id=int(actor.id or 0))

@@ -111,7 +111,7 @@ async def overpayments(request: Request) -> HTTPResponse:
     scope = request.ctx.scope
     lst = OVERPAYMENTS.read(request, choices={"station": await station_choices(scope)})
     found = await deaths.list_overpayments(scope=scope, outstanding_only=False)
-    rows = [{**deaths.death_json(d, d.beneficiary), "outstanding_value": float(Decimal(str(d.overpayment_amount)) - Decimal(str(d.recovered_amount)))} for d in found]
+    rows = [{**deaths.death_json(d, d.beneficiary), "outstanding_value": float(deaths.outstanding_amount(d))} for d in found]
     lst.apply(await work.with_people(rows))
     for row in lst.items:
         row["recoveries"] = [deaths.recovery_json(r) for r in await deaths.list_recoveries(scope=scope, death_record_id=row["id"])]
@@ -135,8 +135,7 @@ async def record_recovery(request: Request, death_record_id: int) -> HTTPRespons
     except ValueError as exc:
         raise BadRequest("追回日期格式不正确，应为 年-月-日", code="bad_date") from exc
     record = await deaths.record_recovery(scope=scope, actor=request.ctx.actor, death_record_id=death_record_id, amount=amount, recovered_on=day, note=_form(request, "note")[:200])
-    outstanding = Decimal(str(record.overpayment_amount)) - Decimal(str(record.recovered_amount))
-    done = "，已全部追回" if record.status != deaths.OUTSTANDING else f"，尚未追回 {outstanding} 元"
+    done = "，已全部追回" if record.status != deaths.OUTSTANDING else f"，尚未追回 {deaths.outstanding_amount(record)} 元"
     return _back(request, f"已登记追回：{record.beneficiary.name} {amount} 元{done}")
 
 
