@@ -18,7 +18,7 @@ from .challenge import Challenge
 from .config import FaceConfig
 from .decode import decode_image
 from .errors import EngineClosedError, FaceError, ImageError
-from .fingerprint import FrameFingerprint
+from .fingerprint import FingerprintSet, FrameFingerprint
 from .packs import ModelPack
 from .result import Decision, MatchResult, ReasonCode, ReferenceEmbedding, VerificationResult, match_decision
 from .verification import evaluate_challenge
@@ -152,14 +152,19 @@ class FaceEngine:
         embeddings = [self.reference_embedding_sync(reference) for reference in references]
         return self._evaluate(analyses, challenge, embeddings, earlier_fingerprints)
 
+    @staticmethod
+    def earlier_set(earlier_fingerprints: Sequence[FrameFingerprint | Mapping[str, Any]]) -> FingerprintSet:
+        """Stored fingerprints of earlier attempts, parsed and stacked for comparison."""
+        return FingerprintSet([f if isinstance(f, FrameFingerprint) else FrameFingerprint.from_dict(f) for f in earlier_fingerprints])
+
     def _evaluate(
         self,
         analyses: Sequence[FrameAnalysis],
         challenge: Challenge,
         references: Sequence[ReferenceEmbedding | None],
-        earlier_fingerprints: Sequence[FrameFingerprint | Mapping[str, Any]],
+        earlier_fingerprints: Sequence[FrameFingerprint | Mapping[str, Any]] | FingerprintSet,
     ) -> VerificationResult:
-        earlier = [f if isinstance(f, FrameFingerprint) else FrameFingerprint.from_dict(f) for f in earlier_fingerprints]
+        earlier = earlier_fingerprints if isinstance(earlier_fingerprints, FingerprintSet) else self.earlier_set(earlier_fingerprints)
         return evaluate_challenge(
             analyses,
             challenge,
@@ -222,8 +227,10 @@ class FaceEngine:
             raise InvalidRequestError("at least one reference is required")
         frame_jobs = [self.run(self.analyze_frame_bytes, frame, index) for index, frame in enumerate(frames)]
         reference_jobs = [self.run(self.reference_embedding_sync, reference) for reference in references]
-        analyses, embeddings = await asyncio.gather(asyncio.gather(*frame_jobs), asyncio.gather(*reference_jobs))
-        return await self.run(self._evaluate, analyses, challenge, embeddings, earlier_fingerprints)
+        # Parsing earlier attempts' fingerprints overlaps with the frames' inference.
+        earlier_job = self.run(self.earlier_set, earlier_fingerprints)
+        analyses, embeddings, earlier = await asyncio.gather(asyncio.gather(*frame_jobs), asyncio.gather(*reference_jobs), earlier_job)
+        return await self.run(self._evaluate, analyses, challenge, embeddings, earlier)
 
     async def embed_reference(self, image_bytes: bytes) -> ReferenceEmbedding | None:
         """Embedding of a reference portrait (ID photo is upscaled/padded); None if no face."""

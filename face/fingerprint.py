@@ -14,7 +14,7 @@ which re-encoding or rescaling preserves and a live camera never repeats.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,3 +132,74 @@ class FrameFingerprint:
             # Old fingerprint without keypoints: only an (almost) pixel-identical frame counts.
             return c.frame_difference <= max_frame_difference / 3
         return c.keypoint_shift <= max_keypoint_shift
+
+
+@dataclass(frozen=True)
+class ReplayLimits:
+    max_hash_distance: int
+    min_similarity: float
+    max_frame_difference: float
+    max_keypoint_shift: float
+
+
+class FingerprintSet:
+    """Many fingerprints as arrays, so one frame is compared with all of them at once.
+
+    Same rule as :meth:`FrameFingerprint.is_replay_of` (``tests/face`` checks both agree):
+    a burst compared with itself and with 20 earlier attempts is thousands of pairs, which
+    one at a time cost tens of milliseconds after the inference.
+    """
+
+    def __init__(self, fingerprints: Sequence[FrameFingerprint]) -> None:
+        self.fingerprints = list(fingerprints)
+        count = len(self.fingerprints)
+        self.phash = np.array([f.phash for f in self.fingerprints], dtype=np.uint64)
+        self.thumbnails = np.stack([np.asarray(f.thumbnail, dtype=np.int16).reshape(-1) for f in self.fingerprints]) if count else np.zeros((0, THUMBNAIL_SIZE * THUMBNAIL_SIZE), np.int16)
+        dimension = self.fingerprints[0].embedding.shape[0] if count else 0
+        self.embeddings = np.zeros((count, dimension), dtype=np.float32)
+        self.keypoints = np.full((count, 5, 2), np.nan, dtype=np.float32)
+        for index, fingerprint in enumerate(self.fingerprints):
+            if fingerprint.embedding.shape == (dimension,):
+                self.embeddings[index] = fingerprint.embedding
+            if fingerprint.keypoints is not None:
+                self.keypoints[index] = fingerprint.keypoints
+        # Embeddings of another recognition model cannot be compared (as in compare()).
+        self.comparable = np.array([f.embedding.shape == (dimension,) for f in self.fingerprints], dtype=bool)
+        eyes = np.linalg.norm(self.keypoints[:, 0] - self.keypoints[:, 1], axis=1)
+        self.eyes = np.where(np.isfinite(eyes) & (eyes > 0), eyes, np.nan)
+        self.digests = [f.digest for f in self.fingerprints]
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    def compare(self, frame: FrameFingerprint) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Hash distances, similarities, thumbnail differences and keypoint shifts (NaN: unknown) to every member."""
+        count = len(self.fingerprints)
+        if count == 0:
+            empty = np.zeros(0)
+            return empty.astype(int), empty, empty, empty
+        distance = np.bitwise_count(self.phash ^ np.uint64(frame.phash)).astype(int)
+        if frame.embedding.shape[0] == self.embeddings.shape[1]:
+            similarity = self.embeddings @ np.asarray(frame.embedding, dtype=np.float32)
+        else:
+            similarity = np.zeros(count, dtype=np.float32)
+        comparable = self.comparable & (frame.embedding.shape[0] == self.embeddings.shape[1])
+        distance = np.where(comparable, distance, 64)
+        similarity = np.where(comparable, similarity, 0.0)
+        difference = np.abs(self.thumbnails - np.asarray(frame.thumbnail, dtype=np.int16).reshape(1, -1)).mean(axis=1)
+        difference = np.where(comparable, difference, 255.0)
+        if frame.keypoints is None:
+            shift = np.full(count, np.nan)
+        else:
+            shift = np.max(np.linalg.norm(self.keypoints - np.asarray(frame.keypoints, dtype=np.float32), axis=2), axis=1) / self.eyes
+        return distance, similarity, difference, shift
+
+    def replays(self, frame: FrameFingerprint, limits: ReplayLimits) -> np.ndarray:
+        """Mask of the members ``frame`` is a copy of."""
+        distance, similarity, difference, shift = self.compare(frame)
+        close = (distance <= limits.max_hash_distance) & (similarity >= limits.min_similarity) & (difference <= limits.max_frame_difference)
+        known = np.isfinite(shift)
+        copy = close & np.where(known, np.nan_to_num(shift, nan=np.inf) <= limits.max_keypoint_shift, difference <= limits.max_frame_difference / 3)
+        if frame.digest is not None:
+            copy |= np.array([digest == frame.digest for digest in self.digests], dtype=bool)
+        return copy

@@ -25,7 +25,7 @@ from .analyzer import (
 )
 from .challenge import DEPTH_ACTIONS, Action, Challenge, FrameSignals, baseline_window, detect_actions
 from .config import FaceConfig
-from .fingerprint import Comparison, FrameFingerprint
+from .fingerprint import FingerprintSet, FrameFingerprint, ReplayLimits
 from .motion import sequence_motion
 from .result import Decision, ReasonCode, Scores, VerificationResult, decide, match_decision
 
@@ -91,39 +91,43 @@ def select_evidence(
 
 def find_replays(
     observations: dict[int, FaceObservation],
-    earlier: Sequence[FrameFingerprint],
+    earlier: Sequence[FrameFingerprint] | FingerprintSet,
     config: FaceConfig,
 ) -> list[dict[str, object]]:
-    """Frames that are copies of another frame of this attempt or of an earlier attempt."""
+    """Frames that are copies of another frame of this attempt or of an earlier attempt.
+
+    Every frame is compared with all others (and with every earlier fingerprint) at once,
+    as arrays (:class:`face.fingerprint.FingerprintSet`).
+    """
     hits: list[dict[str, object]] = []
+    within = ReplayLimits(config.replay_phash_max_distance, config.replay_min_similarity, config.replay_within_max_difference, config.replay_max_keypoint_shift)
+    across = ReplayLimits(config.replay_phash_max_distance, config.replay_min_similarity, config.replay_across_max_difference, config.replay_max_keypoint_shift)
+    indexes = sorted(observations)
+    frames = FingerprintSet([observations[i].fingerprint for i in indexes])
+    previous = earlier if isinstance(earlier, FingerprintSet) else FingerprintSet(earlier)
 
-    def copy_of(frame: FrameFingerprint, original: FrameFingerprint, max_difference: float) -> bool:
-        return frame.is_replay_of(
-            original,
-            max_hash_distance=config.replay_phash_max_distance,
-            min_similarity=config.replay_min_similarity,
-            max_frame_difference=max_difference,
-            max_keypoint_shift=config.replay_max_keypoint_shift,
-        )
-
-    def describe(comparison: Comparison) -> dict[str, object]:
+    def describe(compared: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], at: int) -> dict[str, object]:
+        distance, similarity, difference, shift = compared
         return {
-            "hash_distance": comparison.hash_distance,
-            "similarity": round(comparison.similarity, 5),
-            "frame_difference": round(comparison.frame_difference, 2),
-            "keypoint_shift": None if comparison.keypoint_shift is None else round(comparison.keypoint_shift, 4),
+            "hash_distance": int(distance[at]),
+            "similarity": round(float(similarity[at]), 5),
+            "frame_difference": round(float(difference[at]), 2),
+            "keypoint_shift": None if not np.isfinite(shift[at]) else round(float(shift[at]), 4),
         }
 
-    indexes = sorted(observations)
-    for position, first in enumerate(indexes):
-        fingerprint = observations[first].fingerprint
-        for second in indexes[position + 1 :]:
-            other = observations[second].fingerprint
-            if copy_of(other, fingerprint, config.replay_within_max_difference):
-                hits.append({"frame": second, "duplicate_of_frame": first, **describe(other.compare(fingerprint))})
-        for earlier_index, old in enumerate(earlier):
-            if copy_of(fingerprint, old, config.replay_across_max_difference):
-                hits.append({"frame": first, "duplicate_of_earlier": earlier_index, **describe(fingerprint.compare(old))})
+    for position, index in enumerate(indexes):
+        fingerprint = observations[index].fingerprint
+        # Copies of an earlier frame of this attempt (the first occurrence is the original).
+        mask = frames.replays(fingerprint, within)
+        mask[position:] = False
+        if mask.any():
+            compared = frames.compare(fingerprint)
+            hits.extend({"frame": index, "duplicate_of_frame": indexes[at], **describe(compared, at)} for at in np.flatnonzero(mask))
+        if len(previous):
+            mask = previous.replays(fingerprint, across)
+            if mask.any():
+                compared = previous.compare(fingerprint)
+                hits.extend({"frame": index, "duplicate_of_earlier": int(at), **describe(compared, at)} for at in np.flatnonzero(mask))
     return hits
 
 
@@ -142,7 +146,7 @@ def evaluate_challenge(
     analyses: Sequence[FrameAnalysis],
     challenge: Challenge,
     reference_embeddings: Sequence[np.ndarray | None],
-    earlier_fingerprints: Sequence[FrameFingerprint],
+    earlier_fingerprints: Sequence[FrameFingerprint] | FingerprintSet,
     config: FaceConfig,
     model_pack: str = "",
 ) -> VerificationResult:

@@ -45,6 +45,52 @@ from server.security.fields import configure_cipher  # noqa: E402
 
 Sanic.test_mode = True
 CONCURRENCY = (1, 2, 4, 8)
+# Steps of the attempt endpoint timed with --steps (module-level functions of self_service).
+STEPS = ("validate_frames", "_take_nonce", "_open_confirmation_for_self", "_check_not_locked", "_reference_photos", "_reference_inputs", "_earlier_fingerprints", "_verify", "_store_evidence", "_record_outcome", "mark_confirmed")
+
+
+class StepTimer:
+    """Wall time of each endpoint step (meaningful at concurrency 1, where the steps of one request are serial)."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, list[float]] = {}
+        self.patched: list[tuple[object, str, object]] = []
+
+    def install(self) -> None:
+        import inspect
+
+        from server.confirmation import self_service
+
+        for name in STEPS:
+            original = getattr(self_service, name, None)
+            if original is None:
+                continue
+            self.patched.append((self_service, name, original))
+            if inspect.iscoroutinefunction(original):
+
+                async def timed_async(*args, __original=original, __name=name, **kwargs):  # type: ignore[no-untyped-def]
+                    start = time.perf_counter()
+                    try:
+                        return await __original(*args, **kwargs)
+                    finally:
+                        self.spent.setdefault(__name, []).append((time.perf_counter() - start) * 1000)
+
+                setattr(self_service, name, timed_async)
+            else:
+
+                def timed(*args, __original=original, __name=name, **kwargs):  # type: ignore[no-untyped-def]
+                    start = time.perf_counter()
+                    try:
+                        return __original(*args, **kwargs)
+                    finally:
+                        self.spent.setdefault(__name, []).append((time.perf_counter() - start) * 1000)
+
+                setattr(self_service, name, timed)
+
+    def report(self, total: list[float]) -> str:
+        medians = {name: statistics.median(values) for name, values in self.spent.items()}
+        listed = ", ".join(f"{name} {value:.1f}" for name, value in medians.items())
+        return f"endpoint steps, median ms: {listed}; whole request p50 {statistics.median(total):.1f}"
 
 
 def _port() -> int:
@@ -86,7 +132,7 @@ async def _one(client: httpx.AsyncClient, app: Sanic, frames: tuple[bytes, ...],
     return elapsed, response.json().get("decision", response.text), len(frames)
 
 
-async def main(rounds: int, concurrency_levels: tuple[int, ...] = CONCURRENCY) -> None:
+async def main(rounds: int, concurrency_levels: tuple[int, ...] = CONCURRENCY, steps: bool = False) -> None:
     from tests.confirmation.helpers import running_campaign
     from tests.face.recordings import burst, id_photo
 
@@ -124,6 +170,9 @@ async def main(rounds: int, concurrency_levels: tuple[int, ...] = CONCURRENCY) -
         print(f"{'concurrency':>11} {'p50 ms':>8} {'p95 ms':>8} {'challenges/s':>13} {'frames/s':>9} {'p50/raw':>8}  decisions")
         async with httpx.AsyncClient(base_url=base, timeout=120) as client:
             await _one(client, app, burst_frames, *people.pop())  # warm-up
+            timer = StepTimer() if steps else None
+            if timer is not None:
+                timer.install()
             for concurrency in concurrency_levels:
                 latencies: list[float] = []
                 decisions: dict[str, int] = {}
@@ -157,6 +206,8 @@ async def main(rounds: int, concurrency_levels: tuple[int, ...] = CONCURRENCY) -
                     print(f"{'':>11} side by side (raw timed right before each request): endpoint p50 {p50:.1f} ms vs raw {paired:.1f} ms ideal over {workers} workers = {p50 / paired:.2f}x")
                     spread = statistics.median(parallel_rounds)
                     print(f"{'':>11} endpoint p50 {p50:.1f} ms vs raw inference of the same frames on the engine's {workers}-worker executor {spread:.1f} ms = {p50 / spread:.2f}x")
+                if timer is not None and concurrency == 1:
+                    print(f"{'':>11} {timer.report(latencies)}")
         await server.before_stop()
         server.close()
         await server.wait_closed()
@@ -167,5 +218,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, nargs="*", default=list(CONCURRENCY), help="concurrency levels (default 1 2 4 8)")
+    parser.add_argument("--steps", action="store_true", help="also print the wall time of each endpoint step (concurrency 1)")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.rounds, tuple(arguments.concurrency)))
+    asyncio.run(main(arguments.rounds, tuple(arguments.concurrency), arguments.steps))

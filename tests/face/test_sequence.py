@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import pytest
 
@@ -104,3 +106,23 @@ def _decide(engine: FaceEngine, frames: list, challenge, references: list) -> st
 
     return evaluate_challenge(frames, challenge, references, [], engine.config).decision.value
 
+
+
+def test_array_replay_rule_agrees_with_the_pairwise_rule(engine: FaceEngine, wolf: list) -> None:
+    """FingerprintSet (one frame against many at once) decides exactly like FrameFingerprint.is_replay_of."""
+    from face.fingerprint import FingerprintSet, ReplayLimits
+
+    config = engine.config
+    copies = [engine.analyze_frame_bytes(encode_jpeg(decode_image(burst("wolf_burst")[i]), q)).face.fingerprint for i, q in ((3, 40), (5, 90))]
+    same = engine.analyze_frame_bytes(burst("wolf_burst")[7]).face.fingerprint
+    old = dataclasses.replace(wolf[2].face.fingerprint, keypoints=None, digest=None)
+    members = [a.face.fingerprint for a in wolf] + [old]
+    probes = [*copies, same, old, *members[:4]]
+    for limit in (config.replay_within_max_difference, config.replay_across_max_difference):
+        limits = ReplayLimits(config.replay_phash_max_distance, config.replay_min_similarity, limit, config.replay_max_keypoint_shift)
+        stacked = FingerprintSet(members)
+        for probe in probes:
+            expected = [probe.is_replay_of(m, max_hash_distance=limits.max_hash_distance, min_similarity=limits.min_similarity, max_frame_difference=limit, max_keypoint_shift=limits.max_keypoint_shift) for m in members]
+            assert stacked.replays(probe, limits).tolist() == expected
+        # Both re-encoded copies are found across attempts.
+        assert limit < config.replay_across_max_difference or all(stacked.replays(copy, limits).any() for copy in copies)
