@@ -40,6 +40,15 @@ class FrameImageError(ImageError):
         self.frame_index = frame_index
 
 
+def _with_reference_embeddings(result: VerificationResult, references: Sequence[Reference], embeddings: Sequence[ReferenceEmbedding | None]) -> VerificationResult:
+    """References given as images were analysed with the frames (in parallel): hand their embeddings back."""
+    result.reference_embeddings = [
+        embedding.embedding if embedding is not None and isinstance(reference, (bytes, bytearray, memoryview)) else None
+        for reference, embedding in zip(references, embeddings, strict=True)
+    ]
+    return result
+
+
 class FaceEngine:
     """Owns the models and the inference executor.
 
@@ -150,7 +159,7 @@ class FaceEngine:
             raise InvalidRequestError("at least one reference is required")
         analyses = [self.analyze_frame_bytes(frame, index) for index, frame in enumerate(frames)]
         embeddings = [self.reference_embedding_sync(reference) for reference in references]
-        return self._evaluate(analyses, challenge, embeddings, earlier_fingerprints)
+        return _with_reference_embeddings(self._evaluate(analyses, challenge, embeddings, earlier_fingerprints), references, embeddings)
 
     @staticmethod
     def earlier_set(earlier_fingerprints: Sequence[FrameFingerprint | Mapping[str, Any]]) -> FingerprintSet:
@@ -230,7 +239,8 @@ class FaceEngine:
         # Parsing earlier attempts' fingerprints overlaps with the frames' inference.
         earlier_job = self.run(self.earlier_set, earlier_fingerprints)
         analyses, embeddings, earlier = await asyncio.gather(asyncio.gather(*frame_jobs), asyncio.gather(*reference_jobs), earlier_job)
-        return await self.run(self._evaluate, analyses, challenge, embeddings, earlier)
+        result = await self.run(self._evaluate, analyses, challenge, embeddings, earlier)
+        return _with_reference_embeddings(result, references, embeddings)
 
     async def embed_reference(self, image_bytes: bytes) -> ReferenceEmbedding | None:
         """Embedding of a reference portrait (ID photo is upscaled/padded); None if no face."""

@@ -98,6 +98,9 @@ class VerificationResult:
     # What the person should do next (codes such as "move_closer", "eye_level",
     # "do_blink"); the server turns them into words.
     guidance: list[str] = field(default_factory=list)
+    # Per reference: its embedding when it was given as an image and a face was found
+    # (None otherwise). Store it so the next attempt skips the reference's inference.
+    reference_embeddings: list[np.ndarray | None] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -115,6 +118,7 @@ class VerificationResult:
             "actions": self.actions,
             "model_pack": self.model_pack,
             "guidance": list(self.guidance),
+            "reference_embeddings": [None if e is None else [round(float(x), 6) for x in e] for e in self.reference_embeddings],
         }
 
 

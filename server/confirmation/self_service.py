@@ -260,22 +260,29 @@ async def _reference_photos(*, beneficiary_id: int, keep: int) -> list[Reference
     return references
 
 
-async def _reference_inputs(*, engine: FaceEngine, photos: list[ReferencePhoto], media_dir: Path) -> list[Any]:
+def _reference_inputs(*, photos: list[ReferencePhoto], media_dir: Path) -> list[Any]:
+    """Stored embeddings, or the photo itself where none is stored yet.
+
+    A photo without an embedding is sent to the engine as an image: it is analysed on the
+    inference executor in parallel with the frames (not before them, on the request's path),
+    and the engine hands its embedding back (``reference_embeddings``) to be stored.
+    """
     import numpy as np
 
-    inputs: list[Any] = []
-    for photo in photos:
-        if photo.embedding is not None:
-            inputs.append(np.frombuffer(photo.embedding, dtype=np.float32))
-            continue
-        data = media.resolve(media_dir, photo.path).read_bytes()
-        reference = await engine.embed_reference(data)
-        if reference is None:
-            inputs.append(data)  # the engine reports reference_unusable for it
-            continue
-        await ReferencePhoto.filter(id=photo.id).update(embedding=np.asarray(reference.embedding, dtype=np.float32).tobytes())
-        inputs.append(np.asarray(reference.embedding, dtype=np.float32))
-    return inputs
+    return [np.frombuffer(photo.embedding, dtype=np.float32) if photo.embedding is not None else media.resolve(media_dir, photo.path).read_bytes() for photo in photos]
+
+
+async def _store_reference_embeddings(*, photos: list[ReferencePhoto], data: dict[str, Any]) -> None:
+    import numpy as np
+
+    for photo, embedding in zip(photos, data.get("reference_embeddings") or [], strict=False):
+        if photo.embedding is None and embedding is not None:
+            await ReferencePhoto.filter(id=photo.id).update(embedding=np.asarray(embedding, dtype=np.float32).tobytes())
+
+
+async def _earlier_fingerprints(*, beneficiary_id: int) -> list[Any]:
+    """Fingerprints of this person's last 20 attempts: a frame of one of them sent again is a replay."""
+    return [fp for attempt in await FaceAttempt.filter(beneficiary_id=beneficiary_id).order_by("-id").limit(20) for fp in attempt.fingerprints if fp]
 
 
 @dataclass
@@ -311,8 +318,8 @@ async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceE
     await _check_not_locked(kv=kv, settings=settings, confirmation=confirmation)
     challenge = Challenge.from_list(record["actions"])
     photos = await _reference_photos(beneficiary_id=confirmation.beneficiary_id, keep=settings.face.max_reference_photos)
-    references = await _reference_inputs(engine=engine, photos=photos, media_dir=settings.media_dir)
-    earlier = [fp for attempt in await FaceAttempt.filter(beneficiary_id=confirmation.beneficiary_id).order_by("-id").limit(20) for fp in attempt.fingerprints if fp]
+    references = _reference_inputs(photos=photos, media_dir=settings.media_dir)
+    earlier = await _earlier_fingerprints(beneficiary_id=confirmation.beneficiary_id)
     # The evidence files are written on a thread while the frames are analysed, not on the event loop.
     storing = asyncio.ensure_future(asyncio.to_thread(_store_evidence, settings.media_dir, frames))
     try:
@@ -321,6 +328,7 @@ async def submit_attempt(*, kv: KeyValueStore, settings: Settings, engine: FaceE
         stored_frames = await storing
     if verified is not None:
         data = verified.to_dict()
+        await _store_reference_embeddings(photos=photos, data=data)
         decision, reasons = data["decision"], data["reasons"]
         if decision == PASS and not any(p.kind == PhotoKind.ID_CARD for p in photos):
             decision = REVIEW  # matched only earlier self-taken photos: a person looks
