@@ -94,6 +94,8 @@ class FrameSignals:
     pitch: float
     parallax_x: float | None = None
     parallax_y: float | None = None
+    # Mouth-corner spread in baseline eye distances (None when unknown).
+    mouth_width: float | None = None
 
 
 @dataclass
@@ -128,9 +130,11 @@ def baseline_window(count: int) -> int:
 
 def sequence_baseline(signals: Sequence[FrameSignals]) -> dict[str, float]:
     window = signals[: baseline_window(len(signals))]
+    widths = [s.mouth_width for s in window if s.mouth_width is not None]
     return {
         "eye_aspect_ratio": float(np.median([s.eye_aspect_ratio for s in window])),
         "mouth_aspect_ratio": float(np.median([s.mouth_aspect_ratio for s in window])),
+        **({"mouth_width": float(np.median(widths))} if widths else {}),
         "yaw": float(np.median([s.yaw for s in window])),
         "pitch": float(np.median([s.pitch for s in window])),
     }
@@ -161,28 +165,36 @@ def active_frames(
     # way since the start), not from the start's median: people begin to move while
     # the capture starts, and the parallax of a head that was already a little
     # turned then turns fully is the whole movement's.
-    turn_left, depth_left = _movement(yaw_delta, parallax_x, config.turn_yaw_deg, need, rising=True)
-    turn_right, depth_right = _movement(yaw_delta, parallax_x, config.turn_yaw_deg, need, rising=False)
+    turn_left, depth_left = _movement(yaw_delta, parallax_x, config.turn_yaw_deg, need, config.max_nose_depth, rising=True)
+    turn_right, depth_right = _movement(yaw_delta, parallax_x, config.turn_yaw_deg, need, config.max_nose_depth, rising=False)
     # A nod is read in either vertical direction (whether the estimator sees "down"
     # or "up" first depends on how the phone is held); the nose moves the other way
     # in the image than the pitch reads (pitch down: nose lower against the cheeks).
-    nod_down, depth_down = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, rising=False)
-    nod_up, depth_up = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, rising=True)
+    nod_down, depth_down = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, config.max_nose_depth, rising=False)
+    nod_up, depth_up = _movement(pitch_delta, -parallax_y, config.nod_pitch_deg, need, config.max_nose_depth, rising=True)
     depth_left, depth_right = ~known | depth_left, ~known | depth_right
     depth_nod_down, depth_nod_up = ~known | depth_down, ~known | depth_up
     # Weaker versions of each signal: an event lasts until the signal is back
     # within half its threshold of the neutral start (hysteresis), so a head that
     # stays turned, or dips just under the threshold, is one event, not two.
+    eyes = ear / baseline["eye_aspect_ratio"] if baseline["eye_aspect_ratio"] > 0 else np.ones_like(ear)
+    if "mouth_width" in baseline and baseline["mouth_width"] > 0:
+        # A smile narrows the eyes too (the cheeks push the lower lids up) but it also
+        # spreads the mouth corners; a blink does not. Eye closing explained by the
+        # smile does not count: real smiles narrow the eyes to 0.81-0.90 of the start
+        # while the mouth widens by 18-40 %.
+        widths = np.array([s.mouth_width if s.mouth_width is not None else baseline["mouth_width"] for s in signals])
+        eyes = eyes + config.smile_eye_compensation * np.maximum(0.0, widths / baseline["mouth_width"] - 1.0)
     closing = 1.0 - config.blink_ear_ratio
     ongoing = {
-        Action.BLINK: ear <= baseline["eye_aspect_ratio"] * (1.0 - closing / 2),
+        Action.BLINK: eyes <= 1.0 - closing / 2,
         Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta / 2,
         Action.TURN_LEFT: yaw_delta >= config.turn_yaw_deg / 2,
         Action.TURN_RIGHT: yaw_delta <= -config.turn_yaw_deg / 2,
         Action.NOD: np.abs(pitch_delta) >= config.nod_pitch_deg / 2,
     }
     active = {
-        Action.BLINK: ear <= baseline["eye_aspect_ratio"] * config.blink_ear_ratio,
+        Action.BLINK: eyes <= config.blink_ear_ratio,
         Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta,
         Action.TURN_LEFT: turn_left & depth_left,
         Action.TURN_RIGHT: turn_right & depth_right,
@@ -201,7 +213,7 @@ def active_frames(
     return frames, baseline, info, onsets
 
 
-def _movement(delta: np.ndarray, parallax: np.ndarray, threshold: float, need: float, *, rising: bool) -> tuple[np.ndarray, np.ndarray]:
+def _movement(delta: np.ndarray, parallax: np.ndarray, threshold: float, need: float, max_depth: float, *, rising: bool) -> tuple[np.ndarray, np.ndarray]:
     """Frames where ``delta`` (signal minus the neutral start) is at least ``threshold``
     on one side of the start, having moved by at least that much from the
     furthest-opposite value held before; with whether ``parallax`` moved the same
@@ -215,8 +227,18 @@ def _movement(delta: np.ndarray, parallax: np.ndarray, threshold: float, need: f
     for index in range(1, len(signed)):
         previous = reference[index - 1]
         reference[index] = index if signed[index] < signed[previous] else previous
-    moved = (signed - signed[reference] >= threshold) & (signed >= threshold)
-    depth = signed_parallax - signed_parallax[reference] >= need
+    rotation = signed - signed[reference]
+    shift = signed_parallax - signed_parallax[reference]
+    # The movement is what counts; where it ends only has to be clearly on the asked
+    # side of the neutral start (beyond the hysteresis band), not a whole threshold
+    # past it: a person already turned 6 degrees when the capture starts, who then
+    # turns by 10-15 degrees, has turned (docs/face.md, the woman clip).
+    moved = (rotation >= threshold) & (signed >= threshold / 2)
+    # The nose shifts against the cheek plane by its protrusion times sin(rotation): at
+    # least ``need`` (a flat picture: none), and no more than a real nose can give
+    # (``max_depth`` eye distances in front of the plane): a bent photo's curvature
+    # shifts the painted nose by more than its apparent rotation explains.
+    depth = (shift >= need) & (shift <= max_depth * np.sin(np.radians(np.maximum(rotation, 0.0))))
     return moved, depth
 
 

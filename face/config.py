@@ -68,7 +68,12 @@ class FaceConfig(BaseModel):
     # the start's face plane: the eye ratio must drop to baseline*factor for a
     # blink (real half blinks and winks reach 0.72-0.74, a broad smile 0.80),
     # the mouth ratio rise by delta (real talking/laughing 0.12+).
-    blink_ear_ratio: float = Field(default=0.75, gt=0.0, lt=1.0)
+    blink_ear_ratio: float = Field(default=0.82, gt=0.0, lt=1.0)
+    # Eye narrowing a smile explains: per unit of relative mouth-corner widening, this
+    # much is added back to the eye ratio before the blink cut-off (a broad smile: eyes
+    # 0.81 x the start, mouth 1.40 x -> 1.01; the woman's half-closed eyes: 0.73 x with
+    # the mouth 1.05 x -> 0.76, a blink).
+    smile_eye_compensation: float = Field(default=0.5, ge=0.0)
     open_mouth_mar_delta: float = Field(default=0.10, gt=0.0)
     turn_yaw_deg: float = Field(default=10.0, gt=0.0)
     nod_pitch_deg: float = Field(default=8.0, gt=0.0)
@@ -77,6 +82,11 @@ class FaceConfig(BaseModel):
     # 0.06-0.16, a flat picture tilted up to 45 degrees at most 0.04 (with up to
     # 10 degrees of apparent yaw, hence a turn needs both).
     min_parallax: float = Field(default=0.05, ge=0.0)
+    # ...and by at most this many eye distances times sin(rotation): the nose's
+    # protrusion in front of the cheek plane. Real turns and nods of both clips imply
+    # 0.14-0.43 (a nose ~2 cm in front of cheeks 9 cm apart: ~0.24); a photo bent into a
+    # half-cylinder and tilted back "nods" with 0.60-0.64 (scripts/face_calibrate.py).
+    max_nose_depth: float = Field(default=0.5, gt=0.0)
     # The front camera of a phone shows a mirror image. When True, the frames are
     # assumed to be mirrored, so "turn left" (user's left) appears as the face
     # turning towards image-left instead of image-right.

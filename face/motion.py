@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .landmarks106 import EYE_A_CORNERS, EYE_B_CORNERS, eye_aspect_ratio, mouth_aspect_ratio
+from .landmarks106 import EYE_A_CORNERS, EYE_B_CORNERS, MOUTH_CORNERS, eye_aspect_ratio, mouth_aspect_ratio
 
 # Upper cheek contour (temple down to the jaw angle, both sides) and eye corners:
 # points that lie close to one plane on a real face and exactly on it on a picture.
@@ -40,6 +40,8 @@ class FrameMotion:
     # distances (x: towards the image's right, y: down).
     parallax_x: float
     parallax_y: float
+    # Mouth-corner spread over the baseline frame's eye distance (a smile widens it).
+    mouth_width: float = 0.0
 
 
 def eye_distance(points: np.ndarray) -> float:
@@ -61,6 +63,7 @@ def frame_motion(baseline: np.ndarray, points: np.ndarray) -> FrameMotion | None
         mouth_aspect_ratio=mouth_aspect_ratio(rectified),
         parallax_x=float(offset[0]),
         parallax_y=float(offset[1]),
+        mouth_width=float(np.linalg.norm(rectified[MOUTH_CORNERS[0]] - rectified[MOUTH_CORNERS[1]]) / distance),
     )
 
 
