@@ -122,12 +122,12 @@ def find_replays(
         mask[position:] = False
         if mask.any():
             compared = frames.compare(fingerprint)
-            hits.extend({"frame": index, "duplicate_of_frame": indexes[at], **describe(compared, at)} for at in np.flatnonzero(mask))
+            hits.extend({"frame": index, "duplicate_of_frame": indexes[at], **describe(compared, at)} for at in (int(i) for i in np.flatnonzero(mask)))
         if len(previous):
             mask = previous.replays(fingerprint, across)
             if mask.any():
                 compared = previous.compare(fingerprint)
-                hits.extend({"frame": index, "duplicate_of_earlier": int(at), **describe(compared, at)} for at in np.flatnonzero(mask))
+                hits.extend({"frame": index, "duplicate_of_earlier": int(at), **describe(compared, at)} for at in (int(i) for i in np.flatnonzero(mask)))
     return hits
 
 
