@@ -28,10 +28,8 @@ def perceptual_hash(aligned_crop: np.ndarray) -> int:
     low = cv2.dct(small)[:8, :8].flatten()
     # The DC term only encodes overall brightness; leave it out of the median.
     bits = low > np.median(low[1:])
-    value = 0
-    for bit in bits:
-        value = (value << 1) | int(bit)
-    return value
+    # First coefficient in the most significant bit.
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
 def hamming_distance(a: int, b: int) -> int:
@@ -194,12 +192,33 @@ class FingerprintSet:
             shift = np.max(np.linalg.norm(self.keypoints - np.asarray(frame.keypoints, dtype=np.float32), axis=2), axis=1) / self.eyes
         return distance, similarity, difference, shift
 
-    def replays(self, frame: FrameFingerprint, limits: ReplayLimits) -> np.ndarray:
-        """Mask of the members ``frame`` is a copy of."""
-        distance, similarity, difference, shift = self.compare(frame)
+    def compare_all(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every member against every member: [copy, original] matrices as in :meth:`compare`."""
+        distance = np.bitwise_count(self.phash[:, None] ^ self.phash[None, :]).astype(int)
+        similarity = self.embeddings @ self.embeddings.T
+        difference = np.abs(self.thumbnails[:, None, :] - self.thumbnails[None, :, :]).mean(axis=2)
+        comparable = self.comparable[:, None] & self.comparable[None, :]
+        shift = np.max(np.linalg.norm(self.keypoints[:, None] - self.keypoints[None, :], axis=3), axis=2) / self.eyes[None, :]
+        return np.where(comparable, distance, 64), np.where(comparable, similarity, 0.0), np.where(comparable, difference, 255.0), shift
+
+    def copies_within(self, limits: ReplayLimits) -> np.ndarray:
+        """[copy, original] mask: member ``copy`` (later) repeats member ``original`` (earlier)."""
+        distance, similarity, difference, shift = self.compare_all()
+        mask = self._copies(distance, similarity, difference, shift, limits)
+        digests = np.array([d if d is not None else f"\0{i}" for i, d in enumerate(self.digests)], dtype=object)
+        mask |= digests[:, None] == digests[None, :]
+        return np.tril(mask, k=-1)
+
+    @staticmethod
+    def _copies(distance: np.ndarray, similarity: np.ndarray, difference: np.ndarray, shift: np.ndarray, limits: ReplayLimits) -> np.ndarray:
         close = (distance <= limits.max_hash_distance) & (similarity >= limits.min_similarity) & (difference <= limits.max_frame_difference)
         known = np.isfinite(shift)
-        copy = close & np.where(known, np.nan_to_num(shift, nan=np.inf) <= limits.max_keypoint_shift, difference <= limits.max_frame_difference / 3)
+        copy: np.ndarray = close & np.where(known, np.nan_to_num(shift, nan=np.inf) <= limits.max_keypoint_shift, difference <= limits.max_frame_difference / 3)
+        return copy
+
+    def replays(self, frame: FrameFingerprint, limits: ReplayLimits) -> np.ndarray:
+        """Mask of the members ``frame`` is a copy of."""
+        copy = self._copies(*self.compare(frame), limits)
         if frame.digest is not None:
             copy |= np.array([digest == frame.digest for digest in self.digests], dtype=bool)
         return copy

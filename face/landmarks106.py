@@ -60,6 +60,15 @@ def _openness(points: np.ndarray, corners: tuple[int, int], lids: tuple[tuple[in
     return float(np.mean(gaps) / width)
 
 
+def openness_batch(points: np.ndarray, corners: tuple[int, int], lids: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """:func:`_openness` for many frames at once ((N, 106, 2) -> (N,))."""
+    width = np.linalg.norm(points[:, corners[0]] - points[:, corners[1]], axis=1)
+    upper, lower = [u for u, _ in lids], [v for _, v in lids]
+    gaps = np.linalg.norm(points[:, upper] - points[:, lower], axis=2).mean(axis=1)
+    result: np.ndarray = np.where(width > 1e-6, gaps / np.maximum(width, 1e-6), 0.0)
+    return result
+
+
 def eye_aspect_ratio(points: np.ndarray) -> float:
     """Mean lid gap / eye width over both eyes (drops sharply during a blink)."""
     return 0.5 * (_openness(points, EYE_A_CORNERS, EYE_A_LIDS) + _openness(points, EYE_B_CORNERS, EYE_B_LIDS))

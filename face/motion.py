@@ -20,10 +20,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
-from .landmarks106 import EYE_A_CORNERS, EYE_B_CORNERS, MOUTH_CORNERS, eye_aspect_ratio, mouth_aspect_ratio
+from .landmarks106 import (
+    EYE_A_CORNERS,
+    EYE_A_LIDS,
+    EYE_B_CORNERS,
+    EYE_B_LIDS,
+    MOUTH_CORNERS,
+    MOUTH_INNER_LIPS,
+    openness_batch,
+)
 
 # Upper cheek contour (temple down to the jaw angle, both sides) and eye corners:
 # points that lie close to one plane on a real face and exactly on it on a picture.
@@ -48,28 +55,64 @@ def eye_distance(points: np.ndarray) -> float:
     return float(np.linalg.norm(points[EYE_A_CORNERS[0]] - points[EYE_B_CORNERS[1]]))
 
 
-def frame_motion(baseline: np.ndarray, points: np.ndarray) -> FrameMotion | None:
-    """Signals of one frame's 106 landmarks relative to the baseline frame's."""
-    source = np.asarray(points, dtype=np.float64)[PLANE_POINTS].astype(np.float32)
-    target = np.asarray(baseline, dtype=np.float64)[PLANE_POINTS].astype(np.float32)
-    homography, _ = cv2.findHomography(source, target, 0)
-    distance = eye_distance(baseline)
-    if homography is None or distance <= 1e-6 or not np.all(np.isfinite(homography)):
-        return None
-    rectified = cv2.perspectiveTransform(np.asarray(points, dtype=np.float32)[None], homography)[0]
-    offset = np.mean(rectified[NOSE_POINTS] - np.asarray(baseline, dtype=np.float32)[NOSE_POINTS], axis=0) / distance
-    return FrameMotion(
-        eye_aspect_ratio=eye_aspect_ratio(rectified),
-        mouth_aspect_ratio=mouth_aspect_ratio(rectified),
-        parallax_x=float(offset[0]),
-        parallax_y=float(offset[1]),
-        mouth_width=float(np.linalg.norm(rectified[MOUTH_CORNERS[0]] - rectified[MOUTH_CORNERS[1]]) / distance),
+def plane_homographies(points: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """Least-squares homographies (N, 3, 3) mapping each frame's plane points onto the baseline's.
+
+    Normalised DLT (Hartley) for all frames at once: one batched eigen-decomposition of
+    the 9x9 normal matrices instead of one OpenCV call per frame.
+    """
+
+    def normalise(pts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean = pts.mean(axis=1, keepdims=True)
+        spread = np.sqrt(((pts - mean) ** 2).sum(axis=2)).mean(axis=1)
+        scale = np.sqrt(2.0) / np.maximum(spread, 1e-9)
+        transform = np.zeros((pts.shape[0], 3, 3))
+        transform[:, 0, 0] = transform[:, 1, 1] = scale
+        transform[:, 0, 2] = -scale * mean[:, 0, 0]
+        transform[:, 1, 2] = -scale * mean[:, 0, 1]
+        transform[:, 2, 2] = 1.0
+        return (pts - mean) * scale[:, None, None], transform
+
+    source, source_transform = normalise(points[:, PLANE_POINTS].astype(np.float64))
+    target, target_transform = normalise(np.broadcast_to(baseline[PLANE_POINTS].astype(np.float64), source.shape).copy())
+    x, y = source[..., 0], source[..., 1]
+    u, v = target[..., 0], target[..., 1]
+    one, zero = np.ones_like(x), np.zeros_like(x)
+    rows = np.concatenate(
+        [np.stack([x, y, one, zero, zero, zero, -u * x, -u * y, -u], axis=2), np.stack([zero, zero, zero, x, y, one, -v * x, -v * y, -v], axis=2)],
+        axis=1,
     )
+    _, vectors = np.linalg.eigh(np.einsum("npi,npj->nij", rows, rows))
+    normalised = vectors[:, :, 0].reshape(-1, 3, 3)
+    homographies: np.ndarray = np.linalg.inv(target_transform) @ normalised @ source_transform
+    scaled: np.ndarray = homographies / homographies[:, 2:3, 2:3]
+    return scaled
 
 
 def sequence_motion(landmarks: Sequence[np.ndarray], baseline_index: int = 0) -> list[FrameMotion | None]:
-    base = landmarks[baseline_index]
-    return [frame_motion(base, points) for points in landmarks]
+    """Signals of every frame's 106 landmarks relative to the baseline frame's (all frames at once)."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    base = points[baseline_index]
+    distance = eye_distance(base)
+    if distance <= 1e-6:
+        return [None] * len(points)
+    homographies = plane_homographies(points, base)
+    homogeneous = np.concatenate([points, np.ones(points.shape[:2] + (1,))], axis=2) @ homographies.transpose(0, 2, 1)
+    rectified = homogeneous[..., :2] / homogeneous[..., 2:3]
+    offsets = np.mean(rectified[:, NOSE_POINTS] - base[NOSE_POINTS], axis=1) / distance
+    eyes = 0.5 * (openness_batch(rectified, EYE_A_CORNERS, EYE_A_LIDS) + openness_batch(rectified, EYE_B_CORNERS, EYE_B_LIDS))
+    mouths = openness_batch(rectified, MOUTH_CORNERS, MOUTH_INNER_LIPS)
+    widths = np.linalg.norm(rectified[:, MOUTH_CORNERS[0]] - rectified[:, MOUTH_CORNERS[1]], axis=1) / distance
+    finite = np.all(np.isfinite(rectified), axis=(1, 2))
+    return [
+        FrameMotion(float(eyes[i]), float(mouths[i]), float(offsets[i, 0]), float(offsets[i, 1]), float(widths[i])) if finite[i] else None
+        for i in range(len(points))
+    ]
 
 
-__all__ = ["FrameMotion", "frame_motion", "sequence_motion", "eye_distance", "PLANE_POINTS", "NOSE_POINTS"]
+def frame_motion(baseline: np.ndarray, points: np.ndarray) -> FrameMotion | None:
+    """Signals of one frame's 106 landmarks relative to the baseline frame's."""
+    return sequence_motion([baseline, points], 0)[1]
+
+
+__all__ = ["FrameMotion", "frame_motion", "sequence_motion", "plane_homographies", "eye_distance", "PLANE_POINTS", "NOSE_POINTS"]

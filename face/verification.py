@@ -115,15 +115,16 @@ def find_replays(
             "keypoint_shift": None if not np.isfinite(shift[at]) else round(float(shift[at]), 4),
         }
 
-    for position, index in enumerate(indexes):
-        fingerprint = observations[index].fingerprint
+    if len(frames) > 1:
         # Copies of an earlier frame of this attempt (the first occurrence is the original).
-        mask = frames.replays(fingerprint, within)
-        mask[position:] = False
-        if mask.any():
-            compared = frames.compare(fingerprint)
-            hits.extend({"frame": index, "duplicate_of_frame": indexes[at], **describe(compared, at)} for at in (int(i) for i in np.flatnonzero(mask)))
-        if len(previous):
+        within_copies = frames.copies_within(within)
+        if within_copies.any():
+            compared = frames.compare_all()
+            for copy, original in zip(*(axis.tolist() for axis in np.nonzero(within_copies)), strict=True):
+                hits.append({"frame": indexes[copy], "duplicate_of_frame": indexes[original], **describe((compared[0][copy], compared[1][copy], compared[2][copy], compared[3][copy]), original)})
+    if len(previous):
+        for index in indexes:
+            fingerprint = observations[index].fingerprint
             mask = previous.replays(fingerprint, across)
             if mask.any():
                 compared = previous.compare(fingerprint)

@@ -124,5 +124,9 @@ def test_array_replay_rule_agrees_with_the_pairwise_rule(engine: FaceEngine, wol
         for probe in probes:
             expected = [probe.is_replay_of(m, max_hash_distance=limits.max_hash_distance, min_similarity=limits.min_similarity, max_frame_difference=limit, max_keypoint_shift=limits.max_keypoint_shift) for m in members]
             assert stacked.replays(probe, limits).tolist() == expected
+        # Within an attempt, all pairs at once: [copy, original] for every later frame repeating an earlier one.
+        burst_set = FingerprintSet(probes)
+        expected_pairs = [[j < i and probes[i].is_replay_of(probes[j], max_hash_distance=limits.max_hash_distance, min_similarity=limits.min_similarity, max_frame_difference=limit, max_keypoint_shift=limits.max_keypoint_shift) for j in range(len(probes))] for i in range(len(probes))]
+        assert burst_set.copies_within(limits).tolist() == expected_pairs
         # Both re-encoded copies are found across attempts.
         assert limit < config.replay_across_max_difference or all(stacked.replays(copy, limits).any() for copy in copies)
