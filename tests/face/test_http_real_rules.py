@@ -23,12 +23,13 @@ from tests.face.recordings import WOLF_ACTIONS, burst, flat_picture_attack
 
 
 async def test_a_turn_that_starts_from_an_already_turned_head_passes(client: httpx.AsyncClient, app: Sanic, wechat_standin: StandinControl) -> None:
-    """The burst from her 4th frame on: the capture starts while she is turned ~8-15 degrees (the neutral
-    start reads 11.6), she looks back to 8 and turns to 20: a 11-degree movement that ends 8 degrees past
-    the start. Read against the start alone that was 'turn_left missing'."""
+    """The burst from her 5th frame on: the capture starts while she is turned (15.7 and 13.1 degrees: the
+    neutral start reads 14.4), she looks back to 8.0 and turns to 21-23: a 13-15 degree movement with
+    parallax that ends 7-9 degrees past the start. Read against the start alone (a whole 10 degrees past
+    it, the previous rule) that was 'turn_left missing'."""
     _, person, _, headers = await _bound_person(client, app, wechat_standin)
     challenge = await _challenge(client, headers, person.id, app, WOLF_ACTIONS)
-    body = (await _submit(client, headers, challenge["nonce"], burst("wolf_burst")[3:])).json()
+    body = (await _submit(client, headers, challenge["nonce"], burst("wolf_burst")[4:])).json()
     assert body["decision"] == "pass", body
     assert (await Confirmation.get(beneficiary_id=person.id)).status == ConfirmationStatus.CONFIRMED
 
