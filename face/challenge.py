@@ -158,9 +158,9 @@ def active_frames(
     parallax_y = np.array([s.parallax_y if s.parallax_y is not None else 0.0 for s in signals])
     parallax = np.hypot(parallax_x, parallax_y)
     need = config.min_parallax
-    # A turn or nod is a movement: the head ends up the threshold away from its
-    # neutral start, on the asked side (coming back from a turn the other way is no
-    # turn), and the nose moved against the cheek plane in the same direction over
+    # A turn or nod is a movement: the head moves by the threshold and ends clearly
+    # on the asked side of its neutral start (coming back from a turn the other way
+    # is no turn), and the nose moved against the cheek plane in the same direction over
     # the movement - measured from where the movement began (the furthest the other
     # way since the start), not from the start's median: people begin to move while
     # the capture starts, and the parallax of a head that was already a little
@@ -214,12 +214,13 @@ def active_frames(
 
 
 def _movement(delta: np.ndarray, parallax: np.ndarray, threshold: float, need: float, max_depth: float, *, rising: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Frames where ``delta`` (signal minus the neutral start) is at least ``threshold``
-    on one side of the start, having moved by at least that much from the
-    furthest-opposite value held before; with whether ``parallax`` moved the same
-    way by ``need`` over that same movement (from that earlier frame, not from the
-    start: a head already a little turned at the start then turning fully shows its
-    whole parallax only against where it really began)."""
+    """Frames where ``delta`` (signal minus the neutral start) has moved by at least
+    ``threshold`` from the furthest-opposite value held before and is at least half of
+    it on the asked side of the start; with whether ``parallax`` moved the same way by
+    ``need`` (and by no more than ``max_depth`` x sin(rotation)) over that same
+    movement (from that earlier frame, not from the start: a head already a little
+    turned at the start then turning fully shows its whole parallax only against
+    where it really began)."""
     sign = 1.0 if rising else -1.0
     signed, signed_parallax = sign * delta, sign * parallax
     # Index of the lowest signed value up to and including each frame.

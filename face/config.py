@@ -65,8 +65,9 @@ class FaceConfig(BaseModel):
     max_frames: int = Field(default=30, ge=1)
     # Relative to the person's neutral start (the first frames of the sequence,
     # see face.challenge.baseline_window), measured on landmarks rectified onto
-    # the start's face plane: the eye ratio must drop to baseline*factor for a
-    # blink (real half blinks and winks reach 0.72-0.74, a broad smile 0.80),
+    # the start's face plane: the eye ratio (plus the smile's share, below) must
+    # drop to baseline*factor for a blink (real half-closed eyes 0.73-0.78, a full
+    # blink 0.17-0.5; a broad smile alone 0.81-0.90, i.e. 0.99-1.01 with its share),
     # the mouth ratio rise by delta (real talking/laughing 0.12+).
     blink_ear_ratio: float = Field(default=0.82, gt=0.0, lt=1.0)
     # Eye narrowing a smile explains: per unit of relative mouth-corner widening, this

@@ -9,7 +9,8 @@ For every frame we fit the homography that maps the frame's *plane points*
 (cheek contour above the jaw, eye corners) onto the baseline frame's, then
 
 * map the eye and mouth landmarks through it before measuring the eye and
-  mouth ratios, so tilting a picture (which squashes the eyes) is not a blink;
+  mouth ratios and the mouth-corner spread (a smile widens it, a blink does not),
+  so tilting a picture (which squashes the eyes) is not a blink;
 * map the nose through it and measure how far it lands from the baseline
   nose, in eye distances: parallax. A real 15-20 degree turn gives 0.08-0.16
   (measured on real video), a picture turned by up to 45 degrees at most 0.04.
