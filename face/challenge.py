@@ -96,6 +96,8 @@ class FrameSignals:
     parallax_y: float | None = None
     # Mouth-corner spread in baseline eye distances (None when unknown).
     mouth_width: float | None = None
+    # Inner-lip gap in baseline eye distances (None when unknown).
+    lip_gap: float | None = None
 
 
 @dataclass
@@ -135,6 +137,7 @@ def sequence_baseline(signals: Sequence[FrameSignals]) -> dict[str, float]:
         "eye_aspect_ratio": float(np.median([s.eye_aspect_ratio for s in window])),
         "mouth_aspect_ratio": float(np.median([s.mouth_aspect_ratio for s in window])),
         **({"mouth_width": float(np.median(widths))} if widths else {}),
+        **({"lip_gap": float(np.median(gaps))} if (gaps := [s.lip_gap for s in window if s.lip_gap is not None]) else {}),
         "yaw": float(np.median([s.yaw for s in window])),
         "pitch": float(np.median([s.pitch for s in window])),
     }
@@ -185,6 +188,10 @@ def active_frames(
         # while the mouth widens by 18-40 %.
         widths = np.array([s.mouth_width if s.mouth_width is not None else baseline["mouth_width"] for s in signals])
         eyes = eyes + config.smile_eye_compensation * np.maximum(0.0, widths / baseline["mouth_width"] - 1.0)
+    lips_apart = np.ones(len(signals), dtype=bool)
+    if "lip_gap" in baseline:
+        gaps = np.array([s.lip_gap if s.lip_gap is not None else np.inf for s in signals])
+        lips_apart = gaps - baseline["lip_gap"] >= config.open_mouth_gap_delta
     closing = 1.0 - config.blink_ear_ratio
     ongoing = {
         Action.BLINK: eyes <= 1.0 - closing / 2,
@@ -195,7 +202,7 @@ def active_frames(
     }
     active = {
         Action.BLINK: eyes <= config.blink_ear_ratio,
-        Action.OPEN_MOUTH: mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta,
+        Action.OPEN_MOUTH: (mar - baseline["mouth_aspect_ratio"] >= config.open_mouth_mar_delta) & lips_apart,
         Action.TURN_LEFT: turn_left & depth_left,
         Action.TURN_RIGHT: turn_right & depth_right,
         Action.NOD: (nod_down & depth_nod_down) | (nod_up & depth_nod_up),

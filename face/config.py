@@ -76,6 +76,13 @@ class FaceConfig(BaseModel):
     # the mouth 1.05 x -> 0.76, a blink).
     smile_eye_compensation: float = Field(default=0.5, ge=0.0)
     open_mouth_mar_delta: float = Field(default=0.10, gt=0.0)
+    # ...and the lips must part by this many eye distances of the start frame (measured
+    # on the rectified landmarks): the ratio alone also rises when a curved surface
+    # turns and its mouth foreshortens (a photo rolled round, radius width/3-width/4:
+    # ratio +0.10 with the lips only 0.054 further apart), while real openings of the
+    # two clips part them by 0.079-0.27. Roughly the ratio threshold for a mouth 0.6
+    # eye distances wide; a narrower mouth must open a little further.
+    open_mouth_gap_delta: float = Field(default=0.06, ge=0.0)
     turn_yaw_deg: float = Field(default=10.0, gt=0.0)
     nod_pitch_deg: float = Field(default=8.0, gt=0.0)
     # Turns and nods must show the nose moving against the cheek plane by at

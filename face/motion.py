@@ -50,6 +50,8 @@ class FrameMotion:
     parallax_y: float
     # Mouth-corner spread over the baseline frame's eye distance (a smile widens it).
     mouth_width: float = 0.0
+    # Inner-lip gap over the baseline frame's eye distance (the mouth opening itself).
+    lip_gap: float = 0.0
 
 
 def eye_distance(points: np.ndarray) -> float:
@@ -104,9 +106,10 @@ def sequence_motion(landmarks: Sequence[np.ndarray], baseline_index: int = 0) ->
     eyes = 0.5 * (openness_batch(rectified, EYE_A_CORNERS, EYE_A_LIDS) + openness_batch(rectified, EYE_B_CORNERS, EYE_B_LIDS))
     mouths = openness_batch(rectified, MOUTH_CORNERS, MOUTH_INNER_LIPS)
     widths = np.linalg.norm(rectified[:, MOUTH_CORNERS[0]] - rectified[:, MOUTH_CORNERS[1]], axis=1) / distance
+    gaps = np.linalg.norm(rectified[:, [u for u, _ in MOUTH_INNER_LIPS]] - rectified[:, [v for _, v in MOUTH_INNER_LIPS]], axis=2).mean(axis=1) / distance
     finite = np.all(np.isfinite(rectified), axis=(1, 2))
     return [
-        FrameMotion(float(eyes[i]), float(mouths[i]), float(offsets[i, 0]), float(offsets[i, 1]), float(widths[i])) if finite[i] else None
+        FrameMotion(float(eyes[i]), float(mouths[i]), float(offsets[i, 0]), float(offsets[i, 1]), float(widths[i]), float(gaps[i])) if finite[i] else None
         for i in range(len(points))
     ]
 

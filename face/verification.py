@@ -194,7 +194,7 @@ def evaluate_challenge(
             if motion is None:
                 signals.append(FrameSignals(float(face.eye_aspect_ratio or 0.0), float(face.mouth_aspect_ratio or 0.0), yaw, pitch))
             else:
-                signals.append(FrameSignals(motion.eye_aspect_ratio, motion.mouth_aspect_ratio, yaw, pitch, motion.parallax_x, motion.parallax_y, motion.mouth_width))
+                signals.append(FrameSignals(motion.eye_aspect_ratio, motion.mouth_aspect_ratio, yaw, pitch, motion.parallax_x, motion.parallax_y, motion.mouth_width, motion.lip_gap))
     report = detect_actions(signals, challenge, config)
     # Translate positions among tracked frames back to submitted frame indexes.
     matched = {k: (tracked[v] if v is not None else None) for k, v in report.matched_frames.items()}

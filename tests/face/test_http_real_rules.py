@@ -2,7 +2,8 @@
 vendored real recordings (tests/data/faces, see LICENCES.md there).
 
 * a capture that starts while the head is already turned, then turns: the movement counts;
-* a photo bent into a half-cylinder, started turned away, "turning" and "nodding": refused;
+* a photo bent into a half-cylinder, started turned away, "turning" and "nodding", and one rolled round
+  tighter "turning" and "opening its mouth": refused;
 * the ID photo's embedding is computed with the frames on the first attempt and stored, so
   the next attempt runs no inference for it.
 """
@@ -43,6 +44,18 @@ async def test_a_bent_photo_started_turned_away_fails_every_depth_challenge(clie
     for actions in (["turn_left", "nod"], ["nod", "blink"], ["open_mouth", "turn_left"]):
         challenge = await _challenge(client, headers, person.id, app, actions)
         body = (await _submit(client, headers, challenge["nonce"], frames)).json()
+        assert body["decision"] == "fail" and "action_missing" in body["reasons"], (actions, body)
+    assert (await Confirmation.get(beneficiary_id=person.id)).status != ConfirmationStatus.CONFIRMED
+
+
+async def test_a_photo_rolled_round_does_not_open_its_mouth(client: httpx.AsyncClient, app: Sanic, wechat_standin: StandinControl) -> None:
+    """Rolled round much tighter (radius = width/4) the face itself curves like a head; turned, its mouth
+    foreshortens and the mouth ratio rises as if it opened (+0.10), but the lips do not part (+0.03)."""
+    _, person, _, headers = await _bound_person(client, app, wechat_standin)
+    rolled = flat_picture_attack(burst("wolf_burst")[1], bend=4.0)
+    for actions in (["turn_left", "open_mouth"], ["turn_right", "open_mouth"]):
+        challenge = await _challenge(client, headers, person.id, app, actions)
+        body = (await _submit(client, headers, challenge["nonce"], rolled)).json()
         assert body["decision"] == "fail" and "action_missing" in body["reasons"], (actions, body)
     assert (await Confirmation.get(beneficiary_id=person.id)).status != ConfirmationStatus.CONFIRMED
 
