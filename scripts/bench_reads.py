@@ -4,7 +4,8 @@
         [--database postgres://postgres@127.0.0.1:5432/vets_scale_bench] [--redis redis://127.0.0.1:6379/7]
 
 For each size it regenerates the throwaway database with scripts/gen_people.py, starts the project
-(`python -m server --workers 4`, face checks off) and the bare app (scripts/bench_bare_app.py, four
+(`python -m server --workers 4`, face checks off, in production mode with throwaway secrets: the
+per-answer contract check is off there as when deployed) and the bare app (scripts/bench_bare_app.py, four
 workers too), drives each endpoint with the same bounded load generator (scripts/loadgen.py, keep-
 alive connections against 127.0.0.1) and prints requests/s, p50/p99 and the ratio to the bare
 endpoint doing the same I/O (one Redis GET + one PostgreSQL lookup). Also: start-up time and the
@@ -15,8 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import os
 import random
+import secrets
 import signal
 import socket
 import subprocess
@@ -90,10 +94,31 @@ def start_bare(port: int, database: str, redis: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, "-m", "sanic", "bench_bare_app:create_app", "--factory", "--workers", "4", "--host", "127.0.0.1", "--port", str(port), "--no-motd"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def start_project(port: int, database: str, redis: str, var_dir: str) -> subprocess.Popen[bytes]:
+def production_secrets() -> dict[str, str]:
+    """Throwaway secrets for a production-mode server (it refuses the development defaults). The field
+    key is shared with the generator (gen_people reads VETS_SECURITY__FIELD_KEY) so detail pages decrypt."""
+    from server.notifications.templates import default_registry
+
+    token = secrets.token_urlsafe
+    return {
+        "VETS_SECURITY__SESSION_KEY": token(32),
+        "VETS_SECURITY__QR_SIGNING_KEY": token(32),
+        "VETS_SECURITY__FIELD_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "VETS_AUDIT__KEY": token(32),
+        "VETS_WECHAT__APP_SECRET": token(16),
+        "VETS_WECHAT__PUSH_TOKEN": secrets.token_hex(16),
+        "VETS_WECHAT__PUSH_AES_KEY": secrets.token_urlsafe(40)[:43],
+        "VETS_WECHAT__TEMPLATE_IDS": json.dumps({key: f"BENCH-{key}" for key in default_registry().keys()}),
+    }
+
+
+def start_project(port: int, database: str, redis: str, var_dir: str, secrets_env: dict[str, str]) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VETS_")}
+    env.update(secrets_env)
     env.update(
         PYTHONPATH=str(ROOT),
+        # As deployed: production skips the per-answer contract check that tests and development run.
+        VETS_ENVIRONMENT="production",
         VETS_DATABASE__URL=database,
         VETS_REDIS__URL=redis,
         VETS_REDIS__KEY_PREFIX=KEY_PREFIX,
@@ -124,6 +149,8 @@ async def _measure(port: int, requests: list[bytes], connections: int, seconds: 
 
 
 def bench_size(people: int, args: argparse.Namespace, bare_port: int) -> None:
+    secrets_env = production_secrets()
+    os.environ["VETS_SECURITY__FIELD_KEY"] = secrets_env["VETS_SECURITY__FIELD_KEY"]
     info = asyncio.run(generate(url=args.database, people=people, mini_users=200, reset=True))
     print(f"\n== {people:,} people (generated in {info['seconds_total']} s) ==", flush=True)
     low, high = info["beneficiary_id_range"]
@@ -131,7 +158,7 @@ def bench_size(people: int, args: argparse.Namespace, bare_port: int) -> None:
     ids = [rng.randint(low, high) for _ in range(500)]
     with tempfile.TemporaryDirectory() as var_dir:
         port = _free_port()
-        proc = start_project(port, args.database, args.redis, var_dir)
+        proc = start_project(port, args.database, args.redis, var_dir, secrets_env)
         try:
             ready = _wait(f"http://127.0.0.1:{port}/readyz", proc)
             memory = [_memory_mb(pid) for pid in sorted(_worker_pids(f"http://127.0.0.1:{port}"))]

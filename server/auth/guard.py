@@ -59,11 +59,12 @@ class Prefetched:
     org_version: str | None
 
 
-async def prefetch(request: Request, *, also: Sequence[str] = ()) -> list[str | None]:
+async def prefetch(request: Request, *, also: Sequence[str] = (), staff: bool = True) -> list[str | None]:
     """One round trip to the store for the request: ``also`` (shared version tokens the caller needs),
-    the org tree's version and, when the request carries a token, the staff session and its idle time
-    left. Returns the values of ``also``; the guard finds the rest on ``request.ctx``."""
-    token, _ = _token_from(request)
+    the org tree's version and, when the request carries a token (and ``staff``: a route a staff
+    session may call), the staff session and its idle time left. Returns the values of ``also``; the
+    guard finds the rest on ``request.ctx``."""
+    token, _ = _token_from(request) if staff else (None, False)
     keys = [*also, ORG_VERSION_KEY]
     key = sessions.session_key(token) if token else None
     if key is not None:

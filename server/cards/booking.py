@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import RawSQL
 from tortoise.transactions import in_transaction
 
 from models.cards import Booking, BookingStatus, Card, CardStatus, PickupSlot
 from models.org import OrgUnit
 from models.wechat import MiniUser, ProxyGrant
-from server.acting import ProxyScope, acting_for
+from server.acting import ProxyScope, acting_for, acting_judged, standing_columns
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
@@ -45,15 +46,36 @@ async def generate_slots(*, scope: Scope, actor: Actor, station_id: int, start: 
     return await slots.publish(PickupSlot, scope=scope, actor=actor, action="pickup_slots.published", station_id=station_id, start=start, days=days, windows=windows, capacity=capacity)
 
 
+# A proxy may book a pickup holding either of these (the refusal names the last).
+CARD_SCOPES = (ProxyScope.COLLECT, ProxyScope.BOOK)
+
+
 async def _card_for(*, user: MiniUser, card_id: int, request_id: str | None) -> tuple[Card, Actor, bool]:
     card = await Card.get_or_none(id=card_id)
     if card is None:
         raise NotFound("优待证不存在", code="card_not_found")
-    try:
-        acting = await acting_for(user=user, beneficiary_id=card.beneficiary_id, scope=ProxyScope.COLLECT, request_id=request_id)
-    except ApiError:
-        acting = await acting_for(user=user, beneficiary_id=card.beneficiary_id, scope=ProxyScope.BOOK, request_id=request_id)
+    acting = await acting_for(user=user, beneficiary_id=card.beneficiary_id, scope=CARD_SCOPES, request_id=request_id)
     return card, acting.actor, acting.as_proxy
+
+
+STATION_FIELDS = ("name", "address", "phone", "opening_hours")
+
+
+async def ready_card(*, user: MiniUser, card_id: int, request_id: str | None) -> dict[str, Any]:
+    """``_card_for`` and the at-station check in one statement, with the station's public details
+    (``station_<field>``): the slot list's guards without a round trip each."""
+    rows = await (
+        Card.filter(id=card_id)
+        .annotate(**standing_columns(user.id, '"card"."beneficiary_id"'), **{f"station_{name}": RawSQL(f'(SELECT su."{name}" FROM "org_unit" su WHERE su."id" = "card"."station_id")') for name in STATION_FIELDS})
+        .values("id", "status", "station_id", "beneficiary_id", "standing_person", "standing_bound", "standing_scopes", *(f"station_{name}" for name in STATION_FIELDS))
+    )
+    if not rows:
+        raise NotFound("优待证不存在", code="card_not_found")
+    row = rows[0]
+    acting_judged(row, user_id=user.id, beneficiary_id=row["beneficiary_id"], scopes=CARD_SCOPES, request_id=request_id)
+    if CardStatus(getattr(row["status"], "value", row["status"])) != CardStatus.AT_STATION:
+        raise Conflict("优待证尚未到达服务站或已领取", code="card_not_ready")
+    return row
 
 
 async def book(*, settings: Settings, user: MiniUser, card_id: int, slot_id: int, idempotency_key: str, request_id: str | None = None, now: datetime | None = None) -> tuple[Booking, bool]:
