@@ -63,15 +63,15 @@ async def acting_for(*, user: MiniUser, beneficiary_id: int, scope: ProxyScope |
     return ActingAs(user=user, beneficiary=beneficiary, proxy=grant, actor=_proxy_actor(user.id, beneficiary_id, request_id))
 
 
-def standing_columns(user_id: int, beneficiary_column: str) -> dict[str, RawSQL]:
+def standing_columns(*, user: str, beneficiary: str) -> dict[str, RawSQL]:
     """Annotations that read, in the statement that fetches the object itself, what ``acting_judged``
-    needs about ``user_id`` and the beneficiary in ``beneficiary_column`` (a quoted column of that
-    statement): whether the person exists, an active self binding, the scopes of an active grant."""
-    user = int(user_id)  # an integer: safe to place in the statement
+    needs about a user and a beneficiary: whether the person exists, an active self binding, the scopes
+    of an active grant. ``user`` and ``beneficiary`` are SQL expressions of that statement (a parameter
+    placeholder, an integer, a quoted column): never text from a request."""
     return {
-        "standing_person": RawSQL(f'(SELECT COUNT(*) FROM "beneficiary" sp WHERE sp."id" = {beneficiary_column})'),
-        "standing_bound": RawSQL(f'(SELECT COUNT(*) FROM "binding" sb WHERE sb."user_id" = {user} AND sb."beneficiary_id" = {beneficiary_column} AND sb."status" = \'{BindingStatus.ACTIVE.value}\')'),
-        "standing_scopes": RawSQL(f'(SELECT sg."scopes" FROM "proxy_grant" sg WHERE sg."proxy_user_id" = {user} AND sg."beneficiary_id" = {beneficiary_column} AND sg."status" = \'{ProxyStatus.ACTIVE.value}\' ORDER BY sg."id" LIMIT 1)'),
+        "standing_person": RawSQL(f'(SELECT COUNT(*) FROM "beneficiary" sp WHERE sp."id" = {beneficiary})'),
+        "standing_bound": RawSQL(f'(SELECT COUNT(*) FROM "binding" sb WHERE sb."user_id" = {user} AND sb."beneficiary_id" = {beneficiary} AND sb."status" = \'{BindingStatus.ACTIVE.value}\')'),
+        "standing_scopes": RawSQL(f'(SELECT sg."scopes" FROM "proxy_grant" sg WHERE sg."proxy_user_id" = {user} AND sg."beneficiary_id" = {beneficiary} AND sg."status" = \'{ProxyStatus.ACTIVE.value}\' ORDER BY sg."id" LIMIT 1)'),
     }
 
 

@@ -295,9 +295,7 @@ async def my_bookings(*, user: MiniUser) -> schemas.BookingList:
 async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, request_id: str | None, now: datetime | None = None) -> schemas.SlotList:
     """Open slots at the card's station that can still be booked; none for a card not (or no longer) at the station."""
     now = now or datetime.now(UTC)
-    # Two statements: the card with its guards and station, then the slots (rows, not models).
-    card = await ready_card(user=user, card_id=card_id, request_id=request_id)
-    rows = await PickupSlot.filter(station_id=card["station_id"], day__gte=now.astimezone(CHINA_TZ).date()).order_by("day", "start_time").limit(200).values("id", "day", "start_time", "end_time", "capacity", "booked")
+    card, rows = await ready_card(user=user, card_id=card_id, request_id=request_id, slots_from=now.astimezone(CHINA_TZ).date())
     is_open = booking_rule(settings=settings, now=now)
     items = []
     for row in rows:
