@@ -236,7 +236,12 @@ async def search(
     offset = (page - 1) * page_size
     if is_postgres():
         where, params = filters.postgres()
-        sql = f"SELECT {_LIST_COLUMNS} FROM beneficiary{where} ORDER BY station_id, name, id OFFSET ${len(params) + 1} LIMIT ${len(params) + 2}"
+        # The rows skipped over come from the (station_id, name, id) index alone; only the page's rows
+        # are read from the table.
+        sql = (
+            f"SELECT {_LIST_COLUMNS_B} FROM beneficiary b JOIN (SELECT id FROM beneficiary{where} ORDER BY station_id, name, id"
+            f" OFFSET ${len(params) + 1} LIMIT ${len(params) + 2}) page USING (id) ORDER BY b.station_id, b.name, b.id"
+        )
         rows = await connections.get("default").execute_query_dict(sql, [*params, offset, page_size])
     else:
         rows = await filters.orm().order_by("station_id", "name", "id").offset(offset).limit(page_size).values(*LIST_FIELDS)
@@ -247,7 +252,7 @@ async def search(
     return [row_json(r) for r in rows], total, capped
 
 
-_LIST_COLUMNS = ", ".join(LIST_FIELDS)
+_LIST_COLUMNS_B = ", ".join(f"b.{name}" for name in LIST_FIELDS)
 
 
 @dataclass(frozen=True)
