@@ -237,12 +237,13 @@ async def search(
     if is_postgres():
         where, params = filters.postgres()
         # The rows skipped over come from the (station_id, name, id) index alone; only the page's rows
-        # are read from the table.
+        # are read from the table. OFFSET and LIMIT are written in (validated integers): as parameters
+        # the prepared statement's generic plan guesses a large LIMIT and hashes the whole table.
         sql = (
             f"SELECT {_LIST_COLUMNS_B} FROM beneficiary b JOIN (SELECT id FROM beneficiary{where} ORDER BY station_id, name, id"
-            f" OFFSET ${len(params) + 1} LIMIT ${len(params) + 2}) page USING (id) ORDER BY b.station_id, b.name, b.id"
+            f" OFFSET {int(offset)} LIMIT {int(page_size)}) page USING (id) ORDER BY b.station_id, b.name, b.id"
         )
-        rows = await connections.get("default").execute_query_dict(sql, [*params, offset, page_size])
+        rows = await connections.get("default").execute_query_dict(sql, params)
     else:
         rows = await filters.orm().order_by("station_id", "name", "id").offset(offset).limit(page_size).values(*LIST_FIELDS)
     if len(rows) < page_size and (rows or page == 1):
