@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from models.cards import (
     ApplicationStatus,
@@ -292,8 +293,10 @@ async def my_bookings(*, user: MiniUser) -> schemas.BookingList:
     return schemas.BookingList(items=[await booking_info(b) for b in rows])
 
 
-async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, request_id: str | None, now: datetime | None = None) -> schemas.SlotList:
-    """Open slots at the card's station that can still be booked; none for a card not (or no longer) at the station."""
+async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, request_id: str | None, now: datetime | None = None) -> dict[str, Any]:
+    """Open slots at the card's station that can still be booked; none for a card not (or no longer) at
+    the station. JSON-ready, as ``schemas.SlotList`` dumps it (tests hold the route to that contract):
+    the list is read often and a model per slot cost more than the rest of the answer."""
     now = now or datetime.now(UTC)
     card, rows = await ready_card(user=user, card_id=card_id, request_id=request_id, slots_from=now.astimezone(CHINA_TZ).date())
     is_open = booking_rule(settings=settings, now=now)
@@ -302,6 +305,19 @@ async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, re
         start = starts_at(row["day"], row["start_time"])
         if row["booked"] < row["capacity"] and is_open(row["day"], start):
             hour, minute = (int(x) for x in row["end_time"].split(":"))
-            items.append(schemas.Slot(**row, station_id=card["station_id"], starts_at=start, ends_at=start.replace(hour=hour, minute=minute), available=row["capacity"] - row["booked"]))
-    station = schemas.Station(id=card["station_id"], **{name: card[f"station_{name}"] for name in STATION_FIELDS})
-    return schemas.SlotList(card_id=card["id"], station=station, items=items)
+            items.append(
+                {
+                    "id": row["id"],
+                    "station_id": card["station_id"],
+                    "day": row["day"].isoformat(),
+                    "start_time": row["start_time"],
+                    "end_time": row["end_time"],
+                    "starts_at": start.isoformat(),
+                    "ends_at": start.replace(hour=hour, minute=minute).isoformat(),
+                    "capacity": row["capacity"],
+                    "booked": row["booked"],
+                    "available": row["capacity"] - row["booked"],
+                }
+            )
+    station = {"id": card["station_id"], **{name: card[f"station_{name}"] for name in STATION_FIELDS}}
+    return {"card_id": card["id"], "station": station, "items": items}

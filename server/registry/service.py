@@ -237,12 +237,14 @@ async def search(
     if is_postgres():
         where, params = filters.postgres()
         # The rows skipped over come from the (station_id, name, id) index alone; only the page's rows
-        # are read from the table. OFFSET and LIMIT are written in (validated integers): as parameters
-        # the prepared statement's generic plan guesses a large LIMIT and hashes the whole table.
+        # are read from the table, by primary key. One prepared statement serves every page: its
+        # generic plan stays these two index walks whatever OFFSET and LIMIT are (a join here would
+        # be planned as a hash join over the whole table for an unknown LIMIT).
         sql = (
-            f"SELECT {_LIST_COLUMNS_B} FROM beneficiary b JOIN (SELECT id FROM beneficiary{where} ORDER BY station_id, name, id"
-            f" OFFSET {int(offset)} LIMIT {int(page_size)}) page USING (id) ORDER BY b.station_id, b.name, b.id"
+            f"SELECT {_LIST_COLUMNS} FROM beneficiary WHERE id = ANY(ARRAY(SELECT id FROM beneficiary{where}"
+            f" ORDER BY station_id, name, id OFFSET ${len(params) + 1} LIMIT ${len(params) + 2})) ORDER BY station_id, name, id"
         )
+        params += [offset, page_size]
         rows = await connections.get("default").execute_query_dict(sql, params)
     else:
         rows = await filters.orm().order_by("station_id", "name", "id").offset(offset).limit(page_size).values(*LIST_FIELDS)
@@ -253,7 +255,7 @@ async def search(
     return [row_json(r) for r in rows], total, capped
 
 
-_LIST_COLUMNS_B = ", ".join(f"b.{name}" for name in LIST_FIELDS)
+_LIST_COLUMNS = ", ".join(LIST_FIELDS)
 
 
 @dataclass(frozen=True)
