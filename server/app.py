@@ -19,6 +19,8 @@ from server.http.openapi import configure_offline_docs
 from server.http.openapi import install as install_contract
 from server.http.validation import install_input_guards
 from server.logging_setup import configure_logging, request_id_var
+from server.miniapp import guard as mini_guard
+from server.miniapp import sessions as mini_sessions
 from server.notifications.startup import check_templates
 from server.security.headers import install_security_headers
 from server.services import build_services, configure_process
@@ -115,12 +117,19 @@ def _register_middleware(app: Sanic) -> None:
     async def refresh_calendar(request: Request) -> None:
         # Another worker may have changed the calendar: one key-value read keeps every worker's deadlines equal.
         # The same round trip also reads the staff session and the org tree's version for the guard.
+        # On a mini-program route the bearer token's session is read in the same round trip too.
         if request.path not in ("/healthz", "/readyz"):
+            also = [calendar_service.VERSION_KEY]
+            mini_token = mini_guard.bearer_token(request) if request.path.startswith("/api/mp/") else None
+            if mini_token:
+                also.append(mini_sessions.session_key(mini_token))
             try:
-                (version,) = await prefetch(request, also=[calendar_service.VERSION_KEY])
+                version, *mini = await prefetch(request, also=also, staff=mini_token is None)
             except Exception:  # store trouble: the calendar keeps its copy and the guard answers 503 on its own read
                 await calendar_service.refresh_if_stale(kv=request.app.ctx.kv)
             else:
+                if mini_token:
+                    request.ctx.mini_session_prefetched = (mini_token, mini[0])
                 await calendar_service.refresh_if_stale(kv=request.app.ctx.kv, version=version)
 
     @app.on_response

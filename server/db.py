@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as migrate_api
 
 MODEL_MODULES = [
@@ -22,12 +23,26 @@ MODEL_MODULES = [
 ]
 
 
+async def _keep_session(connection: Any) -> None:
+    """What a PostgreSQL connection needs when it goes back to the pool: nothing more.
+
+    asyncpg's default reset sends ``SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``
+    after every statement run outside a transaction: a second round trip per query. This code takes no
+    session-level advisory locks, cursors, LISTENs or SETs (only ``SET LOCAL`` inside transactions), and
+    asyncpg still rolls back a transaction left open before this is called.
+    """
+
+
 def tortoise_config(database_url: str, *, pool_max_size: int = 10) -> dict[str, Any]:
     url = database_url
-    if url.startswith(("postgres://", "postgresql://", "asyncpg://")) and "maxsize=" not in url:
-        url += ("&" if "?" in url else "?") + f"maxsize={pool_max_size}"
+    connection: str | dict[str, Any] = url
+    if url.startswith(("postgres://", "postgresql://", "asyncpg://")):
+        if "maxsize=" not in url:
+            url += ("&" if "?" in url else "?") + f"maxsize={pool_max_size}"
+        connection = expand_db_url(url)
+        connection["credentials"]["reset"] = _keep_session
     return {
-        "connections": {"default": url},
+        "connections": {"default": connection},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

@@ -258,6 +258,8 @@ class RedisStore(_LockMixin):
 
     async def read_many(self, keys: Sequence[str], *, ttl_of: str | None = None) -> tuple[list[str | None], float | None]:
         # MGET and PTTL pipelined: one round trip where a GET per key and a TTL would take several.
+        if ttl_of is None:
+            return list(await self._run(self._client.mget([self._k(key) for key in keys]))), None
         pipe = self._client.pipeline(transaction=False)
         pipe.mget([self._k(key) for key in keys])
         if ttl_of is not None:

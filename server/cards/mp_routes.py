@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse
+from sanic.response import HTTPResponse, json
 
 from models.cards import CardApplication, CardKind
 from server.cards import applications, booking
@@ -138,7 +138,7 @@ async def mp_resubmit(request: Request, application_id: int, body: ResubmitBody)
 @api(summary="Pickup slots still bookable at the card's station, with the station's address, phone and hours and local (+08:00) times", tag="mini-program cards", query=MpSlotsQuery)
 @mini_user_required
 async def mp_slots(request: Request, query: MpSlotsQuery) -> HTTPResponse:
-    return respond(await journeys.slots_for_card(user=request.ctx.mini_user, settings=request.app.ctx.settings, card_id=query.card_id, request_id=request.ctx.request_id))
+    return json(await journeys.slots_for_card(user=request.ctx.mini_user, settings=request.app.ctx.settings, card_id=query.card_id, request_id=request.ctx.request_id), ensure_ascii=False)
 
 
 @mp_bp.post("/bookings")

@@ -9,6 +9,7 @@ nothing is booked, moved or cancelled within the cutoff before the slot starts.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -40,8 +41,12 @@ def short_code() -> str:
 
 def slot_start(slot: Slot) -> datetime:
     """When the slot starts: its day and start time are China's wall clock."""
-    hour, minute = (int(x) for x in slot.start_time.split(":"))
-    return datetime(slot.day.year, slot.day.month, slot.day.day, hour, minute, tzinfo=CHINA_TZ)
+    return starts_at(slot.day, slot.start_time)
+
+
+def starts_at(day: date, start_time: str) -> datetime:
+    hour, minute = (int(x) for x in start_time.split(":"))
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=CHINA_TZ)
 
 
 def slot_json(s: Slot) -> dict[str, Any]:
@@ -53,10 +58,20 @@ def booking_open(*, day: date, starts_at: datetime, settings: Settings, now: dat
     ``booking_cutoff_hours`` before the slot starts and, when ``booking_cutoff_working_days`` is set,
     once fewer than that many working days (server.workdays: weekends and holidays do not count, make-up
     working days do) are left before the slot's day, counted from today in China."""
-    if starts_at - timedelta(hours=settings.cards.booking_cutoff_hours) <= now:
-        return False
+    return booking_rule(settings=settings, now=now)(day, starts_at)
+
+
+def booking_rule(*, settings: Settings, now: datetime) -> Callable[[date, datetime], bool]:
+    """``booking_open`` at one moment as a test of (day, starts_at): a list of slots counts the working
+    days once instead of once per slot."""
+    latest = now + timedelta(hours=settings.cards.booking_cutoff_hours)
     ahead = settings.cards.booking_cutoff_working_days
-    return ahead <= 0 or add_working_days(now.astimezone(CHINA_TZ).date(), ahead) <= day
+    first_day = add_working_days(now.astimezone(CHINA_TZ).date(), ahead) if ahead > 0 else None
+
+    def is_open(day: date, starts_at: datetime) -> bool:
+        return starts_at > latest and (first_day is None or first_day <= day)
+
+    return is_open
 
 
 def require_booking_open(*, day: date, starts_at: datetime, settings: Settings, now: datetime) -> None:

@@ -113,8 +113,9 @@ async def overpayments(request: Request) -> HTTPResponse:
     found = await deaths.list_overpayments(scope=scope, outstanding_only=False)
     rows = [{**deaths.death_json(d, d.beneficiary), "outstanding_value": float(deaths.outstanding_amount(d))} for d in found]
     lst.apply(await work.with_people(rows))
+    recoveries = await deaths.recoveries_of(scope=scope, death_record_ids=[row["id"] for row in lst.items])
     for row in lst.items:
-        row["recoveries"] = [deaths.recovery_json(r) for r in await deaths.list_recoveries(scope=scope, death_record_id=row["id"])]
+        row["recoveries"] = [deaths.recovery_json(r) for r in recoveries[row["id"]]]
     return render(request, "overpayments.html", lst=lst, items=lst.items, today=china_today().isoformat(), may_recover=scope.can_write and scope.role in (Role.BUREAU, Role.ADMIN))
 
 

@@ -14,6 +14,11 @@ from server.errors import Unauthorized
 from server.miniapp import sessions
 
 
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else None
+
+
 async def current_mini_user(request: Request) -> MiniUser:
     cached = getattr(request.ctx, "mini_user", None)
     if cached is not None:
@@ -22,7 +27,11 @@ async def current_mini_user(request: Request) -> MiniUser:
     if not header.lower().startswith("bearer "):
         raise Unauthorized("请先登录小程序", code="mini_login_required")
     token = header[7:].strip()
-    session = await sessions.load_session(request.app.ctx.kv, token)
+    found = getattr(request.ctx, "mini_session_prefetched", None)
+    if found is not None and found[0] == token:
+        session = sessions.session_from(found[1])  # read with the request's other keys (server.app)
+    else:
+        session = await sessions.load_session(request.app.ctx.kv, token)
     if session is None:
         raise Unauthorized("登录已过期，请重新进入小程序", code="mini_session_expired")
     user = await MiniUser.get_or_none(id=session.user_id)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 from models.cards import (
     ApplicationStatus,
@@ -24,12 +25,13 @@ from models.wechat import Binding, BindingStatus, MiniUser, ProxyGrant, ProxySta
 from server import labels
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
-from server.cards.booking import _card_for, booking_open, slot_start
+from server.cards.booking import STATION_FIELDS, ready_card, slot_start
+from server.cards.slots import booking_rule, starts_at
 from server.clock import CHINA_TZ, china_today
 from server.config import Settings
 from server.confirmation import rules as confirmation_rules
 from server.confirmation.campaigns import current_confirmation
-from server.errors import Conflict, Forbidden
+from server.errors import Forbidden
 from server.miniapp import schemas
 
 CARD_STATE_LABELS = {
@@ -291,13 +293,31 @@ async def my_bookings(*, user: MiniUser) -> schemas.BookingList:
     return schemas.BookingList(items=[await booking_info(b) for b in rows])
 
 
-async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, request_id: str | None, now: datetime | None = None) -> schemas.SlotList:
-    """Open slots at the card's station that can still be booked; none for a card not (or no longer) at the station."""
+async def slots_for_card(*, user: MiniUser, settings: Settings, card_id: int, request_id: str | None, now: datetime | None = None) -> dict[str, Any]:
+    """Open slots at the card's station that can still be booked; none for a card not (or no longer) at
+    the station. JSON-ready, as ``schemas.SlotList`` dumps it (tests hold the route to that contract):
+    the list is read often and a model per slot cost more than the rest of the answer."""
     now = now or datetime.now(UTC)
-    card, _, _ = await _card_for(user=user, card_id=card_id, request_id=request_id)
-    if card.status != CardStatus.AT_STATION:
-        raise Conflict("优待证尚未到达服务站或已领取", code="card_not_ready")
-    station = await OrgUnit.get(id=card.station_id)
-    rows = await PickupSlot.filter(station_id=card.station_id, day__gte=now.astimezone(CHINA_TZ).date()).order_by("day", "start_time").limit(200)
-    items = [slot_info(s) for s in rows if s.booked < s.capacity and booking_open(day=s.day, starts_at=slot_start(s), settings=settings, now=now)]
-    return schemas.SlotList(card_id=card.id, station=station_info(station), items=items)
+    card, rows = await ready_card(user=user, card_id=card_id, request_id=request_id, slots_from=now.astimezone(CHINA_TZ).date())
+    is_open = booking_rule(settings=settings, now=now)
+    items = []
+    for row in rows:
+        start = starts_at(row["day"], row["start_time"])
+        if row["booked"] < row["capacity"] and is_open(row["day"], start):
+            hour, minute = (int(x) for x in row["end_time"].split(":"))
+            items.append(
+                {
+                    "id": row["id"],
+                    "station_id": card["station_id"],
+                    "day": row["day"].isoformat(),
+                    "start_time": row["start_time"],
+                    "end_time": row["end_time"],
+                    "starts_at": start.isoformat(),
+                    "ends_at": start.replace(hour=hour, minute=minute).isoformat(),
+                    "capacity": row["capacity"],
+                    "booked": row["booked"],
+                    "available": row["capacity"] - row["booked"],
+                }
+            )
+    station = {"id": card["station_id"], **{name: card[f"station_{name}"] for name in STATION_FIELDS}}
+    return {"card_id": card["id"], "station": station, "items": items}

@@ -18,8 +18,11 @@ class MiniSession:
     expires_at: float
 
 
-def _key(token: str) -> str:
+def session_key(token: str) -> str:
     return "mini_session:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+_key = session_key
 
 
 async def create_session(kv: KeyValueStore, *, user_id: int, ttl: int) -> tuple[str, MiniSession]:
@@ -31,7 +34,11 @@ async def create_session(kv: KeyValueStore, *, user_id: int, ttl: int) -> tuple[
 
 
 async def load_session(kv: KeyValueStore, token: str) -> MiniSession | None:
-    raw = await kv.get(_key(token))
+    return session_from(await kv.get(_key(token)))
+
+
+def session_from(raw: str | None) -> MiniSession | None:
+    """A session as stored (read by ``load_session`` or with the request's other keys)."""
     return MiniSession(**json.loads(raw)) if raw else None
 
 

@@ -81,6 +81,7 @@ async def test_the_bureau_rechecks_recovers_and_signs_off_resumptions(client: ht
     page, token, headers = await _form_page(client, bureau, "/console/overpayments", app)
     assert "吴德海" in page and "1200.00 元" in page and "未追回 1200.00 元" in page  # the confirmation names person and amount
     assert "尚未追回 700.00 元" in _said(await client.post(f"/console/overpayments/{record.id}/recoveries", headers=headers, data={"csrf_token": token, "amount": "500", "recovered_on": today.isoformat(), "note": "家属退回"}))
+    assert f"{today.isoformat()} 追回 500.00 元（家属退回）" in (await client.get("/console/overpayments", headers=bureau)).text  # each record lists its recoveries
     assert "不超过未追回金额" in _said(await client.post(f"/console/overpayments/{record.id}/recoveries", headers=headers, data={"csrf_token": token, "amount": "800"}))
     assert "已全部追回" in _said(await client.post(f"/console/overpayments/{record.id}/recoveries", headers=headers, data={"csrf_token": token, "amount": "700.00"}))
     assert (await DeathRecord.get(id=record.id)).status == "recovered" and await OverpaymentRecovery.filter(death_record_id=record.id).count() == 2

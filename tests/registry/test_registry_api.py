@@ -79,6 +79,11 @@ async def test_search_by_id_number_name_category_and_paging(client: httpx.AsyncC
     assert by_name["total"] == 1
     page2 = (await client.get("/api/beneficiaries/?category=rural_veteran_60&page=2&page_size=10", headers=headers)).json()
     assert page2["total"] == 25 and len(page2["items"]) == 10
+    # LIKE's wildcards are searched as text; a page is ordered by name; another station's people stay out.
+    await make_beneficiary(station=county.station_b, name="人员00甲", category="rural_veteran_60")
+    assert [(await client.get(f"/api/beneficiaries/?name={q}", headers=headers)).json()["total"] for q in ("%25", "_", "人员")] == [0, 0, 25]
+    first = (await client.get("/api/beneficiaries/?name=人员0&page_size=5", headers=headers)).json()
+    assert [i["name"] for i in first["items"]] == [f"人员0{i}" for i in range(5)] and first["total"] == 10 and not first["total_capped"]
     bad = await client.get("/api/beneficiaries/?page=0", headers=headers)
     assert bad.status_code == 422
 
