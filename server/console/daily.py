@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sanic import Request
-from sanic.response import HTTPResponse, ResponseStream, file, raw, redirect
+from sanic.response import HTTPResponse, ResponseStream, file, redirect
 
 from models.cards import CardKind, CardStatus, PickupSlot
 from models.confirmation import ConfirmationStatus, SpotCheck
@@ -425,8 +425,8 @@ async def unsent_xlsx(request: Request) -> HTTPResponse | ResponseStream:
     (all of it, however long: written page by page, flat memory)."""
 
     async def rows() -> AsyncIterator[list[list[Any]]]:
-        async for page in work.unsent_pages(scope=request.ctx.scope, include_handled=False):
-            yield [[r.name, r.phone, r.station, r.title, r.text, labels.label(labels.NOTIFICATION_STATUS, r.status) + (f"：{r.reason}" if r.reason else ""), labels.china_time(r.created_at)] for r in page]
+        async for found in work.unsent_pages(scope=request.ctx.scope, include_handled=False):
+            yield [[r.name, r.phone, r.station, r.title, r.text, labels.label(labels.NOTIFICATION_STATUS, r.status) + (f"：{r.reason}" if r.reason else ""), labels.china_time(r.created_at)] for r in found]
 
     headers = [("姓名", 10), ("电话", 15), ("服务站", 24), ("事项", 18), ("要告知的内容", 60), ("未送达原因", 30), ("时间", 18)]
     name = f"待电话通知名单-{labels.china_now().date().isoformat()}.xlsx"
