@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from sanic import Request
@@ -78,7 +79,9 @@ async def spool_upload(request: Request, field: str, *, limit: int, directory: P
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD_BYTES:
         raise PayloadTooLarge(limit_bytes=limit)
-    if request.stream is None:
+    # Sanic types request.stream as its protocol base class; HTTP/1.1 and HTTP/3 both implement read().
+    stream: Any = request.stream
+    if stream is None:
         raise BadRequest(f"缺少上传文件字段 {field}", code="missing_file")
     boundary = _boundary(request)
     delimiter = b"\r\n--" + boundary
@@ -93,7 +96,7 @@ async def spool_upload(request: Request, field: str, *, limit: int, directory: P
     out = None
     try:
         while state != "done":
-            chunk = await request.stream.read()
+            chunk = await stream.read()
             if chunk is None:
                 break
             received += len(chunk)
