@@ -92,6 +92,8 @@ class UploadSettings(BaseModel):
     max_video_bytes: int = 8 * 1024 * 1024
     max_video_seconds: float = 6.0
     max_import_bytes: int = 20 * 1024 * 1024
+    # Registry rosters are streamed to disk (not bound by max_request_bytes): a million-row CSV is ~56 MB.
+    max_registry_import_bytes: int = 128 * 1024 * 1024
     # A registry import still running after this answers 202 and continues in the background.
     import_inline_wait_seconds: float = 2.0
     max_document_bytes: int = 10 * 1024 * 1024

@@ -6,12 +6,13 @@ refuse a repeat (a second click changes nothing)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import quote
 
 from sanic import Request
-from sanic.response import HTTPResponse, file, raw, redirect
+from sanic.response import HTTPResponse, ResponseStream, file, redirect
 
 from models.cards import CardKind, CardStatus, PickupSlot
 from models.confirmation import ConfirmationStatus, SpotCheck
@@ -419,16 +420,17 @@ async def unsent(request: Request) -> HTTPResponse:
 
 @bp.get("/unsent.xlsx")
 @page
-async def unsent_xlsx(request: Request) -> HTTPResponse:
-    """The phoning list to print or share: name, phone, station, what to tell them, why WeChat failed."""
-    rows = await work.unsent_messages(scope=request.ctx.scope, include_handled=False)
-    data = xlsx.table(
-        title="待电话通知",
-        headers=[("姓名", 10), ("电话", 15), ("服务站", 24), ("事项", 18), ("要告知的内容", 60), ("未送达原因", 30), ("时间", 18)],
-        rows=[[r.name, r.phone, r.station, r.title, r.text, labels.label(labels.NOTIFICATION_STATUS, r.status) + (f"：{r.reason}" if r.reason else ""), labels.china_time(r.created_at)] for r in rows],
-    )
+async def unsent_xlsx(request: Request) -> HTTPResponse | ResponseStream:
+    """The phoning list to print or share: name, phone, station, what to tell them, why WeChat failed
+    (all of it, however long: written page by page, flat memory)."""
+
+    async def rows() -> AsyncIterator[list[list[Any]]]:
+        async for found in work.unsent_pages(scope=request.ctx.scope, include_handled=False):
+            yield [[r.name, r.phone, r.station, r.title, r.text, labels.label(labels.NOTIFICATION_STATUS, r.status) + (f"：{r.reason}" if r.reason else ""), labels.china_time(r.created_at)] for r in found]
+
+    headers = [("姓名", 10), ("电话", 15), ("服务站", 24), ("事项", 18), ("要告知的内容", 60), ("未送达原因", 30), ("时间", 18)]
     name = f"待电话通知名单-{labels.china_now().date().isoformat()}.xlsx"
-    return raw(data, content_type=xlsx.MIME, headers=xlsx.download_headers(name))
+    return await xlsx.stream_download(name, xlsx.StreamSheet(title="待电话通知", headers=[h for h, _ in headers], widths=[w for _, w in headers], rows=rows()))
 
 
 @bp.post("/unsent/<notification_id:int>/handled")

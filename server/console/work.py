@@ -5,6 +5,7 @@ live in the domain services and are called from here. Nothing here changes data 
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from models.confirmation import ConfirmationRecord
 from models.org import OrgUnit
 from models.registry import Beneficiary, Category, PaymentStatus, ReferencePhoto
 from models.wechat import ProxyGrant
-from server import media
+from server import media, xlsx
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
@@ -93,9 +94,9 @@ class UnsentRow:
     created_at: Any
 
 
-async def unsent_messages(*, scope: Scope, include_handled: bool, limit: int = 500) -> list[UnsentRow]:
+async def unsent_messages(*, scope: Scope, include_handled: bool, limit: int = 500, before_id: int | None = None) -> list[UnsentRow]:
     """Messages that could not go out, with whom to phone and what to tell them."""
-    items = await unsent_service.list_unsent(scope=scope, include_handled=include_handled, limit=limit)
+    items = await unsent_service.list_unsent(scope=scope, include_handled=include_handled, limit=limit, before_id=before_id)
     people = {b.id: b for b in await Beneficiary.filter(id__in=[n.beneficiary_id for n in items if n.beneficiary_id])}
     stations = dict(await OrgUnit.filter(id__in=[n.station_id for n in items if n.station_id]).values_list("id", "name"))
     templates = default_registry()
@@ -112,6 +113,15 @@ async def unsent_messages(*, scope: Scope, include_handled: bool, limit: int = 5
             title, text = "通知", ""
         out.append(UnsentRow(id=n.id, name=person.name if person else "—", phone=person.phone if person else "", station_id=n.station_id, station=stations.get(n.station_id or 0, ""), title=title, text=text, status=n.status.value, reason=n.last_error, created_at=n.created_at))
     return out
+
+
+def unsent_pages(*, scope: Scope, include_handled: bool, size: int = 1000) -> AsyncIterator[Sequence[UnsentRow]]:
+    """Every unsent message, newest first, a page at a time (the phoning list export, any length)."""
+
+    async def fetch(before: int | None, limit: int) -> list[UnsentRow]:
+        return await unsent_messages(scope=scope, include_handled=include_handled, limit=limit, before_id=before)
+
+    return xlsx.pages(fetch, key=lambda row: row.id, size=size)
 
 
 # ---- stored documents and photos -------------------------------------------------------------------

@@ -18,13 +18,16 @@ from server.notifications.worker import UNSENT_STATUSES
 Outcome = Literal["none", "sent", "unsent", "queued"]
 
 
-async def list_unsent(*, scope: Scope, station_id: int | None = None, include_handled: bool = False, limit: int = 500) -> list[Notification]:
-    """Messages nobody could receive (no permission, refused, failed, uncertain), newest first."""
+async def list_unsent(*, scope: Scope, station_id: int | None = None, include_handled: bool = False, limit: int = 500, before_id: int | None = None) -> list[Notification]:
+    """Messages nobody could receive (no permission, refused, failed, uncertain), newest first
+    (``before_id``: the next page of a keyset-paginated read)."""
     rows = await scope.filter_by_station(Notification.filter(status__in=UNSENT_STATUSES))
     if station_id is not None:
         rows = rows.filter(station_id=station_id)
     if not include_handled:
         rows = rows.filter(handled_at__isnull=True)
+    if before_id is not None:
+        rows = rows.filter(id__lt=before_id)
     return await rows.order_by("-id").limit(limit)
 
 

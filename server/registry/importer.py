@@ -7,13 +7,15 @@ the same file changes nothing: rows already registered with the same data are co
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from pathlib import Path
+from typing import IO, Any, TextIO
 
 from models.org import OrgKind, OrgUnit
 from models.registry import Beneficiary, ImportBatch
@@ -82,7 +84,7 @@ class ImportReport:
         return {"filename": self.filename, "file_sha256": self.file_sha256, **self.counts(), "rows": [r.to_dict() for r in self.rows]}
 
 
-def read_table(filename: str, data: bytes, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> list[dict[str, str]]:
+def read_table(filename: str, data: bytes | Path, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> list[dict[str, str]]:
     """Rows of a CSV/XLSX as dicts keyed by our column names (header aliases mapped).
 
     Bounded (rows, columns, cell size, XLSX parts and declared dimensions) but whole: for large
@@ -91,10 +93,11 @@ def read_table(filename: str, data: bytes, *, extra_headers: dict[str, str] | No
     return list(iter_table(filename, data, extra_headers=extra_headers, required=required))
 
 
-def iter_table(filename: str, data: bytes, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> Iterator[dict[str, str]]:
+def iter_table(filename: str, data: bytes | Path, *, extra_headers: dict[str, str] | None = None, required: tuple[str, ...] = REQUIRED) -> Iterator[dict[str, str]]:
     """Check the file's type and header now (errors raise at once); rows come lazily, bounded.
 
-    Blocking: call it, and advance the iterator, off the event loop.
+    ``data``: the bytes, or the path of a file on disk (read as it goes: a large roster is never whole
+    in memory). Blocking: call it, and advance the iterator, off the event loop.
     """
     aliases = {**HEADERS, **(extra_headers or {})}
     lower = filename.lower()
@@ -133,7 +136,9 @@ def _records(headers: list[str | None], rows: Iterator[tuple[Any, ...]]) -> Iter
         yield record
 
 
-def _csv_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
+def _csv_rows(data: bytes | Path) -> Iterator[tuple[Any, ...]]:
+    if isinstance(data, Path):
+        return _csv_file_rows(data)
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -145,8 +150,35 @@ def _csv_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
     return _csv_iter(text)
 
 
-def _csv_iter(text: str) -> Iterator[tuple[Any, ...]]:
-    reader = csv.reader(io.StringIO(text))
+def _file_encoding(path: Path) -> str:
+    """UTF-8 if the whole file decodes as UTF-8 (checked block by block), else GB18030 (which decodes any bytes)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with path.open("rb") as f:
+        try:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "gb18030"
+    return "utf-8-sig"
+
+
+def _csv_file_rows(path: Path) -> Iterator[tuple[Any, ...]]:
+    encoding = _file_encoding(path)
+    handle = path.open(encoding=encoding, newline="")
+    return _csv_iter(handle, close=handle)
+
+
+def _csv_iter(text: str | TextIO, close: TextIO | None = None) -> Iterator[tuple[Any, ...]]:
+    reader = csv.reader(io.StringIO(text) if isinstance(text, str) else text)
+    try:
+        yield from _csv_reader_rows(reader)
+    finally:
+        if close is not None:
+            close.close()
+
+
+def _csv_reader_rows(reader: Any) -> Iterator[tuple[Any, ...]]:
     while True:
         try:
             row = next(reader)
@@ -158,23 +190,29 @@ def _csv_iter(text: str) -> Iterator[tuple[Any, ...]]:
         yield tuple(row[:SHEET.max_columns])
 
 
-def _xlsx_rows(data: bytes) -> Iterator[tuple[Any, ...]]:
+def _xlsx_rows(data: bytes | Path) -> Iterator[tuple[Any, ...]]:
     from openpyxl import load_workbook
 
-    check_xlsx(data)
+    # A file on disk is opened by us (openpyxl judges a path by its extension; a spooled upload has none).
+    source: IO[bytes] = data.open("rb") if isinstance(data, Path) else io.BytesIO(data)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        check_xlsx(source)
+        source.seek(0)
+        workbook = load_workbook(source, read_only=True, data_only=True)
     except ApiError:
+        source.close()
         raise
     except Exception as exc:  # openpyxl raises many types for a bad file
+        source.close()
         raise ImportFileError("不是有效的XLSX文件", code="import_bad_xlsx") from exc
     if not workbook.worksheets:
         workbook.close()
+        source.close()
         raise ImportFileError("文件为空", code="import_empty")
-    return _xlsx_iter(workbook)
+    return _xlsx_iter(workbook, source)
 
 
-def _xlsx_iter(workbook: Any) -> Iterator[tuple[Any, ...]]:
+def _xlsx_iter(workbook: Any, source: IO[bytes]) -> Iterator[tuple[Any, ...]]:
     sheet = workbook.worksheets[0]
     # Ignore the declared dimension (already checked) and bound every row: openpyxl pads rows
     # to the widest column seen, and missing rows up to max_row.
@@ -187,6 +225,7 @@ def _xlsx_iter(workbook: Any) -> Iterator[tuple[Any, ...]]:
         raise ImportFileError("XLSX文件内容损坏", code="import_bad_xlsx") from exc
     finally:
         workbook.close()
+        source.close()
 
 
 async def _station_lookup() -> tuple[dict[str, OrgUnit], dict[str, OrgUnit]]:
@@ -216,7 +255,7 @@ class Candidate:
     record: dict[str, Any]
 
 
-async def validate_row(*, scope: Scope, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[str]) -> RowOutcome | Candidate:
+async def validate_row(*, scope: Scope, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[int | str]) -> RowOutcome | Candidate:
     """The checks of one row against the file and the org tree (rejected rows keep their reason)."""
 
     def reject(reason: str, message: str, masked: str | None = None) -> RowOutcome:
@@ -236,9 +275,12 @@ async def validate_row(*, scope: Scope, row: int, raw: dict[str, str], stations:
     except InvalidIdNumber as exc:
         return reject("bad_checksum" if exc.reason == "bad_checksum" else "bad_id_number", exc.message)
     masked = parsed.masked
-    if parsed.value in seen:
+    # The first 17 digits decide the check character: as an int they cost 30 % less than the text in a
+    # million-row file (the set is the one structure that grows with the file).
+    key: int | str = int(parsed.value[:17]) if parsed.value[:17].isdigit() else parsed.value
+    if key in seen:
         return reject("duplicate", "文件中重复出现的身份证号码", masked)
-    seen.add(parsed.value)
+    seen.add(key)
     category = parse_category(raw["category"])
     if category is None:
         return reject("unknown_category", f"未知的优抚对象类别：{raw['category']}", masked)
@@ -274,7 +316,7 @@ def _duplicate(candidate: Candidate) -> RowOutcome:
     return RowOutcome(row=candidate.row, status="rejected", reason="duplicate", message="该身份证号码已登记，信息与登记不一致，请在详情页修改", id_number_masked=candidate.masked)
 
 
-async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[str]) -> RowOutcome:
+async def _import_row(*, scope: Scope, actor: Actor, row: int, raw: dict[str, str], stations: dict[str, OrgUnit], villages: dict[str, OrgUnit], seen: set[int | str]) -> RowOutcome:
     """One row, one transaction (SQLite, and any database without COPY)."""
     checked = await validate_row(scope=scope, row=row, raw=raw, stations=stations, villages=villages, seen=seen)
     if isinstance(checked, RowOutcome):

@@ -46,29 +46,40 @@ ACTIVE = ("queued", "running")
 _tasks: set[asyncio.Task[None]] = set()
 
 
-def _check_upload(filename: str, data: bytes) -> None:
-    """Type, bombs and header, now: a bad file is refused before a job exists."""
-    rows = importer.iter_table(filename, data)
+def _check_upload(filename: str, path: Path) -> str:
+    """Type, bombs and header, now: a bad file is refused before a job exists. Returns the file's SHA-256."""
+    rows = importer.iter_table(filename, path)
     close = getattr(rows, "close", None)
     if close is not None:
         close()
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def upload_dir(var_dir: Path) -> Path:
+    """Where uploads are spooled and kept until their job is done (one file system: moved, not copied)."""
+    return var_dir / "imports"
 
 
-async def start_registry_import(*, scope: Scope, actor: Actor, filename: str, data: bytes, var_dir: Path) -> ImportBatch:
+async def start_registry_import(*, scope: Scope, actor: Actor, filename: str, upload: Path, var_dir: Path) -> ImportBatch:
+    """Take over the uploaded file at ``upload`` (streamed to disk by the route) as a new import job."""
     scope.require_write()
-    await asyncio.to_thread(_check_upload, filename, data)
+    try:
+        sha256 = await asyncio.to_thread(_check_upload, filename, upload)
+    except BaseException:
+        upload.unlink(missing_ok=True)
+        raise
     suffix = Path(filename).suffix.lower()[:8] or ".bin"
-    path = var_dir / "imports" / f"{uuid.uuid4().hex}{suffix}"
-    await asyncio.to_thread(_write, path, data)
+    path = upload_dir(var_dir) / f"{uuid.uuid4().hex}{suffix}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    upload.replace(path)
     batch = await ImportBatch.create(
         kind="registry",
         status="queued",
-        file_sha256=hashlib.sha256(data).hexdigest(),
+        file_sha256=sha256,
         filename=filename[:200],
         staff_id=int(actor.id) if actor.id else None,
         upload_path=str(path),
@@ -118,10 +129,10 @@ async def run_import(batch_id: int) -> None:
 async def _run(batch: ImportBatch) -> None:
     scope, actor = await _uploader(batch)
     await ImportBatch.filter(id=batch.id).update(status="running")
-    data = await asyncio.to_thread(Path(batch.upload_path).read_bytes)
-    rows = await asyncio.to_thread(importer.iter_table, batch.filename, data)
+    # Read from disk as it goes: the file is never whole in memory.
+    rows = await asyncio.to_thread(importer.iter_table, batch.filename, Path(batch.upload_path))
     stations, villages = await importer._station_lookup()
-    seen: set[str] = set()
+    seen: set[int | str] = set()
     counts = {"imported": batch.imported, "unchanged": batch.unchanged, "rejected": batch.rejected}
     report: list[dict[str, Any]] = list(batch.report or [])
     done = 0  # data rows consumed, empty ones included; resumes skip this many

@@ -14,7 +14,7 @@ from server import import_jobs, media
 from server.auth.guard import staff_required
 from server.errors import BadRequest, NotFound
 from server.http.openapi import staff_contract
-from server.http.uploads import required_upload
+from server.http.uploads import required_upload, spool_upload
 from server.http.validation import api, patch_changes
 from server.registry import importer, jobs, photo_import, schemas, service
 
@@ -155,19 +155,19 @@ async def photo_image(request: Request, beneficiary_id: int, photo_id: int) -> H
     return await file(media.resolve(request.app.ctx.settings.media_dir, photos[0].path), mime_type=photos[0].content_type, headers={"Cache-Control": "private, max-age=300"})
 
 
-@bp.post("/import")
-@staff_contract(response=schemas.ImportProgress, also=[202], write=True, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_file_invalid", "import_bad_csv", "import_bad_xlsx", "import_empty", "import_file_type", "import_missing_columns", "import_too_many_rows", "import_encoding"]})
+@bp.post("/import", stream=True)
+@staff_contract(response=schemas.ImportProgress, also=[202], write=True, errors={400: ["missing_file", "empty_file", "bad_multipart"], 413: ["payload_too_large"], 415: ["unsupported_file"], 422: ["import_file_invalid", "import_bad_csv", "import_bad_xlsx", "import_empty", "import_file_type", "import_missing_columns", "import_too_many_rows", "import_encoding"]})
 @api(
     summary="Import beneficiaries from CSV or XLSX as a background job, row by row with a per-row report",
-    description="A file that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll.",
+    description="A file that is finished within a moment answers 200 with the report; a larger one answers 202 with job_id and progress_url to poll. The upload is streamed to disk (up to uploads.max_registry_import_bytes, 128 MB by default: a million-row CSV is about 56 MB); a larger one is a 413 payload_too_large.",
     tag="registry",
     multipart={"file": ".csv or .xlsx"},
 )
 @staff_required(write=True)
 async def import_registry(request: Request) -> HTTPResponse:
     settings = request.app.ctx.settings
-    name, data = required_upload(request, "file", limit=settings.uploads.max_import_bytes)
-    batch = await jobs.start_registry_import(scope=request.ctx.scope, actor=request.ctx.actor, filename=name, data=data, var_dir=settings.var_dir)
+    upload = await spool_upload(request, "file", limit=settings.uploads.max_registry_import_bytes, directory=jobs.upload_dir(settings.var_dir))
+    batch = await jobs.start_registry_import(scope=request.ctx.scope, actor=request.ctx.actor, filename=upload.name, upload=upload.path, var_dir=settings.var_dir)
     task = jobs.running_task(batch.id)
     if task is not None and settings.uploads.import_inline_wait_seconds > 0:
         # Small files finish at once: answer with the report as before. The job continues regardless.
