@@ -18,9 +18,9 @@ from server import clock, import_jobs
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.config import Settings
 from server.confirmation import rules
 from server.db import is_postgres
-from server.config import Settings
 from server.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 
 

@@ -190,8 +190,24 @@ class NoticeInfo(BaseModel):
     created_at: datetime
 
 
+class NoticeMessages(BaseModel):
+    """The job that tells the listed people once the notice is published (server/import_jobs.py)."""
+
+    job_id: int
+    status: Literal["queued", "running", "done", "failed"]
+    handled: int = Field(description="listed people handled so far")
+    listed: int
+    messages: int = Field(description="messages queued (one per WeChat reader, or one for staff to phone)")
+    error: ImportJobError | None
+
+
 class NoticeDetail(NoticeInfo):
+    """One page of the entries (in the notice's order); ``people`` is how many there are in all."""
+
     entries: list[NoticeEntry]
+    page: int
+    page_size: int
+    messages: NoticeMessages | None = None
 
 
 class EvidenceInfo(BaseModel):
@@ -208,6 +224,7 @@ class EvidenceInfo(BaseModel):
 
 class NoticeWithEvidence(NoticeInfo):
     evidence: list[EvidenceInfo]
+    messages: NoticeMessages | None
 
 
 class ProposalsCreated(BaseModel):

@@ -451,7 +451,7 @@ async def generate_notice(request: Request, campaign_id: int) -> HTTPResponse:
     _allow(request, Role.STATION, Role.CENTRE, Role.BUREAU)
     station_raw = _form(request, "station_id")
     notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=int(station_raw) if station_raw.isdigit() else None)
-    return _ok(f"/console/campaigns/{campaign_id}", f"已生成公告（{len(notice.entries)} 人），请打印张贴后登记发布日期")
+    return _ok(f"/console/campaigns/{campaign_id}", f"已生成公告（{notices.people_count(notice)} 人），请打印张贴后登记发布日期")
 
 
 @bp.post("/notices/<notice_id:int>/publish")
@@ -467,9 +467,11 @@ async def publish_notice(request: Request, notice_id: int) -> HTTPResponse:
         if data:
             evidence.append(notices.Evidence(channel=channel, data=data, note=_form(request, "note")))
     settings = request.app.ctx.settings
-    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=evidence, media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer)
+    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=evidence, media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer, settings=settings)
     published = notice.published_on.isoformat() if notice.published_on else ""
-    return _ok(f"/console/campaigns/{notice.campaign_id}", f"已登记公告于 {published} 发布（证明材料 {len(evidence)} 份），公告所列 {len(notice.entries)} 人已通知")
+    job = await notices.messages_job(notice, wait_seconds=settings.uploads.import_inline_wait_seconds)
+    told = "已通知" if job is not None and job.status == "done" else "正在通知（进度见公告列表）"
+    return _ok(f"/console/campaigns/{notice.campaign_id}", f"已登记公告于 {published} 发布（证明材料 {len(evidence)} 份），公告所列 {notices.people_count(notice)} 人{told}")
 
 
 @bp.post("/campaigns/<campaign_id:int>/spot-checks")

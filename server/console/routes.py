@@ -555,7 +555,7 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
     notice_rows = await notices.list_notices(scope=scope, campaign_id=campaign_id)
     notice_stations = await _names(OrgUnit, {n.station_id for n in notice_rows if n.station_id})
     proposal_list.apply(await work.with_people([{**suspensions.proposal_json(p, p.beneficiary), "station_id": p.beneficiary.station_id, "monthly_amount_value": float(p.beneficiary.monthly_amount or 0)} for p in proposals]))
-    notice_list.apply([{**notices.notice_json(n, with_entries=False), "station": notice_stations.get(n.station_id, ""), "published_key": "yes" if n.published_on else "no"} for n in sorted(notice_rows, key=lambda n: -n.id)])
+    notice_list.apply([{**notices.notice_json(n), "station": notice_stations.get(n.station_id, ""), "published_key": "yes" if n.published_on else "no"} for n in sorted(notice_rows, key=lambda n: -n.id)])
     brackets = await _visits_by_bracket(scope, item)
     unconfirmed = {labels.label(labels.CONFIRMATION_STATUS, k): v for k, v in summary["unconfirmed_by_status"].items()}
     return render(

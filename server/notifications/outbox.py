@@ -56,6 +56,22 @@ async def enqueue(
     await Notification.bulk_create([row], ignore_conflicts=True)
 
 
+def _recipients(binding_user_id: int | None, grants: list[ProxyGrant], *, proxy_scope: ProxyScope | None, include_proxies: bool, also_user_ids: list[int] | None) -> dict[int, str]:
+    """Who reads a message about one person, and as whom: their own WeChat, then their active proxies
+    (optionally only those holding ``proxy_scope``), then ``also_user_ids``."""
+    recipients: dict[int, str] = {}
+    if binding_user_id is not None:
+        recipients[binding_user_id] = "self"
+    if include_proxies:
+        for grant in grants:
+            if proxy_scope is None or proxy_scope.value in grant.scopes:
+                recipients.setdefault(grant.proxy_user_id, "proxy")
+    proxy_users = {grant.proxy_user_id for grant in grants}
+    for user_id in also_user_ids or []:
+        recipients.setdefault(user_id, "proxy" if user_id in proxy_users else "self")
+    return recipients
+
+
 async def notify_beneficiary(
     *,
     beneficiary_id: int,
@@ -72,21 +88,45 @@ async def notify_beneficiary(
     their scopes). With nobody to send to, one row is queued for staff to phone instead.
     Each row's context says whether its reader is the person or a proxy (``recipient_role``), so a
     template can word it for them. Returns how many rows were queued."""
-    recipients: dict[int, str] = {}
     binding = await Binding.get_or_none(beneficiary_id=beneficiary_id, status=BindingStatus.ACTIVE)
-    if binding is not None:
-        recipients[binding.user_id] = "self"
-    grants = await ProxyGrant.filter(beneficiary_id=beneficiary_id, status=ProxyStatus.ACTIVE)
-    if include_proxies:
-        for grant in grants:
-            if proxy_scope is None or proxy_scope.value in grant.scopes:
-                recipients.setdefault(grant.proxy_user_id, "proxy")
-    proxy_users = {grant.proxy_user_id for grant in grants}
-    for user_id in also_user_ids or []:
-        recipients.setdefault(user_id, "proxy" if user_id in proxy_users else "self")
+    grants = await ProxyGrant.filter(beneficiary_id=beneficiary_id, status=ProxyStatus.ACTIVE).order_by("id")
+    recipients = _recipients(binding.user_id if binding else None, list(grants), proxy_scope=proxy_scope, include_proxies=include_proxies, also_user_ids=also_user_ids)
     if not recipients:
         await enqueue(user_id=None, template_key=template_key, context={**context, "recipient_role": "self"}, dedupe_key=f"{dedupe_key}:none", beneficiary_id=beneficiary_id, station_id=station_id)
         return 1
     for user_id, role in recipients.items():
         await enqueue(user_id=user_id, template_key=template_key, context={**context, "recipient_role": role}, dedupe_key=f"{dedupe_key}:u{user_id}", beneficiary_id=beneficiary_id, station_id=station_id)
     return len(recipients)
+
+
+async def notify_beneficiaries(*, people: list[tuple[int, int | None]], template_key: str, context: dict[str, Any], dedupe_prefix: str) -> int:
+    """``notify_beneficiary`` for many people at once (``people``: beneficiary and station ids; the
+    dedupe key of each is ``{dedupe_prefix}:{beneficiary_id}``), with the same rows, in a handful of
+    queries whatever their number: one for the bindings, one for the proxies, one insert.
+    Returns how many rows were new."""
+    if not people:
+        return 0
+    default_registry().get(template_key)
+    ids = [beneficiary_id for beneficiary_id, _ in people]
+    bound = dict(await Binding.filter(beneficiary_id__in=ids, status=BindingStatus.ACTIVE).values_list("beneficiary_id", "user_id"))
+    grants: dict[int, list[ProxyGrant]] = {}
+    for grant in await ProxyGrant.filter(beneficiary_id__in=ids, status=ProxyStatus.ACTIVE).order_by("id"):
+        grants.setdefault(grant.beneficiary_id, []).append(grant)
+    now = datetime.now(UTC)
+    rows = []
+    for beneficiary_id, station_id in people:
+        key = f"{dedupe_prefix}:{beneficiary_id}"
+        recipients = _recipients(bound.get(beneficiary_id), grants.get(beneficiary_id, []), proxy_scope=None, include_proxies=True, also_user_ids=None)
+        targets: list[tuple[int | None, str, str]] = [(user_id, role, f"{key}:u{user_id}") for user_id, role in recipients.items()] or [(None, "self", f"{key}:none")]
+        for user_id, role, dedupe_key in targets:
+            rows.append(
+                Notification(
+                    user_id=user_id, beneficiary_id=beneficiary_id, station_id=station_id, template_key=template_key,
+                    context=_jsonable({**context, "recipient_role": role}), dedupe_key=dedupe_key[:160],
+                    status=NotificationStatus.PENDING if user_id is not None else NotificationStatus.NO_QUOTA,
+                    last_error="" if user_id is not None else NO_WECHAT, next_attempt_at=now,
+                )
+            )
+    before = await Notification.filter(dedupe_key__in=[r.dedupe_key for r in rows]).count()
+    await Notification.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
+    return len(rows) - before
