@@ -255,6 +255,10 @@ async def open_campaign(*, scope: Scope, actor: Actor, campaign_id: int) -> dict
     return {"created": job.processed_rows, "people": await Confirmation.filter(campaign_id=campaign_id).count()}
 
 
+async def latest_opening(*, campaign_id: int) -> ImportBatch | None:
+    return await ImportBatch.filter(kind=ImportKind.CAMPAIGN_OPEN, subject_id=campaign_id).order_by("-id").first()
+
+
 async def opening_job(*, scope: Scope, job_id: int) -> ImportBatch:
     """A campaign-opening job, visible to whoever sees its campaign."""
     job = await ImportBatch.get_or_none(id=job_id, kind=ImportKind.CAMPAIGN_OPEN)

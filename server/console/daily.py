@@ -24,7 +24,7 @@ from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
-from server.confirmation import deaths, notices, records, spot_checks
+from server.confirmation import campaigns, deaths, notices, records, spot_checks
 from server.console import work
 from server.console.listing import Filter, ListSpec, by, by_name
 from server.console.routes import (
@@ -443,6 +443,22 @@ async def unsent_handled(request: Request, notification_id: int) -> HTTPResponse
 
 
 # ---- 公告、抽查、死亡比对 --------------------------------------------------------------------------------
+# ---- 公告、抽查、死亡比对 --------------------------------------------------------------------------------
+
+
+@bp.post("/campaigns/<campaign_id:int>/open")
+@page
+async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
+    """The campaign opens at once; the people are added by a background job whose progress the
+    campaign page shows (and refreshes itself while it runs)."""
+    _allow(request, Role.BUREAU)
+    settings = request.app.ctx.settings
+    job = await campaigns.start_opening(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, settings=settings)
+    job = await campaigns.wait_for(job, settings.uploads.import_inline_wait_seconds)
+    if job.status == "done":
+        return _ok(f"/console/campaigns/{campaign_id}", f"已开启年度确认，已加入 {job.processed_rows} 人")
+    return _ok(f"/console/campaigns/{campaign_id}", "已开启年度确认，正在后台加入人员（进度见本页）")
+
 
 
 @bp.post("/campaigns/<campaign_id:int>/notices")

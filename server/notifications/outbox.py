@@ -9,8 +9,11 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+from tortoise import connections
+
 from models.wechat import Binding, BindingStatus, Notification, NotificationStatus, ProxyGrant, ProxyScope, ProxyStatus
 from server.clock import CHINA_TZ
+from server.db import is_postgres
 from server.notifications.templates import default_registry
 
 NO_WECHAT = "未绑定微信，请电话联系"
@@ -99,6 +102,26 @@ async def notify_beneficiary(
     return len(recipients)
 
 
+# _recipients in SQL (no proxy scope, no extra users): the person's own WeChat as "self", each active
+# proxy not already that as "proxy", and for nobody one row for staff to phone. The dedupe key makes a
+# repeated chunk insert nothing.
+_NOTIFY_MANY_SQL_POSTGRES = """
+WITH p AS (SELECT * FROM unnest($1::int[], $2::int[]) AS p(bid, sid)),
+r AS (
+  SELECT p.bid, p.sid, b.user_id, 'self' AS role FROM p JOIN binding b ON b.beneficiary_id = p.bid AND b.status = 'active'
+  UNION ALL
+  SELECT p.bid, p.sid, g.proxy_user_id, 'proxy' FROM p JOIN proxy_grant g ON g.beneficiary_id = p.bid AND g.status = 'active'
+  WHERE NOT EXISTS (SELECT 1 FROM binding b WHERE b.beneficiary_id = p.bid AND b.status = 'active' AND b.user_id = g.proxy_user_id)
+)
+INSERT INTO notification (user_id, beneficiary_id, station_id, template_key, context, dedupe_key, status, attempts, next_attempt_at, last_error, created_at, updated_at)
+SELECT r.user_id, r.bid, r.sid, $3::text, $4::jsonb || jsonb_build_object('recipient_role', r.role), left($5::text || ':' || r.bid || ':u' || r.user_id, 160), 'pending', 0, $6::timestamptz, '', $6::timestamptz, $6::timestamptz FROM r
+UNION ALL
+SELECT NULL::int, p.bid, p.sid, $3::text, $4::jsonb || '{"recipient_role": "self"}'::jsonb, left($5::text || ':' || p.bid || ':none', 160), 'no_quota', 0, $6::timestamptz, $7::text, $6::timestamptz, $6::timestamptz
+FROM p WHERE NOT EXISTS (SELECT 1 FROM r WHERE r.bid = p.bid)
+ON CONFLICT (dedupe_key) DO NOTHING
+"""
+
+
 async def notify_beneficiaries(*, people: list[tuple[int, int | None]], template_key: str, context: dict[str, Any], dedupe_prefix: str) -> int:
     """``notify_beneficiary`` for many people at once (``people``: beneficiary and station ids; the
     dedupe key of each is ``{dedupe_prefix}:{beneficiary_id}``), with the same rows, in a handful of
@@ -107,6 +130,12 @@ async def notify_beneficiaries(*, people: list[tuple[int, int | None]], template
     if not people:
         return 0
     default_registry().get(template_key)
+    if is_postgres():
+        async with connections.get("default").acquire_connection() as raw:
+            status = await raw.execute(
+                _NOTIFY_MANY_SQL_POSTGRES, [b for b, _ in people], [st for _, st in people], template_key, json.dumps(_jsonable(context), ensure_ascii=False), dedupe_prefix, datetime.now(UTC), NO_WECHAT
+            )
+        return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
     ids = [beneficiary_id for beneficiary_id, _ in people]
     bound = dict(await Binding.filter(beneficiary_id__in=ids, status=BindingStatus.ACTIVE).values_list("beneficiary_id", "user_id"))
     grants: dict[int, list[ProxyGrant]] = {}
