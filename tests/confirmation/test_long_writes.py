@@ -25,7 +25,16 @@ from server.actors import SYSTEM
 from server.auth.scope import Scope
 from server.confirmation import campaigns, notices
 from server.notifications.outbox import notify_beneficiary
-from tests.confirmation.helpers_admin import add_proxy, bind, china_today, dates_with, office, open_campaign, people, set_state
+from tests.confirmation.helpers_admin import (
+    add_proxy,
+    bind,
+    china_today,
+    dates_with,
+    office,
+    open_campaign,
+    people,
+    set_state,
+)
 from tests.factories import make_beneficiary, staff_headers
 
 
