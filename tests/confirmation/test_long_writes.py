@@ -308,3 +308,19 @@ async def test_publication_messages_resume_after_a_crash(client: httpx.AsyncClie
     assert sorted(await Notification.filter(template_key="notice_published").values_list("beneficiary_id", flat=True)) == sorted(p.id for p in crowd)
     detail = (await client.get(f"/api/notices/{notice['id']}", headers=o.bureau)).json()
     assert detail["messages"] == {"job_id": job.id, "status": "done", "handled": 10, "listed": 10, "messages": 10, "error": None}
+
+
+async def test_the_console_opens_a_campaign_and_shows_the_people_added(client: httpx.AsyncClient) -> None:
+    from tests.console.test_console_http import _console_login, _csrf
+    from tests.factories import make_staff
+
+    o = await office(client)
+    await people(o.county.station_a, ["辛一", "辛二", "辛三"])
+    campaign = await _draft(o.county.district)
+    cookie = await _console_login(client, (await make_staff(role=Role.BUREAU, unit=o.county.district)).username)
+    page = (await client.get(f"/console/campaigns/{campaign.id}", headers=cookie)).text
+    assert 'id="open-campaign"' in page
+    opened = await client.post(f"/console/campaigns/{campaign.id}/open", headers=cookie, data={"csrf_token": _csrf(page)})
+    assert opened.status_code == 302 and "msg=" in opened.headers["location"], opened.text
+    after = (await client.get(f"/console/campaigns/{campaign.id}", headers=cookie)).text
+    assert 'id="open-campaign"' not in after and "已加入 3 人" in after
