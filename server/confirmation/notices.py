@@ -65,10 +65,6 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-async def unconfirmed(*, campaign_id: int, station_id: int | None, village_id: int | None = None) -> list[Confirmation]:
-    return await _unconfirmed_query(campaign_id=campaign_id, station_id=station_id, village_id=village_id).select_related("beneficiary").order_by("station_id", "beneficiary__name", "id")
-
-
 def _unconfirmed_query(*, campaign_id: int, station_id: int | None, village_id: int | None) -> QuerySet[Confirmation]:
     # Moved-out people left the count with a reason (quotas.py): they are not this county's to notice.
     query = Confirmation.filter(campaign_id=campaign_id, status__in=UNCONFIRMED, exclusion__isnull=True)
