@@ -4,6 +4,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
+from tortoise.models import Model
 
 from models.base import TimestampedModel
 from models.org import OrgUnit
@@ -178,12 +179,32 @@ class PublicNotice(TimestampedModel):
     published_at = fields.DatetimeField(null=True)
     published_by_staff_id = fields.IntField(null=True)
     channels: fields.JSONField[list[Any]] = fields.JSONField(default=list)  # website / town_board / village_board
+    # Notices generated before notice_entry existed kept their entries here, all in one value.
     entries: fields.JSONField[list[Any]] = fields.JSONField(default=list)
+    people = fields.IntField(default=0)
     created_by_staff_id = fields.IntField(null=True)
 
     class Meta:
         table = "public_notice"
         indexes = (("campaign_id",),)
+
+
+class NoticeEntry(Model):
+    """One person listed in a notice, masked as published and frozen when the notice was generated."""
+
+    id = fields.BigIntField(primary_key=True)
+    notice: fields.ForeignKeyRelation[PublicNotice] = fields.ForeignKeyField("models.PublicNotice", related_name="entry_rows", on_delete=fields.CASCADE)
+    seq = fields.IntField()  # the place in the published list, from 1
+    beneficiary_id = fields.IntField()
+    station_id = fields.IntField()
+    name = fields.CharField(max_length=64)  # masked
+    id_number = fields.CharField(max_length=18)  # masked
+    category = fields.CharField(max_length=32)
+
+    class Meta:
+        table = "notice_entry"
+        unique_together = (("notice", "seq"),)
+        indexes = (("notice_id", "beneficiary_id"),)
 
 
 class NoticeEvidence(TimestampedModel):

@@ -129,6 +129,9 @@ class ImportKind(StrEnum):
     REGISTRY = "registry"
     PHOTOS = "photos"
     DEATHS = "deaths"
+    # Long writes run on the same job machinery (server/import_jobs.py) without a file.
+    CAMPAIGN_OPEN = "campaign_open"
+    NOTICE_PUBLISH = "notice_publish"
 
 
 class ImportBatch(TimestampedModel):
@@ -151,6 +154,8 @@ class ImportBatch(TimestampedModel):
     upload_path = fields.CharField(max_length=300, default="")
     # Outcome counts by the import kind's own statuses (deaths: recorded, conflict ...), kept across resumes.
     outcome_counts: fields.JSONField[dict[str, Any]] = fields.JSONField(default=dict)
+    # A job without a file works on one record (the campaign to fill, the notice to send): its id.
+    subject_id = fields.IntField(null=True)
 
     class Meta:
         table = "import_batch"

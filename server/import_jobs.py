@@ -10,6 +10,10 @@ When it ends, one audit entry records the file, its hash and the counts.
 A kind plugs in with an ``ImportKind``: how to check and open the file, how to handle one unit, which
 outcome statuses count as imported / unchanged / rejected. The registry import (server/registry/jobs.py)
 is the same design with its own copy of the loop.
+
+Long writes without a file (filling an opened campaign, sending a published notice's messages) use the
+same table, tasks, heartbeat and take-over as a ``TaskKind``: its ``run`` works in chunks that each commit
+with the job's progress, so a job taken over continues where the last commit left it.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pydantic import BaseModel
 from models.org import OrgKind
 from models.registry import ImportBatch
 from models.staff import Role, Staff
-from server.actors import Actor
+from server.actors import SYSTEM, Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.config import Settings
@@ -76,13 +80,43 @@ class ImportKind:
     success: tuple[str, ...] = ("imported", "unchanged")
 
 
+@dataclass(frozen=True)
+class TaskKind:
+    kind: str  # ImportBatch.kind
+    # Does (or continues) the work of one job: reads its saved state, commits progress with each chunk, and
+    # ends it (status done). Called again after a crash, it must not redo what was committed.
+    run: Callable[[ImportBatch], Awaitable[None]]
+    failed_message: str = "任务执行中出现系统错误，已完成的部分已保存，请联系管理员"
+
+
 KINDS: dict[str, ImportKind] = {}
+TASKS: dict[str, TaskKind] = {}
 _tasks: set[asyncio.Task[None]] = set()
 
 
 def register(kind: ImportKind) -> ImportKind:
     KINDS[kind.kind] = kind
     return kind
+
+
+def register_task(kind: TaskKind) -> TaskKind:
+    TASKS[kind.kind] = kind
+    return kind
+
+
+async def create_task_job(*, kind: TaskKind, subject_id: int, actor: Actor, total: int = 0) -> ImportBatch:
+    """A queued job for ``subject_id``; the caller spawns it once its transaction has committed."""
+    return await ImportBatch.create(
+        kind=kind.kind, status="queued", file_sha256="", filename="", staff_id=int(actor.id) if actor.type == "staff" and actor.id else None,
+        upload_path="", report=[], outcome_counts={}, subject_id=subject_id, total_rows=total,
+    )
+
+
+async def run_to_end(batch_id: int, kind: str) -> ImportBatch:
+    """Wait for the job (running here, or started now) to end: the synchronous path for the CLI and tests."""
+    task = running_task(batch_id, kind) or spawn(batch_id, kind, None)
+    await task
+    return await ImportBatch.get(id=batch_id)
 
 
 def kinds() -> dict[str, ImportKind]:
@@ -136,7 +170,7 @@ def _task_name(kind: str, batch_id: int) -> str:
     return f"{kind}-import-{batch_id}"
 
 
-def spawn(batch_id: int, kind: str, settings: Settings) -> asyncio.Task[None]:
+def spawn(batch_id: int, kind: str, settings: Settings | None) -> asyncio.Task[None]:
     task = asyncio.create_task(run_import(batch_id, settings), name=_task_name(kind, batch_id))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
@@ -158,9 +192,14 @@ async def _uploader(batch: ImportBatch) -> tuple[Scope, Actor]:
     return scope, Actor(type="staff", id=str(staff.id), role=staff.role.value)
 
 
-async def run_import(batch_id: int, settings: Settings) -> None:
+async def run_import(batch_id: int, settings: Settings | None) -> None:
     batch = await ImportBatch.get_or_none(id=batch_id)
-    if batch is None or batch.status not in ACTIVE or batch.kind not in kinds():
+    if batch is None or batch.status not in ACTIVE:
+        return
+    if batch.kind in TASKS:
+        await _run_task(TASKS[batch.kind], batch)
+        return
+    if batch.kind not in kinds() or settings is None:
         return
     try:
         await _run(KINDS[batch.kind], batch, settings)
@@ -173,6 +212,24 @@ async def run_import(batch_id: int, settings: Settings) -> None:
         await ImportBatch.filter(id=batch_id).update(status="failed", error="import_failed:导入过程中出现系统错误，已处理的行已保存，请联系管理员")
     else:
         Path(batch.upload_path).unlink(missing_ok=True)
+
+
+async def _run_task(kind: TaskKind, batch: ImportBatch) -> None:
+    try:
+        await ImportBatch.filter(id=batch.id).update(status="running", updated_at=datetime.now(UTC))
+        await kind.run(batch)
+    except ApiError as exc:
+        await ImportBatch.filter(id=batch.id).update(status="failed", error=f"{exc.code}:{exc.message}"[:300])
+    except Exception:
+        log.exception("job failed", extra={"batch_id": batch.id, "kind": batch.kind})
+        await ImportBatch.filter(id=batch.id).update(status="failed", error=f"job_failed:{kind.failed_message}"[:300])
+
+
+async def job_actor(batch: ImportBatch) -> Actor:
+    """Who started the job (the system when no staff member did), for its audit entries."""
+    if batch.staff_id is None:
+        return SYSTEM
+    return (await _uploader(batch))[1]
 
 
 def _column_counts(kind: ImportKind, counts: dict[str, int]) -> dict[str, int]:
@@ -219,10 +276,10 @@ async def _run(kind: ImportKind, batch: ImportBatch, settings: Settings) -> None
 
 
 async def resume_stalled_imports(*, settings: Settings, now: datetime | None = None) -> list[int]:
-    """Take over jobs of every registered kind whose process died (no heartbeat for a while)."""
+    """Take over jobs of every registered kind (tasks too) whose process died (no heartbeat for a while)."""
     now = now or datetime.now(UTC)
     resumed = []
-    for batch in await ImportBatch.filter(kind__in=list(kinds()), status__in=list(ACTIVE), updated_at__lt=now - STALLED_AFTER):
+    for batch in await ImportBatch.filter(kind__in=[*kinds(), *TASKS], status__in=list(ACTIVE), updated_at__lt=now - STALLED_AFTER):
         if running_task(batch.id, batch.kind) is not None:
             continue
         # Claim by compare-and-set on the heartbeat: only one process wins it.
@@ -289,6 +346,7 @@ async def _resume_import_jobs(now: datetime, settings: Settings) -> None:
 
 
 PERIODIC_JOBS = [
-    # ID-photo zips and death lists whose process died mid-file continue from their last finished row.
+    # ID-photo zips and death lists whose process died mid-file continue from their last finished row;
+    # campaign filling and notice messages from their last committed chunk.
     PeriodicJob(name="import_jobs_resume", interval_seconds=60, run=_resume_import_jobs),
 ]

@@ -55,7 +55,9 @@ def configure_process(settings: Settings) -> None:
 
 def register_import_kinds() -> None:
     """The background import kinds register when their modules load; a worker resuming jobs needs them all."""
+    import server.confirmation.campaigns
     import server.confirmation.deaths
+    import server.confirmation.notices
     import server.registry.photo_import  # noqa: F401
 
 

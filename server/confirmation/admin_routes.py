@@ -59,6 +59,11 @@ class WithdrawBody(BaseModel):
     reason: str = Field(min_length=1, max_length=200)
 
 
+class NoticeQuery(BaseModel):
+    page: int = Field(default=1, ge=1)
+    page_size: int = Field(default=200, ge=1, le=2000)
+
+
 class ProposalQuery(BaseModel):
     status: SuspensionStatus | None = None
 
@@ -125,7 +130,8 @@ def _xlsx(data: bytes, filename: str) -> HTTPResponse:
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def create_notice(request: Request, campaign_id: int, body: NoticeBody) -> HTTPResponse:
     notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id, village_id=body.village_id)
-    return json(notices.notice_json(notice), status=201, ensure_ascii=False)
+    entries = await notices.entries_page(notice, offset=0, limit=NoticeQuery().page_size)
+    return json(notices.notice_json(notice, entries=entries, page=1, page_size=NoticeQuery().page_size), status=201, ensure_ascii=False)
 
 
 @bp.get("/campaigns/<campaign_id:int>/notices")
@@ -134,15 +140,18 @@ async def create_notice(request: Request, campaign_id: int, body: NoticeBody) ->
 @staff_required()
 async def list_notices(request: Request, campaign_id: int) -> HTTPResponse:
     items = await notices.list_notices(scope=request.ctx.scope, campaign_id=campaign_id)
-    return json({"items": [notices.notice_json(n, with_entries=False) for n in items]})
+    return json({"items": [notices.notice_json(n) for n in items]})
 
 
 @bp.get("/notices/<notice_id:int>")
-@staff_contract(response=s.NoticeDetail, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
-@api(summary="A public notice as JSON", tag="confirmation notices")
+@staff_contract(response=s.NoticeDetail, errors={404: ["notice_not_found"]}, query=True, path_ids=["notice_id"])
+@api(summary="A public notice as JSON: its entries a page at a time (people is their total), and its messages job once published", tag="confirmation notices", query=NoticeQuery)
 @staff_required()
-async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
-    return json(notices.notice_json(await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)), ensure_ascii=False)
+async def get_notice(request: Request, notice_id: int, query: NoticeQuery) -> HTTPResponse:
+    notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    entries = await notices.entries_page(notice, offset=(query.page - 1) * query.page_size, limit=query.page_size)
+    messages = notices.messages_json(await notices.messages_job(notice))
+    return json({**notices.notice_json(notice, entries=entries, page=query.page, page_size=query.page_size), "messages": messages}, ensure_ascii=False)
 
 
 @bp.get("/notices/<notice_id:int>/xlsx")
@@ -152,7 +161,7 @@ async def get_notice(request: Request, notice_id: int) -> HTTPResponse:
 async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
     title, _ = await notices.notice_heading(notice)
-    return _xlsx(notices.notice_xlsx(notice, title), f"未确认人员公告-{notice.id}.xlsx")
+    return _xlsx(await notices.notice_xlsx(notice, title), f"未确认人员公告-{notice.id}.xlsx")
 
 
 @bp.get("/notices/<notice_id:int>/print")
@@ -162,7 +171,7 @@ async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
     title, publisher = await notices.notice_heading(notice, issuer=request.app.ctx.settings.confirmation.notice_issuer)
-    return html(notices.notice_html(notice, title, publisher))
+    return html(await notices.notice_html(notice, title, publisher))
 
 
 @bp.post("/notices/<notice_id:int>/publish")
@@ -175,8 +184,9 @@ async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def publish(request: Request, notice_id: int) -> HTTPResponse:
     settings = request.app.ctx.settings
-    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer)
-    return json({**notices.notice_json(notice, with_entries=False), "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer, settings=settings)
+    messages = notices.messages_json(await notices.messages_job(notice, wait_seconds=settings.uploads.import_inline_wait_seconds))
+    return json({**notices.notice_json(notice), "messages": messages, "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
 
 
 @bp.post("/notices/<notice_id:int>/evidence")
@@ -185,7 +195,8 @@ async def publish(request: Request, notice_id: int) -> HTTPResponse:
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def add_evidence(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.add_evidence(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=_evidence(request), media_dir=request.app.ctx.settings.media_dir)
-    return json({**notices.notice_json(notice, with_entries=False), "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
+    messages = notices.messages_json(await notices.messages_job(notice))
+    return json({**notices.notice_json(notice), "messages": messages, "evidence": [notices.evidence_json(e) for e in await notices.list_evidence(notice_id=notice.id)]}, ensure_ascii=False)
 
 
 @bp.get("/notices/<notice_id:int>/evidence")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -12,14 +13,15 @@ from tortoise.transactions import in_transaction
 
 from models.confirmation import Campaign, CampaignStatus, Confirmation, ConfirmationStatus
 from models.org import OrgKind, OrgUnit
-from models.registry import Beneficiary, Category, PaymentStatus
-from server import clock
+from models.registry import Beneficiary, Category, ImportBatch, ImportKind, PaymentStatus
+from server import clock, import_jobs
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
+from server.config import Settings
 from server.confirmation import rules
 from server.db import is_postgres
-from server.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 
 
 @dataclass
@@ -128,8 +130,10 @@ async def list_campaigns(*, scope: Scope) -> list[Campaign]:
     return [c for c in campaigns if c.district_id in districts]
 
 
-# People are added to an opened campaign in chunks of beneficiary ids, each its own transaction: no lock is
-# held longer than one chunk, and a request cut off half-way is finished by asking to open it again.
+# People are added to an opened campaign by a background job (server/import_jobs.py), in chunks of
+# beneficiary ids, each its own transaction committed with the job's progress: no lock is held longer than
+# one chunk, the request that opens answers at once, and a job whose process died is taken over and goes on
+# from its last committed chunk.
 OPEN_CHUNK_IDS = 50_000
 
 
@@ -152,18 +156,23 @@ WHERE b.id >= $4 AND b.id < $5 AND b.station_id = ANY($6::int[]) AND b.on_period
 ON CONFLICT (campaign_id, beneficiary_id) DO NOTHING
 """
 
+_IN_SCOPE = [PaymentStatus.ACTIVE.value, PaymentStatus.SUSPENDED.value]
 
-async def _fill_chunk(campaign: Campaign, stations: list[int], low: int, high: int) -> int:
-    """Pending confirmations for the people with ids in [low, high) not yet in the campaign."""
-    statuses = [PaymentStatus.ACTIVE.value, PaymentStatus.SUSPENDED.value]
-    categories = [getattr(c, "value", c) for c in campaign.categories]
+
+def _categories(campaign: Campaign) -> list[str]:
+    return [getattr(c, "value", c) for c in campaign.categories]
+
+
+async def _fill_chunk(conn: Any, campaign: Campaign, stations: list[int], low: int, high: int) -> int:
+    """Pending confirmations for the people with ids in [low, high) not yet in the campaign, inside the
+    caller's transaction ``conn``."""
     if is_postgres():
         # Set-based: the age bracket is a comparison with two cut-off dates (see rules.age_bracket).
         ref = campaign.reference_date
-        async with in_transaction() as conn, conn.acquire_connection() as raw:
-            status = await raw.execute(_FILL_SQL_POSTGRES, campaign.id, _years_before(ref, 80), _years_before(ref, 70), low, high, stations, statuses, categories)
+        async with conn.acquire_connection() as raw:
+            status = await raw.execute(_FILL_SQL_POSTGRES, campaign.id, _years_before(ref, 80), _years_before(ref, 70), low, high, stations, _IN_SCOPE, _categories(campaign))
         return int(status.rsplit(" ", 1)[-1])  # "INSERT 0 <rows>"
-    people = await Beneficiary.filter(id__gte=low, id__lt=high, station_id__in=stations, on_periodic_payment=True, payment_status__in=statuses, category__in=categories).values("id", "station_id", "birth_date")
+    people = await Beneficiary.filter(id__gte=low, id__lt=high, station_id__in=stations, on_periodic_payment=True, payment_status__in=_IN_SCOPE, category__in=_categories(campaign)).values("id", "station_id", "birth_date")
     if not people:
         return 0
     present = set(await Confirmation.filter(campaign_id=campaign.id, beneficiary_id__gte=low, beneficiary_id__lt=high).values_list("beneficiary_id", flat=True))
@@ -172,37 +181,118 @@ async def _fill_chunk(campaign: Campaign, stations: list[int], low: int, high: i
         for p in people
         if p["id"] not in present
     ]
-    async with in_transaction():
-        await Confirmation.bulk_create(rows, batch_size=1000)
+    await Confirmation.bulk_create(rows, batch_size=1000)
     return len(rows)
 
 
-async def open_campaign(*, scope: Scope, actor: Actor, campaign_id: int) -> dict[str, int]:
-    """Open the campaign, then create a pending confirmation for every person in scope (periodic
-    payments, listed categories) chunk by chunk. Asking again for an open campaign whose filling was
-    cut off (a timeout, a restart) adds the people still missing; when none are, it is a conflict."""
+async def _stations(campaign: Campaign) -> list[int]:
+    return list(await OrgUnit.filter(parent_id=campaign.district_id, kind=OrgKind.STATION).values_list("id", flat=True))
+
+
+async def _fill_job(batch: ImportBatch) -> None:
+    """The job's work: every chunk of ids from the saved cursor on, each committed with the progress."""
+    campaign = await Campaign.get(id=batch.subject_id)
+    stations = await _stations(campaign)
+    state = dict(batch.outcome_counts or {})
+    resumed = "next_low" in state
+    if "expected" not in state:
+        state["expected"] = await Beneficiary.filter(station_id__in=stations, on_periodic_payment=True, payment_status__in=_IN_SCOPE, category__in=_categories(campaign)).count() if stations else 0
+        await ImportBatch.filter(id=batch.id).update(total_rows=state["expected"], outcome_counts=state, updated_at=datetime.now(UTC))
+    found = await Beneficiary.filter(station_id__in=stations).annotate(low=Min("id"), high=Max("id")).values("low", "high") if stations else []
+    bounds = found[0] if found and found[0]["low"] is not None else None
+    added = batch.processed_rows
+    if bounds is not None:
+        low = int(state.get("next_low", bounds["low"]))
+        while low <= bounds["high"]:
+            async with in_transaction() as conn:
+                added += await _fill_chunk(conn, campaign, stations, low, low + OPEN_CHUNK_IDS)
+                state["next_low"] = low + OPEN_CHUNK_IDS
+                await ImportBatch.filter(id=batch.id).update(processed_rows=added, outcome_counts=state, updated_at=datetime.now(UTC))
+            low += OPEN_CHUNK_IDS
+    people = await Confirmation.filter(campaign_id=campaign.id).count()
+    actor = await import_jobs.job_actor(batch)
+    async with in_transaction():
+        await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=added, outcome_counts={**state, "people": people}, updated_at=datetime.now(UTC))
+        await audit.record(actor=actor, action="campaign.people_added", entity_type="campaign", entity_id=campaign.id, details={"people": people, "added": added, "job_id": batch.id, "resumed": resumed})
+
+
+CAMPAIGN_FILL = import_jobs.register_task(import_jobs.TaskKind(kind=ImportKind.CAMPAIGN_OPEN.value, run=_fill_job, failed_message="开启年度确认时出现系统错误，已加入的人员已保存，系统将自动继续，请联系管理员"))
+
+
+async def start_opening(*, scope: Scope, actor: Actor, campaign_id: int, settings: Settings | None = None) -> ImportBatch:
+    """Open the campaign (one short transaction) and queue the job that adds a pending confirmation for
+    every person in scope (periodic payments, listed categories). Two clerks opening at once get the same
+    job. Asking again while the job runs answers that job; after a job that failed, or for a campaign opened
+    before jobs existed, it starts one that adds whoever is missing; once filled, it is a conflict."""
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     await _district_for(scope, campaign.district_id)
-    stations = list(await OrgUnit.filter(parent_id=campaign.district_id, kind=OrgKind.STATION).values_list("id", flat=True))
-    opened = False
     async with in_transaction():
+        # One asker at a time decides (PostgreSQL: the campaign row is locked until this commits).
+        await Campaign.filter(id=campaign.id).select_for_update().first()
         changed = await Campaign.filter(id=campaign.id, status=CampaignStatus.DRAFT).update(status=CampaignStatus.OPEN, opened_at=datetime.now(UTC))
         if changed:
-            opened = True
             await audit.record(actor=actor, action="campaign.opened", entity_type="campaign", entity_id=campaign.id)
         elif not await Campaign.filter(id=campaign.id, status=CampaignStatus.OPEN).exists():
             raise Conflict("该年度确认已开启", code="campaign_already_open")
-    created = 0
-    found = await Beneficiary.filter(station_id__in=stations).annotate(low=Min("id"), high=Max("id")).values("low", "high") if stations else []
-    bounds = found[0] if found else None
-    if bounds and bounds["low"] is not None:
-        for low in range(bounds["low"], bounds["high"] + 1, OPEN_CHUNK_IDS):
-            created += await _fill_chunk(campaign, stations, low, low + OPEN_CHUNK_IDS)
-    if not opened and created == 0:
-        raise Conflict("该年度确认已开启", code="campaign_already_open")
-    people = await Confirmation.filter(campaign_id=campaign.id).count()
-    await audit.record(actor=actor, action="campaign.people_added", entity_type="campaign", entity_id=campaign.id, details={"people": people, "added": created, "resumed": not opened})
-    return {"created": created, "people": people}
+        else:
+            last = await ImportBatch.filter(kind=ImportKind.CAMPAIGN_OPEN, subject_id=campaign.id).order_by("-id").first()
+            if last is not None and last.status in import_jobs.ACTIVE:
+                return last
+            if last is not None and last.status == "done":
+                raise Conflict("该年度确认已开启", code="campaign_already_open", job_id=last.id)
+        job = await import_jobs.create_task_job(kind=CAMPAIGN_FILL, subject_id=campaign.id, actor=actor)
+    import_jobs.spawn(job.id, CAMPAIGN_FILL.kind, settings)
+    return job
+
+
+async def open_campaign(*, scope: Scope, actor: Actor, campaign_id: int) -> dict[str, int]:
+    """Open and fill to the end before returning (the CLI, the seed, scripts and tests)."""
+    job = await start_opening(scope=scope, actor=actor, campaign_id=campaign_id)
+    job = await import_jobs.run_to_end(job.id, CAMPAIGN_FILL.kind)
+    failed = import_jobs.failure(job)
+    if failed is not None:
+        raise ApiError(failed[1], code=failed[0], status=500, job_id=job.id)
+    return {"created": job.processed_rows, "people": await Confirmation.filter(campaign_id=campaign_id).count()}
+
+
+async def latest_opening(*, campaign_id: int) -> ImportBatch | None:
+    return await ImportBatch.filter(kind=ImportKind.CAMPAIGN_OPEN, subject_id=campaign_id).order_by("-id").first()
+
+
+async def opening_job(*, scope: Scope, job_id: int) -> ImportBatch:
+    """A campaign-opening job, visible to whoever sees its campaign."""
+    job = await ImportBatch.get_or_none(id=job_id, kind=ImportKind.CAMPAIGN_OPEN)
+    if job is None or job.subject_id is None:
+        raise NotFound("任务不存在", code="job_not_found")
+    try:
+        await get_campaign(scope=scope, campaign_id=job.subject_id)
+    except NotFound:
+        raise NotFound("任务不存在", code="job_not_found") from None
+    return job
+
+
+def opening_json(job: ImportBatch) -> dict[str, Any]:
+    """The job as the API and console show it: people added so far of those expected."""
+    failed = import_jobs.failure(job)
+    state = job.outcome_counts or {}
+    return {
+        "job_id": job.id,
+        "campaign_id": job.subject_id,
+        "status": job.status,
+        "created": job.processed_rows,
+        "expected": job.total_rows,
+        "people": state.get("people"),
+        "error": {"code": failed[0], "message": failed[1]} if failed else None,
+        "progress_url": f"/api/campaigns/{job.subject_id}/opening/{job.id}",
+    }
+
+
+async def wait_for(job: ImportBatch, seconds: float) -> ImportBatch:
+    """Wait (without blocking the event loop) up to ``seconds`` for a job running here to end."""
+    task = import_jobs.running_task(job.id, job.kind)
+    if task is not None and seconds > 0:
+        await asyncio.wait([task], timeout=seconds)
+    return await ImportBatch.get(id=job.id)
 
 
 async def current_confirmation(*, beneficiary_id: int) -> Confirmation | None:

@@ -7,29 +7,37 @@ channels used (县政府网站, 镇街公示栏, 村(社区)公开栏). The 60 d
 
 from __future__ import annotations
 
+import asyncio
 import html
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.confirmation import (
     Campaign,
     Confirmation,
     ConfirmationStatus,
+    NoticeEntry,
     NoticeEvidence,
     PublicNotice,
 )
 from models.org import OrgKind, OrgUnit
-from server import clock, media, xlsx
+from models.registry import ImportBatch, ImportKind
+from server import clock, import_jobs, media, xlsx
 from server.actors import Actor
 from server.audit import service as audit
 from server.auth.scope import Scope
 from server.clock import china_today
+from server.config import Settings
 from server.confirmation.campaigns import get_campaign
+from server.db import is_postgres
 from server.errors import Conflict, NotFound, ValidationFailed
-from server.notifications.outbox import notify_beneficiary
+from server.notifications.outbox import notify_beneficiaries
 from server.registry.categories import CATEGORY_LABELS
 
 # Everyone not yet confirmed and not deceased is listed in the notice (a pending face-check review too).
@@ -57,19 +65,59 @@ def mask_name(name: str) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
-async def unconfirmed(*, campaign_id: int, station_id: int | None, village_id: int | None = None) -> list[Confirmation]:
+def _unconfirmed_query(*, campaign_id: int, station_id: int | None, village_id: int | None) -> QuerySet[Confirmation]:
     # Moved-out people left the count with a reason (quotas.py): they are not this county's to notice.
     query = Confirmation.filter(campaign_id=campaign_id, status__in=UNCONFIRMED, exclusion__isnull=True)
     if station_id is not None:
         query = query.filter(station_id=station_id)
     if village_id is not None:
         query = query.filter(beneficiary__village_id=village_id)
-    return await query.select_related("beneficiary").order_by("station_id", "beneficiary__name", "id")
+    return query
+
+
+# What str.strip() takes off a name, so that PostgreSQL masks exactly as mask_name does.
+_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+
+# The entries in one statement: masked as mask_name does, in the notice's order (station, name, id).
+_ENTRIES_SQL_POSTGRES = """
+INSERT INTO notice_entry (notice_id, seq, beneficiary_id, station_id, name, id_number, category)
+SELECT $1, row_number() OVER (ORDER BY c.station_id, b.name, c.id), c.beneficiary_id, c.station_id,
+  CASE WHEN char_length(t.name) <= 1 THEN t.name
+       ELSE left(t.name, 1) || repeat('*', char_length(t.name) - 2) || CASE WHEN char_length(t.name) = 2 THEN '*' ELSE right(t.name, 1) END END,
+  b.id_number_masked, b.category
+FROM confirmation c JOIN beneficiary b ON b.id = c.beneficiary_id
+CROSS JOIN LATERAL (SELECT btrim(b.name, $2) AS name) t
+WHERE c.campaign_id = $3 AND c.status = ANY($4::text[]) AND c.exclusion IS NULL
+  AND ($5::int IS NULL OR c.station_id = $5) AND ($6::int IS NULL OR b.village_id = $6)
+"""
+GENERATE_CHUNK = 5000
+
+
+async def _fill_entries(conn: Any, notice: PublicNotice) -> int:
+    """The notice's entries, inside the caller's transaction: one INSERT ... SELECT on PostgreSQL; elsewhere
+    a page of people at a time."""
+    if is_postgres():
+        async with conn.acquire_connection() as raw:
+            status = await raw.execute(_ENTRIES_SQL_POSTGRES, notice.id, _WHITESPACE, notice.campaign_id, [st.value for st in UNCONFIRMED], notice.station_id, notice.village_id)
+        return int(status.rsplit(" ", 1)[-1])
+    query = _unconfirmed_query(campaign_id=notice.campaign_id, station_id=notice.station_id, village_id=notice.village_id).order_by("station_id", "beneficiary__name", "id")
+    seq = 0
+    while True:
+        page = await query.offset(seq).limit(GENERATE_CHUNK).values("beneficiary_id", "station_id", "beneficiary__name", "beneficiary__id_number_masked", "beneficiary__category")
+        if not page:
+            return seq
+        rows = []
+        for person in page:
+            seq += 1
+            category = person["beneficiary__category"]
+            rows.append(NoticeEntry(notice_id=notice.id, seq=seq, beneficiary_id=person["beneficiary_id"], station_id=person["station_id"], name=mask_name(person["beneficiary__name"]), id_number=person["beneficiary__id_number_masked"], category=getattr(category, "value", category)))
+        await NoticeEntry.bulk_create(rows, batch_size=1000)
 
 
 async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, village_id: int | None = None) -> PublicNotice:
     """The notice of everyone still unconfirmed, for one village, one station or (both None) the
-    county. Names and ID numbers are masked; the entries are frozen in the notice when generated."""
+    county. Names and ID numbers are masked; the entries are frozen in the notice (its own rows, written
+    by the database from the confirmations: nothing is loaded here) when generated."""
     today = china_today()
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     if village_id is not None:
@@ -87,17 +135,58 @@ async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, stati
         scope.require_write()
     if today <= campaign.implementation_end:
         raise Conflict("实施阶段结束后才能生成未确认人员公告", code="not_notice_stage")
-    stations = {u.id: u.name for u in await OrgUnit.filter(parent_id=campaign.district_id)}
+    stations = set(await OrgUnit.filter(parent_id=campaign.district_id).values_list("id", flat=True))
     if station_id is not None and station_id not in stations:
         raise NotFound("服务站不属于该区县", code="station_not_found")
-    entries = [
-        {"station": stations.get(c.station_id, ""), "name": mask_name(c.beneficiary.name), "id_number": c.beneficiary.id_number_masked, "category": CATEGORY_LABELS[c.beneficiary.category], "beneficiary_id": c.beneficiary_id, "station_id": c.station_id}
-        for c in await unconfirmed(campaign_id=campaign.id, station_id=station_id, village_id=village_id)
-    ]
-    async with in_transaction():
-        notice = await PublicNotice.create(campaign=campaign, station_id=station_id, village_id=village_id, entries=entries, created_by_staff_id=int(actor.id or 0))
-        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "village_id": village_id, "people": len(entries)})
+    # One transaction: a notice is there with all its entries or not at all. It writes only rows of its
+    # own and reads the confirmations without locking them.
+    async with in_transaction() as conn:
+        notice = await PublicNotice.create(campaign=campaign, station_id=station_id, village_id=village_id, entries=[], created_by_staff_id=int(actor.id or 0))
+        people = await _fill_entries(conn, notice)
+        await PublicNotice.filter(id=notice.id).update(people=people)
+        notice.people = people
+        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "village_id": village_id, "people": people})
     return notice
+
+
+def people_count(notice: PublicNotice) -> int:
+    return len(notice.entries) if notice.entries else notice.people
+
+
+async def _station_names(notice: PublicNotice) -> dict[int, str]:
+    campaign = notice.campaign if isinstance(notice.campaign, Campaign) else await Campaign.get(id=notice.campaign_id)
+    return dict(await OrgUnit.filter(parent_id=campaign.district_id).values_list("id", "name"))
+
+
+async def entries_page(notice: PublicNotice, *, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Entries ``offset`` .. ``offset + limit`` of the notice in its order, as published (station named,
+    name and ID masked, category in words) with beneficiary_id and station_id for internal use."""
+    if notice.entries:  # generated before notice_entry
+        return list(notice.entries[offset : offset + limit])
+    names = await _station_names(notice)
+    rows = await NoticeEntry.filter(notice_id=notice.id, seq__gt=offset, seq__lte=offset + limit).order_by("seq").values("beneficiary_id", "station_id", "name", "id_number", "category")
+    return [{"station": names.get(r["station_id"], ""), "name": r["name"], "id_number": r["id_number"], "category": CATEGORY_LABELS[r["category"]], "beneficiary_id": r["beneficiary_id"], "station_id": r["station_id"]} for r in rows]
+
+
+EXPORT_PAGE = 5000
+
+
+async def iter_entries(notice: PublicNotice, *, page: int = EXPORT_PAGE) -> AsyncIterator[list[dict[str, Any]]]:
+    """Every entry, a page at a time (exports and the printed page never hold one list of the county)."""
+    offset = 0
+    while True:
+        rows = await entries_page(notice, offset=offset, limit=page)
+        if not rows:
+            return
+        yield rows
+        offset += len(rows)
+
+
+async def listed_beneficiary_ids(notice: PublicNotice) -> list[int]:
+    """Who the notice lists (suspensions count the 60 days from the first notice listing a person)."""
+    if notice.entries:
+        return [e["beneficiary_id"] for e in notice.entries]
+    return list(await NoticeEntry.filter(notice_id=notice.id).order_by("seq").values_list("beneficiary_id", flat=True))
 
 
 async def list_notices(*, scope: Scope, campaign_id: int) -> list[PublicNotice]:
@@ -132,12 +221,12 @@ async def _store_evidence(*, actor: Actor, notice: PublicNotice, evidence: list[
     return stored
 
 
-NOTIFY_CHUNK = 200
+NOTIFY_CHUNK = 2000
 
 
-async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence: list[Evidence], media_dir: Path, issuer: str = "") -> PublicNotice:
+async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence: list[Evidence], media_dir: Path, issuer: str = "", settings: Settings | None = None) -> PublicNotice:
     """Record that the notice is published today (the server's date: the 60 days run from it) with
-    its evidence and channels, and tell each listed person still unconfirmed."""
+    its evidence and channels, and queue the job that tells each listed person still unconfirmed."""
     notice = await get_notice(scope=scope, notice_id=notice_id)
     if notice.station_id is not None:
         await scope.require_station_writable(notice.station_id)
@@ -158,22 +247,58 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence
             raise Conflict("公告已发布", code="notice_already_published")
         stored = await _store_evidence(actor=actor, notice=notice, evidence=evidence, media_dir=media_dir)
         await audit.record(actor=actor, action="notice.published", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "published_on": published_on.isoformat(), "channels": channels, "evidence_sha256": [e.sha256 for e in stored]})
-    # Only those still unconfirmed now; a person listed in both the county and a station notice is
-    # told once per campaign (the dedupe key), and the outbox spends quota only where there is some.
-    # After the publication commits, in chunks that each commit on their own: no lock is held across
-    # a county's worth of messages, and the dedupe key makes a repeated chunk harmless.
-    people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in notice.entries], status__in=UNCONFIRMED).values("beneficiary_id", "station_id")
-    for start in range(0, len(people), NOTIFY_CHUNK):
-        async with in_transaction():
-            for person in people[start : start + NOTIFY_CHUNK]:
-                await notify_beneficiary(
-                    beneficiary_id=person["beneficiary_id"],
-                    station_id=person["station_id"],
-                    template_key="notice_published",
-                    context={"notice_id": notice.id, "title": title, "publisher": publisher, "published_on": published_on},
-                    dedupe_key=f"notice:{notice.campaign_id}:{person['beneficiary_id']}",
-                )
+        # The messages are a job that exists exactly when the publication does; it keeps their wording.
+        job = await import_jobs.create_task_job(kind=NOTICE_MESSAGES, subject_id=notice.id, actor=actor, total=people_count(notice))
+        await ImportBatch.filter(id=job.id).update(outcome_counts={"title": title, "publisher": publisher, "published_on": published_on.isoformat()})
+    import_jobs.spawn(job.id, NOTICE_MESSAGES.kind, settings)
     return await PublicNotice.get(id=notice.id)
+
+
+async def _messages_job(batch: ImportBatch) -> None:
+    """Tell the listed people, a chunk of entries at a time, each chunk committed with the job's cursor.
+    Only those still unconfirmed now; a person listed in both the county and a station notice is told
+    once per campaign (the dedupe key), so a chunk done twice (a job taken over) queues nothing new."""
+    notice = await PublicNotice.get(id=batch.subject_id)
+    state = dict(batch.outcome_counts or {})
+    context = {"notice_id": notice.id, "title": state["title"], "publisher": state["publisher"], "published_on": date.fromisoformat(state["published_on"])}
+    offset = int(state.get("offset", 0))
+    queued = int(state.get("queued", 0))
+    while True:
+        entries = await entries_page(notice, offset=offset, limit=NOTIFY_CHUNK)
+        if not entries:
+            break
+        async with in_transaction():
+            people = await Confirmation.filter(campaign_id=notice.campaign_id, beneficiary_id__in=[e["beneficiary_id"] for e in entries], status__in=UNCONFIRMED).order_by("beneficiary_id").values_list("beneficiary_id", "station_id")
+            queued += await notify_beneficiaries(people=list(people), template_key="notice_published", context=context, dedupe_prefix=f"notice:{notice.campaign_id}")
+            offset += len(entries)
+            state.update(offset=offset, queued=queued)
+            await ImportBatch.filter(id=batch.id).update(processed_rows=offset, outcome_counts=state, updated_at=datetime.now(UTC))
+    actor = await import_jobs.job_actor(batch)
+    async with in_transaction():
+        await ImportBatch.filter(id=batch.id).update(status="done", updated_at=datetime.now(UTC))
+        await audit.record(actor=actor, action="notice.people_notified", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "job_id": batch.id, "listed": offset, "messages": queued})
+
+
+NOTICE_MESSAGES = import_jobs.register_task(import_jobs.TaskKind(kind=ImportKind.NOTICE_PUBLISH.value, run=_messages_job, failed_message="发送公告通知时出现系统错误，已发出的通知不会重复，系统将自动继续"))
+
+
+async def messages_job(notice: PublicNotice, *, wait_seconds: float = 0) -> ImportBatch | None:
+    """The notice's messages job, after waiting (without blocking the event loop) up to ``wait_seconds``
+    for it to end when it runs here: a small notice's messages are queued before the answer."""
+    job = await ImportBatch.filter(kind=ImportKind.NOTICE_PUBLISH, subject_id=notice.id).order_by("-id").first()
+    task = import_jobs.running_task(job.id, job.kind) if job is not None else None
+    if job is not None and task is not None and wait_seconds > 0:
+        await asyncio.wait([task], timeout=wait_seconds)
+        job = await ImportBatch.get(id=job.id)
+    return job
+
+
+def messages_json(job: ImportBatch | None) -> dict[str, Any] | None:
+    """The messages job of a published notice: listed people handled so far, messages queued."""
+    if job is None:
+        return None
+    failed = import_jobs.failure(job)
+    return {"job_id": job.id, "status": job.status, "handled": job.processed_rows, "listed": job.total_rows, "messages": int((job.outcome_counts or {}).get("queued", 0)), "error": {"code": failed[0], "message": failed[1]} if failed else None}
 
 
 async def add_evidence(*, scope: Scope, actor: Actor, notice_id: int, evidence: list[Evidence], media_dir: Path) -> PublicNotice:
@@ -210,7 +335,8 @@ async def get_evidence(*, scope: Scope, evidence_id: int) -> NoticeEvidence:
     return item
 
 
-def notice_json(notice: PublicNotice, *, with_entries: bool = True) -> dict[str, Any]:
+def notice_json(notice: PublicNotice, *, entries: list[dict[str, Any]] | None = None, page: int = 1, page_size: int = 0) -> dict[str, Any]:
+    """The notice; with ``entries`` (one page of them, from entries_page) for the detail."""
     data: dict[str, Any] = {
         "id": notice.id,
         "campaign_id": notice.campaign_id,
@@ -220,11 +346,12 @@ def notice_json(notice: PublicNotice, *, with_entries: bool = True) -> dict[str,
         "published_at": notice.published_at.isoformat() if notice.published_at else None,
         "published_by_staff_id": notice.published_by_staff_id,
         "channels": notice.channels or [],
-        "people": len(notice.entries),
+        "people": people_count(notice),
         "created_at": notice.created_at.isoformat(),
     }
-    if with_entries:
-        data["entries"] = [{k: v for k, v in e.items() if k not in ("beneficiary_id", "station_id")} for e in notice.entries]
+    if entries is not None:
+        data["entries"] = [{k: v for k, v in e.items() if k not in ("beneficiary_id", "station_id")} for e in entries]
+        data.update(page=page, page_size=page_size)
     return data
 
 
@@ -240,30 +367,39 @@ async def notice_heading(notice: PublicNotice, *, issuer: str = "") -> tuple[str
     return title, issuer.strip() or (district.name if district else "县退役军人事务局")
 
 
-def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
+async def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
+    # The rows come a page at a time from the database; the workbook itself is xlsx.py's to write.
+    rows: list[list[Any]] = []
+    async for page in iter_entries(notice):
+        base = len(rows)
+        rows.extend([base + i, e["station"], e["name"], e["id_number"], e["category"]] for i, e in enumerate(page, start=1))
     return xlsx.workbook(
         xlsx.Sheet(
             title="未确认人员公告",
             header_rows=[[title]],
             headers=["序号", "服务站", "姓名", "身份证号码", "优抚类别"],
-            rows=[[index, entry["station"], entry["name"], entry["id_number"], entry["category"]] for index, entry in enumerate(notice.entries, start=1)],
+            rows=rows,
             widths=[6, 26, 10, 22, 26],
         )
     )
 
 
-def notice_html(notice: PublicNotice, title: str, publisher: str = "县退役军人事务局") -> str:
+async def notice_html(notice: PublicNotice, title: str, publisher: str = "县退役军人事务局") -> str:
     """A page to print for the county website, station boards and village (community) boards."""
-    rows = "".join(
-        f"<tr><td>{i}</td><td>{html.escape(e['station'])}</td><td>{html.escape(e['name'])}</td><td>{html.escape(e['id_number'])}</td><td>{html.escape(e['category'])}</td></tr>"
-        for i, e in enumerate(notice.entries, start=1)
-    ) or '<tr><td colspan="5">无</td></tr>'
+    parts: list[str] = []
+    index = 0
+    async for page in iter_entries(notice):
+        for e in page:
+            index += 1
+            parts.append(f"<tr><td>{index}</td><td>{html.escape(e['station'])}</td><td>{html.escape(e['name'])}</td><td>{html.escape(e['id_number'])}</td><td>{html.escape(e['category'])}</td></tr>")
+    rows = "".join(parts) or '<tr><td colspan="5">无</td></tr>'
+    count = index
     day = notice.published_on or china_today()
     published = f"{day.year}年{day.month}月{day.day}日"
     return f"""<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:"SimSun","Songti SC","Noto Serif CJK SC",serif;margin:2cm;}}h1{{text-align:center;font-size:22pt}}table{{border-collapse:collapse;width:100%;font-size:13pt}}td,th{{border:1px solid #000;padding:4px 8px;text-align:center}}p{{font-size:13pt;line-height:1.8;text-indent:2em}}.sign{{text-align:right;text-indent:0}}tr{{page-break-inside:avoid}}@media print{{body{{margin:1cm}}}}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>根据享受国家定期抚恤补助优抚对象年度确认工作安排，以下{len(notice.entries)}名优抚对象尚未完成本年度确认。请本人或其家属自公告之日起六十日内，与所在镇（街道）退役军人服务站联系，或通过微信小程序完成线上自助确认。逾期仍未能取得联系、无法确认的，经县级退役军人事务部门审批后，自下月起暂停发放抚恤补助金；完成确认后按规定恢复发放。</p>
+<p>根据享受国家定期抚恤补助优抚对象年度确认工作安排，以下{count}名优抚对象尚未完成本年度确认。请本人或其家属自公告之日起六十日内，与所在镇（街道）退役军人服务站联系，或通过微信小程序完成线上自助确认。逾期仍未能取得联系、无法确认的，经县级退役军人事务部门审批后，自下月起暂停发放抚恤补助金；完成确认后按规定恢复发放。</p>
 <p>为保护个人信息，姓名和身份证号码已作部分隐藏处理。</p>
 <table><thead><tr><th>序号</th><th>服务站</th><th>姓名</th><th>身份证号码</th><th>优抚类别</th></tr></thead><tbody>{rows}</tbody></table>
 <p class="sign">{html.escape(publisher)}<br>{published}</p></body></html>"""

@@ -14,7 +14,7 @@ from server import media
 from server.auth.guard import staff_required
 from server.confirmation import campaigns, contact_attempts, quotas, records, review
 from server.confirmation import schemas as s
-from server.errors import BadRequest, PayloadTooLarge
+from server.errors import BadRequest, NotFound, PayloadTooLarge
 from server.http.openapi import staff_contract
 from server.http.validation import api, parse_json, parse_json_text
 
@@ -155,10 +155,28 @@ async def get_campaign(request: Request, campaign_id: int) -> HTTPResponse:
 
 @bp.post("/campaigns/<campaign_id:int>/open")
 @staff_contract(response=s.CampaignOpened, errors={403: ["out_of_scope"], 404: ["campaign_not_found"], 409: ["campaign_already_open", "campaign_closed"]}, roles=True, write=True, path_ids=["campaign_id"])
-@api(summary="Open the campaign: a pending confirmation for everyone in scope", tag="confirmation")
+@api(
+    summary="Open the campaign: a background job adds a pending confirmation for everyone in scope",
+    description="200 when the job finished within a moment, else 202 with job_id and progress_url to poll. Asking again while it runs answers the same job.",
+    tag="confirmation",
+)
 @staff_required(Role.BUREAU, write=True)
 async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
-    return json(await campaigns.open_campaign(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id))
+    settings = request.app.ctx.settings
+    job = await campaigns.start_opening(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, settings=settings)
+    job = await campaigns.wait_for(job, settings.uploads.import_inline_wait_seconds)
+    return json(campaigns.opening_json(job), status=200 if job.status == "done" else 202)
+
+
+@bp.get("/campaigns/<campaign_id:int>/opening/<job_id:int>")
+@staff_contract(response=s.CampaignOpened, errors={404: ["job_not_found", "campaign_not_found"]}, path_ids=["campaign_id", "job_id"])
+@api(summary="Progress of a campaign-opening job: people added of those expected", tag="confirmation")
+@staff_required()
+async def opening_progress(request: Request, campaign_id: int, job_id: int) -> HTTPResponse:
+    job = await campaigns.opening_job(scope=request.ctx.scope, job_id=job_id)
+    if job.subject_id != campaign_id:
+        raise NotFound("任务不存在", code="job_not_found")
+    return json(campaigns.opening_json(job))
 
 
 @bp.get("/campaigns/<campaign_id:int>/confirmations")

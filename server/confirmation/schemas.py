@@ -36,8 +36,17 @@ class CampaignInfo(BaseModel):
 
 
 class CampaignOpened(BaseModel):
-    created: int = Field(description="pending confirmations created by this call")
-    people: int = Field(description="everyone in the campaign (a repeated open after an interruption adds only whoever was missing)")
+    """Opening a campaign: the status changes at once and a background job adds the people. 200 when the
+    job finished within the inline wait, else 202 to poll ``progress_url``; the progress endpoint answers the same."""
+
+    job_id: int
+    campaign_id: int
+    status: Literal["queued", "running", "done", "failed"]
+    created: int = Field(description="pending confirmations added by this job so far")
+    expected: int = Field(description="people in scope when the job started (0 until it has counted them)")
+    people: int | None = Field(description="everyone in the campaign, once the job is done (a job after an interrupted one adds only whoever was missing)")
+    error: ImportJobError | None
+    progress_url: str = Field(examples=["/api/campaigns/3/opening/12"])
 
 
 class ConfirmationInfo(BaseModel):
@@ -181,8 +190,24 @@ class NoticeInfo(BaseModel):
     created_at: datetime
 
 
+class NoticeMessages(BaseModel):
+    """The job that tells the listed people once the notice is published (server/import_jobs.py)."""
+
+    job_id: int
+    status: Literal["queued", "running", "done", "failed"]
+    handled: int = Field(description="listed people handled so far")
+    listed: int
+    messages: int = Field(description="messages queued (one per WeChat reader, or one for staff to phone)")
+    error: ImportJobError | None
+
+
 class NoticeDetail(NoticeInfo):
+    """One page of the entries (in the notice's order); ``people`` is how many there are in all."""
+
     entries: list[NoticeEntry]
+    page: int
+    page_size: int
+    messages: NoticeMessages | None = None
 
 
 class EvidenceInfo(BaseModel):
@@ -199,6 +224,7 @@ class EvidenceInfo(BaseModel):
 
 class NoticeWithEvidence(NoticeInfo):
     evidence: list[EvidenceInfo]
+    messages: NoticeMessages | None
 
 
 class ProposalsCreated(BaseModel):

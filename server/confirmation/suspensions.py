@@ -37,6 +37,7 @@ from server.clock import china_today
 from server.confirmation import notice_period, rules
 from server.confirmation.campaigns import get_campaign
 from server.confirmation.contact_attempts import attempt_json, attempts_for
+from server.confirmation.notices import listed_beneficiary_ids
 from server.errors import Conflict, NotFound
 from server.notifications.outbox import notify_beneficiary
 from server.registry import service as registry
@@ -70,8 +71,8 @@ async def propose_suspensions(*, scope: Scope, actor: Actor, campaign_id: int, n
         raise Conflict(f"公告期未满{notice_days}日，{earliest.isoformat()}起方可提出暂停发放", code="notice_period_running", earliest=earliest.isoformat(), today=today.isoformat())
     first_listed: dict[int, date] = {}
     for notice in notices:
-        for entry in notice.entries:
-            first_listed.setdefault(entry["beneficiary_id"], notice.published_on)
+        for beneficiary_id in await listed_beneficiary_ids(notice):
+            first_listed.setdefault(beneficiary_id, notice.published_on)
     if not first_listed:
         return 0
     query = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id, beneficiary_id__in=list(first_listed), status__in=SUSPENDABLE, exclusion__isnull=True))

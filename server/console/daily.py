@@ -25,7 +25,7 @@ from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
 from server.cards import rules as card_rules
-from server.confirmation import deaths, notices, records, spot_checks
+from server.confirmation import campaigns, deaths, notices, records, spot_checks
 from server.console import work
 from server.console.listing import Filter, ListSpec, by, by_name
 from server.console.routes import (
@@ -445,6 +445,22 @@ async def unsent_handled(request: Request, notification_id: int) -> HTTPResponse
 
 
 # ---- 公告、抽查、死亡比对 --------------------------------------------------------------------------------
+# ---- 公告、抽查、死亡比对 --------------------------------------------------------------------------------
+
+
+@bp.post("/campaigns/<campaign_id:int>/open")
+@page
+async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
+    """The campaign opens at once; the people are added by a background job whose progress the
+    campaign page shows (and refreshes itself while it runs)."""
+    _allow(request, Role.BUREAU)
+    settings = request.app.ctx.settings
+    job = await campaigns.start_opening(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, settings=settings)
+    job = await campaigns.wait_for(job, settings.uploads.import_inline_wait_seconds)
+    if job.status == "done":
+        return _ok(f"/console/campaigns/{campaign_id}", f"已开启年度确认，已加入 {job.processed_rows} 人")
+    return _ok(f"/console/campaigns/{campaign_id}", "已开启年度确认，正在后台加入人员（进度见本页）")
+
 
 
 @bp.post("/campaigns/<campaign_id:int>/notices")
@@ -453,7 +469,7 @@ async def generate_notice(request: Request, campaign_id: int) -> HTTPResponse:
     _allow(request, Role.STATION, Role.CENTRE, Role.BUREAU)
     station_raw = _form(request, "station_id")
     notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=int(station_raw) if station_raw.isdigit() else None)
-    return _ok(f"/console/campaigns/{campaign_id}", f"已生成公告（{len(notice.entries)} 人），请打印张贴后登记发布日期")
+    return _ok(f"/console/campaigns/{campaign_id}", f"已生成公告（{notices.people_count(notice)} 人），请打印张贴后登记发布日期")
 
 
 @bp.post("/notices/<notice_id:int>/publish")
@@ -469,9 +485,11 @@ async def publish_notice(request: Request, notice_id: int) -> HTTPResponse:
         if data:
             evidence.append(notices.Evidence(channel=channel, data=data, note=_form(request, "note")))
     settings = request.app.ctx.settings
-    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=evidence, media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer)
+    notice = await notices.publish_notice(scope=request.ctx.scope, actor=request.ctx.actor, notice_id=notice_id, evidence=evidence, media_dir=settings.media_dir, issuer=settings.confirmation.notice_issuer, settings=settings)
     published = notice.published_on.isoformat() if notice.published_on else ""
-    return _ok(f"/console/campaigns/{notice.campaign_id}", f"已登记公告于 {published} 发布（证明材料 {len(evidence)} 份），公告所列 {len(notice.entries)} 人已通知")
+    job = await notices.messages_job(notice, wait_seconds=settings.uploads.import_inline_wait_seconds)
+    told = "已通知" if job is not None and job.status == "done" else "正在通知（进度见公告列表）"
+    return _ok(f"/console/campaigns/{notice.campaign_id}", f"已登记公告于 {published} 发布（证明材料 {len(evidence)} 份），公告所列 {notices.people_count(notice)} 人{told}")
 
 
 @bp.post("/campaigns/<campaign_id:int>/spot-checks")

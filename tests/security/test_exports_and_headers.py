@@ -20,9 +20,9 @@ def test_formula_like_text_is_written_as_text() -> None:
     assert safe_cell(None) is None
 
 
-def test_a_name_beginning_with_equals_is_not_a_formula_in_the_notice_export() -> None:
+async def test_a_name_beginning_with_equals_is_not_a_formula_in_the_notice_export() -> None:
     notice = SimpleNamespace(entries=[{"station": "伊山镇", "name": "=cmd|' /C calc'!A0", "id_number": "3207231950******34", "category": "参战退役人员"}])
-    sheet = load_workbook(io.BytesIO(notice_xlsx(notice, "公告"))).active  # type: ignore[arg-type]
+    sheet = load_workbook(io.BytesIO(await notice_xlsx(notice, "公告"))).active  # type: ignore[arg-type]
     cell = sheet["C3"]
     assert cell.data_type == "s" and cell.value == "'=cmd|' /C calc'!A0"
 
