@@ -4,6 +4,7 @@ from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
+from tortoise.models import Model
 
 from models.base import TimestampedModel
 from models.org import OrgUnit
@@ -93,6 +94,29 @@ class Confirmation(TimestampedModel):
         table = "confirmation"
         unique_together = (("campaign", "beneficiary"),)
         indexes = (("campaign_id", "station_id", "status"), ("beneficiary_id",))
+
+
+class ConfirmationTally(Model):
+    """Counts of a campaign confirmations per report key, kept by PostgreSQL triggers (see reports.py).
+
+    Append-only deltas: each statement on confirmation adds its signed counts per key, and a compaction
+    folds a campaign rows into one per key. The sum of n over a key is the number of confirmations
+    with that key. Empty text stands for no method and no exclusion. Not used on SQLite.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.IntField()
+    station_id = fields.IntField()
+    age_bracket = fields.CharField(max_length=16)
+    status = fields.CharField(max_length=16)
+    method = fields.CharField(max_length=16, default="")
+    home_visited = fields.BooleanField()
+    exclusion = fields.CharField(max_length=16, default="")
+    n = fields.BigIntField()
+
+    class Meta:
+        table = "confirmation_tally"
+        indexes = (("campaign_id", "station_id"),)
 
 
 class ConfirmationRecord(TimestampedModel):
