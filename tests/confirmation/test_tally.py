@@ -24,7 +24,15 @@ from sanic import Sanic
 from tortoise import connections
 from tortoise.transactions import in_transaction
 
-from models.confirmation import AgeBracket, Campaign, Confirmation, ConfirmationStatus, FaceAttempt, FaceDecision, ReviewItem
+from models.confirmation import (
+    AgeBracket,
+    Campaign,
+    Confirmation,
+    ConfirmationStatus,
+    FaceAttempt,
+    FaceDecision,
+    ReviewItem,
+)
 from models.org import OrgKind
 from models.registry import Beneficiary
 from models.staff import Role
