@@ -97,11 +97,12 @@ class Confirmation(TimestampedModel):
 
 
 class ConfirmationTally(Model):
-    """Counts of a campaign confirmations per report key, kept by PostgreSQL triggers (see reports.py).
+    """Counts of a campaign confirmations per report key, kept by PostgreSQL triggers (see tally.py).
 
     Append-only deltas: each statement on confirmation adds its signed counts per key, and a compaction
     folds a campaign rows into one per key. The sum of n over a key is the number of confirmations
-    with that key. Empty text stands for no method and no exclusion. Not used on SQLite.
+    with that key (living away is the beneficiary flag, followed when it changes). Empty text stands
+    for no method and no exclusion. Not used on SQLite.
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -112,6 +113,7 @@ class ConfirmationTally(Model):
     method = fields.CharField(max_length=16, default="")
     home_visited = fields.BooleanField()
     exclusion = fields.CharField(max_length=16, default="")
+    lives_away = fields.BooleanField(default=False)  # the beneficiary lives away (长期在外)
     n = fields.BigIntField()
 
     class Meta:

@@ -195,9 +195,16 @@ async def test_counters_stay_right_with_two_tasks_writing_at_once(app: Sanic, mo
             except Conflict:
                 pass  # both clerks on one person: the second is refused or confirms nothing new
 
-    # Interleaved halves, and a shared tail both clerks work on.
+    async def flipper(mine: list[int]) -> None:
+        """The registry changing who lives away while the clerks record (the counters follow the flag)."""
+        for cid in mine:
+            confirmation = await Confirmation.get(id=cid)
+            person = await Beneficiary.get(id=confirmation.beneficiary_id)
+            await Beneficiary.filter(id=person.id).update(lives_away=not person.lives_away)
+
+    # Interleaved halves, a shared tail both clerks work on, and living away flipping meanwhile.
     shared = ids[-6:]
-    await asyncio.gather(clerk(ids[0:24:2] + shared, "confirmed"), clerk(ids[1:24:2] + shared, "not_found"))
+    await asyncio.gather(clerk(ids[0:24:2] + shared, "confirmed"), clerk(ids[1:24:2] + shared, "not_found"), flipper(ids[0:24:3] + shared))
     await _assert_consistent(county, campaign.id, monkeypatch)
     # Many single-row updates from two tasks against bulk updates over the same rows.
     await asyncio.gather(
@@ -216,6 +223,15 @@ async def test_deleting_a_campaign_and_a_second_campaign_keep_their_own_counts(a
     second = await campaigns.create_campaign(scope=scope, actor=ACTOR, year=first.year + 1, name=None, district_id=county.district.id, dates=None, categories=None)
     await campaigns.open_campaign(scope=scope, actor=ACTOR, campaign_id=second.id)
     await Confirmation.filter(campaign_id=second.id, age_bracket=AgeBracket.AGE_80_PLUS).update(status=ConfirmationStatus.CONFIRMED, method="home_visit", home_visited=True)
+    await _assert_consistent(county, first.id, monkeypatch)
+    await _assert_consistent(county, second.id, monkeypatch)
+    # A person living away deleted from the registry takes their confirmations with them (cascade).
+    away = await Beneficiary.filter(lives_away=True).first()
+    if away is None:
+        away = await Beneficiary.first()
+        assert away is not None
+        await Beneficiary.filter(id=away.id).update(lives_away=True)
+    await connections.get("default").execute_query("DELETE FROM beneficiary WHERE id = " + str(away.id))
     await _assert_consistent(county, first.id, monkeypatch)
     await _assert_consistent(county, second.id, monkeypatch)
     await Campaign.filter(id=second.id).delete()  # its confirmations go with it (cascade)
