@@ -147,6 +147,7 @@ async def _county_with_people(count: int, rng: random.Random) -> tuple[County, l
 async def test_counters_match_the_rows_through_many_changes(app: Sanic, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     rng = random.Random(18)
     county, people = await _county_with_people(45, rng)
+    monkeypatch.setattr(tally, "COMPACT_AFTER", 5)  # reads fold the pieces as they go
     # Opening in many chunks: each chunk is one statement adding its counts.
     monkeypatch.setattr(campaigns, "OPEN_CHUNK_IDS", 4)
     campaign = await open_campaign(county.district, implementation_end=china_today() + timedelta(days=20))
@@ -184,6 +185,7 @@ async def test_counters_match_the_rows_through_many_changes(app: Sanic, monkeypa
 async def test_counters_stay_right_with_two_tasks_writing_at_once(app: Sanic, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     rng = random.Random(7)
     county, _ = await _county_with_people(30, rng)
+    monkeypatch.setattr(tally, "COMPACT_AFTER", 5)
     campaign = await open_campaign(county.district, implementation_end=china_today() + timedelta(days=20))
     ids = list(await Confirmation.filter(campaign_id=campaign.id).order_by("id").values_list("id", flat=True))
     scope = _scope(county)
