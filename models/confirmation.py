@@ -96,6 +96,31 @@ class Confirmation(TimestampedModel):
         indexes = (("campaign_id", "station_id", "status"), ("beneficiary_id",))
 
 
+class ConfirmationTally(Model):
+    """Counts of a campaign confirmations per report key, kept by PostgreSQL triggers (see tally.py).
+
+    Append-only deltas: each statement on confirmation adds its signed counts per key, and a compaction
+    folds a campaign rows into one per key. The sum of n over a key is the number of confirmations
+    with that key (living away is the beneficiary flag, followed when it changes). Empty text stands
+    for no method and no exclusion. Not used on SQLite.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    campaign_id = fields.IntField()
+    station_id = fields.IntField()
+    age_bracket = fields.CharField(max_length=16)
+    status = fields.CharField(max_length=16)
+    method = fields.CharField(max_length=16, default="")
+    home_visited = fields.BooleanField()
+    exclusion = fields.CharField(max_length=16, default="")
+    lives_away = fields.BooleanField(default=False)  # the beneficiary lives away (长期在外)
+    n = fields.BigIntField()
+
+    class Meta:
+        table = "confirmation_tally"
+        indexes = (("campaign_id", "station_id"),)
+
+
 class ConfirmationRecord(TimestampedModel):
     """Each event on a confirmation, recorded as it happens (确认一对录入一对)."""
 

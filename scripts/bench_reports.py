@@ -8,6 +8,11 @@ stations, realistic ages and categories), a campaign is opened through the servi
 chunked) and a realistic mix is confirmed with one UPDATE per bracket and method (home visits,
 station, self-service: 83 % confirmed). Then the progress report (JSON, and with its XLSX), the
 home-visit list and the campaign summary are timed (median of the runs) with peak Python memory.
+
+On PostgreSQL the reports read the per-campaign counters (server/confirmation/tally.py);
+``--compare-groupby`` also times the progress report counted by the GROUP BY over the campaign (what
+SQLite does, and what PostgreSQL did before the counters), and ``--write-cost`` times 1,000 single-row
+confirmation updates (each its own transaction) with the counter triggers on and off.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from models.staff import Role  # noqa: E402
 from server import db  # noqa: E402
 from server.actors import SYSTEM  # noqa: E402
 from server.auth.scope import Scope  # noqa: E402
-from server.confirmation import campaigns, reports  # noqa: E402
+from server.confirmation import campaigns, reports, tally  # noqa: E402
 
 
 async def _timed(label: str, work, repeats: int = 5):  # type: ignore[no-untyped-def]
@@ -71,7 +76,41 @@ async def _confirm_mix(campaign_id: int) -> None:
         await conn.execute_script("ANALYZE")
 
 
-async def bench_size(people: int, url: str, repeats: int) -> None:
+async def _groupby_progress(scope: Scope, campaign: Campaign) -> dict:  # type: ignore[type-arg]
+    counted = tally.grouped
+    tally.grouped = tally.recounted  # type: ignore[assignment]
+    try:
+        return await reports.progress(scope=scope, campaign_id=campaign.id)
+    finally:
+        tally.grouped = counted  # type: ignore[assignment]
+
+
+async def _write_cost(campaign_id: int, updates: int = 1000) -> None:
+    """Single-row updates that change a counted key (pending → confirmed → pending), each in its own
+    transaction as a clerk's confirmation is, with the counter triggers on, then off (net: no change)."""
+    conn = connections.get("default")
+    rows = await conn.execute_query_dict("SELECT id FROM confirmation WHERE campaign_id = $1 AND status = 'pending' ORDER BY id LIMIT $2", [campaign_id, updates // 2])
+    ids = [r["id"] for r in rows]
+    sql = "UPDATE confirmation SET status = $1, method = $2, version = version + 1 WHERE id = $3"
+
+    async def run() -> float:
+        start = time.perf_counter()
+        for status, method in (("confirmed", "station"), ("pending", None)):
+            for cid in ids:
+                await conn.execute_query(sql, [status, method, cid])
+        return (time.perf_counter() - start) * 1000
+
+    await run()  # warm-up: plans, the trigger function's compilation, the cache
+    results: dict[str, list[float]] = {}
+    for label in ("triggers off", "triggers on", "triggers off", "triggers on"):
+        await conn.execute_script(f"ALTER TABLE confirmation {'DISABLE' if label.endswith('off') else 'ENABLE'} TRIGGER confirmation_tally_update")
+        results.setdefault(label, []).append(await run())
+    on, off = statistics.median(results["triggers on"]), statistics.median(results["triggers off"])
+    n = 2 * len(ids)
+    print(f"{n:,} single-row updates (own tx)    with counters {on:8.0f} ms ({on / n:.2f} ms each)   without {off:8.0f} ms ({off / n:.2f} ms each)   +{(on - off) / n:.3f} ms per update")
+
+
+async def bench_size(people: int, url: str, repeats: int, compare: bool = False, write_cost: bool = False) -> None:
     info = await generate(url=url, people=people, mini_users=0, reset=True)
     await db.init_orm(url)
     try:
@@ -90,19 +129,24 @@ async def bench_size(people: int, url: str, repeats: int) -> None:
         print(f"\n== {people:,} people ({'PostgreSQL' if db.is_postgres() else 'SQLite'}; generated in {info['seconds_total']} s) ==")
         print(f"{'open campaign (service)':<34} {took * 1000:8.0f} ms for {opened['created']:,} confirmations   peak Python memory {peak / 1e6:6.1f} MB")
         report = await _timed("progress report (JSON)", lambda: reports.progress(scope=scope, campaign_id=campaign.id), repeats)
+        if compare and db.is_postgres():
+            before = await _timed("  the same by GROUP BY (before)", lambda: _groupby_progress(scope, campaign), repeats)
+            assert {**before, "generated_at": ""} == {**report, "generated_at": ""}, "the counters disagree with the GROUP BY"
         await _timed("progress report (JSON + XLSX)", lambda: _xlsx(scope, campaign), repeats)
         await _timed("home-visit list", lambda: reports.visits_needed(scope=scope, campaign_id=campaign.id), repeats)
         await _timed("campaign summary", lambda: reports.summary(scope=scope, campaign_id=campaign.id), repeats)
+        if write_cost and db.is_postgres():
+            await _write_cost(campaign.id)
         print(f"rows: {len(report['rows'])} station×bracket cells, {report['totals']['people']:,} people, {report['totals']['confirmed']:,} confirmed")
     finally:
         await db.close_orm()
 
 
-async def main(sizes: list[int], database: str | None, repeats: int) -> None:
+async def main(sizes: list[int], database: str | None, repeats: int, compare: bool = False, write_cost: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for people in sizes:
             url = database or f"sqlite://{tmp}/bench-{people}.sqlite3"
-            await bench_size(people, url, repeats)
+            await bench_size(people, url, repeats, compare, write_cost)
 
 
 async def _xlsx(scope: Scope, campaign: Campaign) -> bytes:
@@ -114,5 +158,7 @@ if __name__ == "__main__":
     parser.add_argument("--people", default="5000", help="comma-separated sizes")
     parser.add_argument("--database", default=os.environ.get("VETS_DATABASE__URL"), help="a throwaway PostgreSQL database (its schema is dropped)")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compare-groupby", action="store_true", help="also time the progress report by GROUP BY (PostgreSQL)")
+    parser.add_argument("--write-cost", action="store_true", help="time 1,000 single-row updates with the counter triggers on and off (PostgreSQL)")
     args = parser.parse_args()
-    asyncio.run(main([int(p) for p in args.people.split(",")], args.database, args.repeats))
+    asyncio.run(main([int(p) for p in args.people.split(",")], args.database, args.repeats, args.compare_groupby, args.write_cost))

@@ -6,6 +6,7 @@
     python -m server verify-audit
     python -m server anchor-audit
     python -m server check-photos
+    python -m server verify-tally [--repair] [--campaign ID]
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("verify-audit", help="verify the audit hash chain against its key and the anchor file (exit 1 if broken)")
     sub.add_parser("anchor-audit", help="append the audit chain's head to the anchor file now")
     sub.add_parser("check-photos", help="quarantine stored reference photos that fail today's decode checks and list them (exit 1 if any)")
+    tally = sub.add_parser("verify-tally", help="compare the report counters with the confirmation rows (PostgreSQL); exit 1 on a difference")
+    tally.add_argument("--repair", action="store_true", help="also correct the counters (logged)")
+    tally.add_argument("--campaign", type=int, default=None, help="only this campaign")
     sub.add_parser("worker", help="run the outbox sender and periodic jobs (a separate process in production)")
     face = sub.add_parser("face-service", help="run face verification as its own service (web workers call it via VETS_FACE__SERVICE_URL)")
     face.add_argument("--unix", default=None, help="listen on this Unix socket instead of host:port")
@@ -131,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(photo.to_dict(), ensure_ascii=False))
         print(json.dumps({"checked": checked, "quarantined": len(quarantined)}, ensure_ascii=False))
         return 1 if quarantined else 0
+    if command == "verify-tally":
+        from server.confirmation.tally import verify
+
+        checks = asyncio.run(_with_services(settings, lambda: verify(campaign_id=args.campaign, repair=args.repair)))
+        for check in checks:
+            print(json.dumps(check, ensure_ascii=False))
+        print(json.dumps({"campaigns": len(checks), "differing": sum(1 for c in checks if not c["ok"]), "repaired": sum(1 for c in checks if c["repaired"])}, ensure_ascii=False))
+        return 0 if all(c["ok"] or c["repaired"] for c in checks) else 1
     if command == "worker":
         from server.background import run_worker_process
         from server.logging_setup import configure_logging

@@ -7,7 +7,7 @@ from models.registry import ImportKind
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0014_scale')]
+    dependencies = [('models', '0015_tally')]
 
     initial = False
 

@@ -3,7 +3,9 @@
 Counting rules live in ``quotas.py`` (successful visits only; the dead and the moved-out leave the
 count to confirm with their reason; people living away are outside the home-visit base) and
 ``first_year.py`` (everyone met in person in a county's first campaign). The XLSX shows the same
-numbers as the JSON. Everything is aggregated in the database (GROUP BY), never person by person.
+numbers as the JSON. Everything is counted in the database, never person by person: on PostgreSQL from
+the per-campaign counters the triggers keep as confirmations change (``tally.py``: reading them costs
+the same at 5 k and 1 M people), on SQLite by one GROUP BY over the campaign.
 
 The Friday report (每周五通报) ranks the stations by progress against the expected pace of the
 implementation stage (序时进度): a station below it is ``lagging`` (现场督导、约谈).
@@ -16,10 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.functions import Count
-from tortoise.transactions import in_transaction
 
 from models.confirmation import (
     AgeBracket,
@@ -40,10 +40,9 @@ from models.staff import Role
 from server import clock, media, xlsx
 from server.auth.scope import Scope
 from server.clock import CHINA_TZ
-from server.confirmation import quotas, rules
+from server.confirmation import quotas, rules, tally
 from server.confirmation.campaigns import get_campaign
 from server.confirmation.first_year import is_first_year
-from server.db import is_postgres
 from server.errors import NotFound
 
 BRACKET_LABELS = {AgeBracket.AGE_80_PLUS: "80岁以上", AgeBracket.AGE_70_79: "70-79岁", AgeBracket.UNDER_70: "70岁以下"}
@@ -67,40 +66,10 @@ def _empty() -> dict[str, Any]:
     return {**quotas.empty_cell(), **{f"by_{m}": 0 for m in METHODS}}
 
 
-# The whole progress report is one GROUP BY over the campaign's confirmations. Living away is counted
-# through a hashed subquery of the (few) people living away instead of a join with every beneficiary,
-# and summed, not grouped on: grouping on an expression made PostgreSQL expect a group per row and
-# sort the campaign on disk (7 s at 500 k people) instead of hashing a few hundred groups.
-_GROUPED_SQL = """
-SELECT c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion, COUNT(*) AS n,
-  SUM(CASE WHEN c.beneficiary_id IN (SELECT b.id FROM beneficiary b WHERE b.lives_away) THEN 1 ELSE 0 END) AS away
-FROM confirmation c
-WHERE c.campaign_id = {campaign} {stations}
-GROUP BY c.station_id, c.age_bracket, c.status, c.method, c.home_visited, c.exclusion
-"""
-
-
 async def _grouped(*, campaign_id: int, station_ids: frozenset[int] | None) -> list[dict[str, Any]]:
-    """Counts per station, bracket, status, method, visit, exclusion and living away (raw SQL on the
-    ORM's connection: the same statement on PostgreSQL and SQLite)."""
-    if is_postgres():
-        sql = _GROUPED_SQL.format(campaign="$1", stations="AND c.station_id = ANY($2::int[])" if station_ids is not None else "")
-        params: list[Any] = [campaign_id] + ([sorted(station_ids)] if station_ids is not None else [])
-        async with in_transaction() as conn:
-            # Enough memory to hash the groups: the planner over-estimates their number.
-            await conn.execute_script("SET LOCAL work_mem = '64MB'")
-            found = await conn.execute_query_dict(sql, params)
-    else:
-        marks = ", ".join("?" for _ in station_ids or ())
-        sql = _GROUPED_SQL.format(campaign="?", stations=f"AND c.station_id IN ({marks or 'NULL'})" if station_ids is not None else "")
-        found = await connections.get("default").execute_query_dict(sql, [campaign_id, *sorted(station_ids or ())])
-    rows = []
-    for g in found:
-        away = int(g["away"] or 0)
-        for lives_away, n in ((False, int(g["n"]) - away), (True, away)):
-            if n:
-                rows.append({**g, "n": n, "lives_away": lives_away})
-    return rows
+    """Counts per station, bracket, status, method, visit, exclusion and living away: the counter
+    table on PostgreSQL (a few hundred rows whatever the campaign size), one GROUP BY on SQLite."""
+    return await tally.grouped(campaign_id=campaign_id, station_ids=station_ids)
 
 
 def expected_pct(campaign: Campaign, today: date) -> float:
@@ -354,7 +323,14 @@ async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 10
     report = await progress(scope=scope, campaign_id=campaign.id)
     totals = report["totals"]
     confirmations = await scope.filter_by_station(Confirmation.filter(campaign_id=campaign.id))
-    statuses = {_value(s): n for s, n in await confirmations.annotate(n=Count("id")).group_by("status").values_list("status", "n")}
+    # Counts per status from the same counters as the report, not another pass over the campaign.
+    statuses: dict[str | None, int] = {}
+    unconfirmed_total = 0
+    for g in await _grouped(campaign_id=campaign.id, station_ids=await scope.station_ids()):
+        status = _value(g["status"])
+        statuses[status] = statuses.get(status, 0) + g["n"]
+        if g["exclusion"] is None and status not in (ConfirmationStatus.CONFIRMED.value, ConfirmationStatus.DECEASED.value):
+            unconfirmed_total += g["n"]
 
     proposals = await scope.filter_by_station(SuspensionProposal.filter(campaign_id=campaign.id))
     suspensions = {_value(s): n for s, n in await proposals.annotate(n=Count("id")).group_by("status").values_list("status", "n")}
@@ -370,7 +346,6 @@ async def summary(*, scope: Scope, campaign_id: int, unconfirmed_limit: int = 10
     recovered = sum((Decimal(str(d["recovered_amount"])) for d in death_rows), Decimal("0.00"))
 
     pending = confirmations.filter(exclusion__isnull=True).exclude(status__in=[ConfirmationStatus.CONFIRMED, ConfirmationStatus.DECEASED])
-    unconfirmed_total = await pending.count()
     listed = await pending.order_by("station_id", "id").limit(unconfirmed_limit).values("id", "beneficiary_id", "station_id", "age_bracket", "status", "home_visited", "beneficiary__name", "beneficiary__id_number_masked", "beneficiary__lives_away")
     station_names = {r["station_id"]: r["station"] for r in report["rows"]}
     attempts = await attempts_for(confirmation_ids=[u["id"] for u in listed])
