@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, Field
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, file, html, json, raw
+from sanic.response import HTTPResponse, ResponseStream, file, html, json, raw
 
 from models.confirmation import SuspensionStatus
 from models.org import OrgUnit
@@ -158,10 +158,10 @@ async def get_notice(request: Request, notice_id: int, query: NoticeQuery) -> HT
 @staff_contract(response=None, file={XLSX: "the notice as a spreadsheet"}, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
 @api(summary="A public notice as XLSX", tag="confirmation notices")
 @staff_required()
-async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse:
+async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse | ResponseStream:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
     title, _ = await notices.notice_heading(notice)
-    return _xlsx(await notices.notice_xlsx(notice, title), f"未确认人员公告-{notice.id}.xlsx")
+    return await xlsx.stream_download(f"未确认人员公告-{notice.id}.xlsx", notices.notice_sheet(notice, title))
 
 
 @bp.get("/notices/<notice_id:int>/print")

@@ -367,20 +367,25 @@ async def notice_heading(notice: PublicNotice, *, issuer: str = "") -> tuple[str
     return title, issuer.strip() or (district.name if district else "县退役军人事务局")
 
 
-async def notice_xlsx(notice: PublicNotice, title: str) -> bytes:
-    # The rows come a page at a time from the database; the workbook itself is xlsx.py's to write.
-    rows: list[list[Any]] = []
-    async for page in iter_entries(notice):
-        base = len(rows)
-        rows.extend([base + i, e["station"], e["name"], e["id_number"], e["category"]] for i, e in enumerate(page, start=1))
-    return xlsx.workbook(
-        xlsx.Sheet(
-            title="未确认人员公告",
-            header_rows=[[title]],
-            headers=["序号", "服务站", "姓名", "身份证号码", "优抚类别"],
-            rows=rows,
-            widths=[6, 26, 10, 22, 26],
-        )
+def notice_sheet(notice: PublicNotice, title: str) -> xlsx.StreamSheet:
+    """The notice as a streamed sheet: entries read a page at a time, written in write-only mode, so a
+    county-wide notice of a million people keeps memory flat (``xlsx.stream_download`` sends it)."""
+
+    async def rows() -> AsyncIterator[list[list[Any]]]:
+        index = 0
+        async for page in iter_entries(notice):
+            numbered = []
+            for e in page:
+                index += 1
+                numbered.append([index, e["station"], e["name"], e["id_number"], e["category"]])
+            yield numbered
+
+    return xlsx.StreamSheet(
+        title="未确认人员公告",
+        header_rows=[[title]],
+        headers=["序号", "服务站", "姓名", "身份证号码", "优抚类别"],
+        rows=rows(),
+        widths=[6, 26, 10, 22, 26],
     )
 
 

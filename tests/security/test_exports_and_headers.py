@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -10,8 +10,8 @@ from openpyxl import load_workbook
 
 from models.audit import AuditEntry
 from models.staff import Role
-from server.confirmation.notices import notice_xlsx
-from server.xlsx import safe_cell, safe_row
+from server.confirmation.notices import notice_sheet
+from server.xlsx import safe_cell, safe_row, write_stream
 from tests.factories import make_beneficiary, make_county, staff_headers
 
 
@@ -20,9 +20,11 @@ def test_formula_like_text_is_written_as_text() -> None:
     assert safe_cell(None) is None
 
 
-async def test_a_name_beginning_with_equals_is_not_a_formula_in_the_notice_export() -> None:
+async def test_a_name_beginning_with_equals_is_not_a_formula_in_the_notice_export(tmp_path: Path) -> None:
     notice = SimpleNamespace(entries=[{"station": "伊山镇", "name": "=cmd|' /C calc'!A0", "id_number": "3207231950******34", "category": "参战退役人员"}])
-    sheet = load_workbook(io.BytesIO(await notice_xlsx(notice, "公告"))).active  # type: ignore[arg-type]
+    target = tmp_path / "notice.xlsx"
+    await write_stream(target, notice_sheet(notice, "公告"))  # type: ignore[arg-type]
+    sheet = load_workbook(target).active
     cell = sheet["C3"]
     assert cell.data_type == "s" and cell.value == "'=cmd|' /C calc'!A0"
 
