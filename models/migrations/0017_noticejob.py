@@ -1,7 +1,8 @@
-from tortoise import migrations
+from tortoise import fields, migrations
 from tortoise.migrations import operations as ops
+
 from models.registry import ImportKind
-from tortoise import fields
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0016_longwrites')]

@@ -174,21 +174,23 @@ async def get_notice(request: Request, notice_id: int, query: NoticeQuery) -> HT
 
 
 @bp.get("/notices/<notice_id:int>/xlsx")
-@staff_contract(response=None, file={XLSX: "the notice as a spreadsheet"}, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
+@staff_contract(response=None, file={XLSX: "the notice as a spreadsheet"}, errors={404: ["notice_not_found"], 409: ["notice_generating", "notice_generation_failed"]}, path_ids=["notice_id"])
 @api(summary="A public notice as XLSX", tag="confirmation notices")
 @staff_required()
 async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse | ResponseStream:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    await notices.require_ready(notice)
     title, _ = await notices.notice_heading(notice)
     return await xlsx.stream_download(f"未确认人员公告-{notice.id}.xlsx", notices.notice_sheet(notice, title))
 
 
 @bp.get("/notices/<notice_id:int>/print")
-@staff_contract(response=None, html="the notice, to print for the boards", errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
+@staff_contract(response=None, html="the notice, to print for the boards", errors={404: ["notice_not_found"], 409: ["notice_generating", "notice_generation_failed"]}, path_ids=["notice_id"])
 @api(summary="A public notice as a printable page (for village and station boards)", tag="confirmation notices")
 @staff_required()
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    await notices.require_ready(notice)
     title, publisher = await notices.notice_heading(notice, issuer=request.app.ctx.settings.confirmation.notice_issuer)
     return html(await notices.notice_html(notice, title, publisher))
 

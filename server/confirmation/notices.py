@@ -216,6 +216,15 @@ def notice_state(job: ImportBatch | None) -> str:
     return "failed" if job.status == "failed" else "generating"
 
 
+async def require_ready(notice: PublicNotice) -> None:
+    """A notice is published, printed or downloaded only once all its entries are there."""
+    state = notice_state(await generation_job(notice))
+    if state == "generating":
+        raise Conflict("公告正在生成，请稍后再试", code="notice_generating")
+    if state == "failed":
+        raise Conflict("公告生成失败，请重新生成", code="notice_generation_failed")
+
+
 def generation_json(job: ImportBatch) -> dict[str, Any]:
     """The generation job as the API and console show it."""
     failed = import_jobs.failure(job)
@@ -321,9 +330,7 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence
     if notice.published_on is not None:
         raise Conflict("公告已发布", code="notice_already_published")
     # Generation only ends (generating -> ready or failed), so this check cannot go stale before the update.
-    state = notice_state(await generation_job(notice))
-    if state != "ready":
-        raise Conflict("公告正在生成，生成完成后才能发布" if state == "generating" else "公告生成失败，请重新生成", code="notice_generating" if state == "generating" else "notice_generation_failed")
+    await require_ready(notice)
     title, publisher = await notice_heading(notice, issuer=issuer)
     channels = sorted({e.channel for e in evidence})
     async with in_transaction():

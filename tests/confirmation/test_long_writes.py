@@ -274,6 +274,9 @@ async def test_a_notice_still_generating_answers_202_cannot_be_published_and_com
     assert detail["state"] == "generating" and detail["entries"] == []
     refused = await client.post(f"/api/notices/{notice['id']}/publish", headers=o.bureau, files={"town_board": ("b.jpg", b"\xff\xd8\xff\xe0" + b"0" * 64, "image/jpeg")})
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "notice_generating", refused.text
+    for download in ("xlsx", "print"):
+        early = await client.get(f"/api/notices/{notice['id']}/{download}", headers=o.bureau)
+        assert early.status_code == 409 and early.json()["error"]["code"] == "notice_generating", early.text
     assert (await client.get(f"/api/notices/{notice['id']}/generation/{job['job_id'] + 999}", headers=o.bureau)).json()["error"]["code"] == "job_not_found"
     release.set()
     done = await _follow(client, o.bureau, job["progress_url"])
