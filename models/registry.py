@@ -132,6 +132,7 @@ class ImportKind(StrEnum):
     # Long writes run on the same job machinery (server/import_jobs.py) without a file.
     CAMPAIGN_OPEN = "campaign_open"
     NOTICE_PUBLISH = "notice_publish"
+    NOTICE_GENERATE = "notice_generate"
 
 
 class ImportBatch(TimestampedModel):

@@ -125,57 +125,78 @@ def _xlsx(data: bytes, filename: str) -> HTTPResponse:
 
 
 @bp.post("/campaigns/<campaign_id:int>/notices")
-@staff_contract(response=s.NoticeDetail, status=201, errors={403: ["out_of_scope"], 404: ["campaign_not_found", "station_not_found"], 409: ["not_notice_stage"]}, body=True, roles=True, write=True, path_ids=["campaign_id"])
-@api(summary="Generate the public notice of the unconfirmed (station or county), names and ID numbers masked", tag="confirmation notices", json=NoticeBody)
+@staff_contract(response=s.NoticeDetail, status=201, also=[202], errors={403: ["out_of_scope"], 404: ["campaign_not_found", "station_not_found", "village_not_found"], 409: ["not_notice_stage"]}, body=True, roles=True, write=True, path_ids=["campaign_id"])
+@api(
+    summary="Generate the public notice of the unconfirmed (station or county), names and ID numbers masked",
+    description="A background job lists the people. 201 with the notice (first page of entries) when it finished within a moment, else 202 with the notice in state generating (no entries yet) and generation.progress_url to poll.",
+    tag="confirmation notices",
+    json=NoticeBody,
+)
 @staff_required(Role.STATION, Role.CENTRE, Role.BUREAU, write=True)
 async def create_notice(request: Request, campaign_id: int, body: NoticeBody) -> HTTPResponse:
-    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id, village_id=body.village_id)
-    entries = await notices.entries_page(notice, offset=0, limit=NoticeQuery().page_size)
-    return json(notices.notice_json(notice, entries=entries, page=1, page_size=NoticeQuery().page_size), status=201, ensure_ascii=False)
+    settings = request.app.ctx.settings
+    notice, _ = await notices.start_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=body.station_id, village_id=body.village_id, settings=settings)
+    notice, job = await notices.wait_generated(notice, wait_seconds=settings.uploads.import_inline_wait_seconds)
+    ready = notices.notice_state(job) == "ready"
+    entries = await notices.entries_page(notice, offset=0, limit=NoticeQuery().page_size) if ready else []
+    return json(notices.notice_json(notice, entries=entries, page=1, page_size=NoticeQuery().page_size, generation=job), status=201 if ready else 202, ensure_ascii=False)
+
+
+@bp.get("/notices/<notice_id:int>/generation/<job_id:int>")
+@staff_contract(response=s.NoticeGeneration, errors={404: ["notice_not_found", "job_not_found"]}, path_ids=["notice_id", "job_id"])
+@api(summary="Progress of a notice's generation job: done with the people listed, or failed", tag="confirmation notices")
+@staff_required()
+async def notice_generation(request: Request, notice_id: int, job_id: int) -> HTTPResponse:
+    _, job = await notices.generation_of(scope=request.ctx.scope, notice_id=notice_id, job_id=job_id)
+    return json(notices.generation_json(job), ensure_ascii=False)
 
 
 @bp.get("/campaigns/<campaign_id:int>/notices")
 @staff_contract(response=s.NoticeList, errors={404: ["campaign_not_found"]}, path_ids=["campaign_id"])
-@api(summary="The public notices of a campaign (county and the stations in scope), without entries", tag="confirmation notices")
+@api(summary="The public notices of a campaign (county and the stations in scope), without entries; state says which are still generating", tag="confirmation notices")
 @staff_required()
 async def list_notices(request: Request, campaign_id: int) -> HTTPResponse:
     items = await notices.list_notices(scope=request.ctx.scope, campaign_id=campaign_id)
-    return json({"items": [notices.notice_json(n) for n in items]})
+    jobs = await notices.generation_jobs(items)
+    return json({"items": [notices.notice_json(n, generation=jobs.get(n.id)) for n in items]}, ensure_ascii=False)
 
 
 @bp.get("/notices/<notice_id:int>")
 @staff_contract(response=s.NoticeDetail, errors={404: ["notice_not_found"]}, query=True, path_ids=["notice_id"])
-@api(summary="A public notice as JSON: its entries a page at a time (people is their total), and its messages job once published", tag="confirmation notices", query=NoticeQuery)
+@api(summary="A public notice as JSON: its entries a page at a time (people is their total), its generation job, and its messages job once published", tag="confirmation notices", query=NoticeQuery)
 @staff_required()
 async def get_notice(request: Request, notice_id: int, query: NoticeQuery) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
-    entries = await notices.entries_page(notice, offset=(query.page - 1) * query.page_size, limit=query.page_size)
+    generation = await notices.generation_job(notice)
+    entries = await notices.entries_page(notice, offset=(query.page - 1) * query.page_size, limit=query.page_size) if notices.notice_state(generation) == "ready" else []
     messages = notices.messages_json(await notices.messages_job(notice))
-    return json({**notices.notice_json(notice, entries=entries, page=query.page, page_size=query.page_size), "messages": messages}, ensure_ascii=False)
+    return json({**notices.notice_json(notice, entries=entries, page=query.page, page_size=query.page_size, generation=generation), "messages": messages}, ensure_ascii=False)
 
 
 @bp.get("/notices/<notice_id:int>/xlsx")
-@staff_contract(response=None, file={XLSX: "the notice as a spreadsheet"}, errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
+@staff_contract(response=None, file={XLSX: "the notice as a spreadsheet"}, errors={404: ["notice_not_found"], 409: ["notice_generating", "notice_generation_failed"]}, path_ids=["notice_id"])
 @api(summary="A public notice as XLSX", tag="confirmation notices")
 @staff_required()
 async def notice_xlsx(request: Request, notice_id: int) -> HTTPResponse | ResponseStream:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    await notices.require_ready(notice)
     title, _ = await notices.notice_heading(notice)
     return await xlsx.stream_download(f"未确认人员公告-{notice.id}.xlsx", notices.notice_sheet(notice, title))
 
 
 @bp.get("/notices/<notice_id:int>/print")
-@staff_contract(response=None, html="the notice, to print for the boards", errors={404: ["notice_not_found"]}, path_ids=["notice_id"])
+@staff_contract(response=None, html="the notice, to print for the boards", errors={404: ["notice_not_found"], 409: ["notice_generating", "notice_generation_failed"]}, path_ids=["notice_id"])
 @api(summary="A public notice as a printable page (for village and station boards)", tag="confirmation notices")
 @staff_required()
 async def notice_print(request: Request, notice_id: int) -> HTTPResponse:
     notice = await notices.get_notice(scope=request.ctx.scope, notice_id=notice_id)
+    await notices.require_ready(notice)
     title, publisher = await notices.notice_heading(notice, issuer=request.app.ctx.settings.confirmation.notice_issuer)
     return html(await notices.notice_html(notice, title, publisher))
 
 
 @bp.post("/notices/<notice_id:int>/publish")
-@staff_contract(response=s.NoticeWithEvidence, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["notice_not_found"], 409: ["notice_already_published", "not_notice_stage"], 422: ["bad_channel", "evidence_required"]}, roles=True, write=True, path_ids=["notice_id"])
+@staff_contract(response=s.NoticeWithEvidence, errors={400: ["missing_file", "empty_file"], 413: ["payload_too_large"], 415: ["unsupported_file"], 403: ["out_of_scope"], 404: ["notice_not_found"], 409: ["notice_already_published", "not_notice_stage", "notice_generating", "notice_generation_failed"], 422: ["bad_channel", "evidence_required"]}, roles=True, write=True, path_ids=["notice_id"])
 @api(
     summary="Record publication today (server date: the 60 days run from it) with its evidence per channel; the listed people are notified",
     tag="confirmation notices",

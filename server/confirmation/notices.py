@@ -36,7 +36,7 @@ from server.clock import china_today
 from server.config import Settings
 from server.confirmation.campaigns import get_campaign
 from server.db import is_postgres
-from server.errors import Conflict, NotFound, ValidationFailed
+from server.errors import ApiError, Conflict, NotFound, ValidationFailed
 from server.notifications.outbox import notify_beneficiaries
 from server.registry.categories import CATEGORY_LABELS
 
@@ -114,10 +114,11 @@ async def _fill_entries(conn: Any, notice: PublicNotice) -> int:
         await NoticeEntry.bulk_create(rows, batch_size=1000)
 
 
-async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, village_id: int | None = None) -> PublicNotice:
-    """The notice of everyone still unconfirmed, for one village, one station or (both None) the
-    county. Names and ID numbers are masked; the entries are frozen in the notice (its own rows, written
-    by the database from the confirmations: nothing is loaded here) when generated."""
+async def start_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, village_id: int | None = None, settings: Settings | None = None) -> tuple[PublicNotice, ImportBatch]:
+    """Check the request, then in one short transaction create the notice (generating: no entries yet)
+    and the job that lists everyone still unconfirmed in it, for one village, one station or (both None)
+    the county. Names and ID numbers are masked; the entries are frozen in the notice (its own rows, written
+    by the database from the confirmations: nothing is loaded here) when the job generates them."""
     today = china_today()
     campaign = await get_campaign(scope=scope, campaign_id=campaign_id)
     if village_id is not None:
@@ -138,15 +139,104 @@ async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, stati
     stations = set(await OrgUnit.filter(parent_id=campaign.district_id).values_list("id", flat=True))
     if station_id is not None and station_id not in stations:
         raise NotFound("服务站不属于该区县", code="station_not_found")
-    # One transaction: a notice is there with all its entries or not at all. It writes only rows of its
-    # own and reads the confirmations without locking them.
-    async with in_transaction() as conn:
+    async with in_transaction():
         notice = await PublicNotice.create(campaign=campaign, station_id=station_id, village_id=village_id, entries=[], created_by_staff_id=int(actor.id or 0))
+        job = await import_jobs.create_task_job(kind=NOTICE_GENERATE, subject_id=notice.id, actor=actor)
+    import_jobs.spawn(job.id, NOTICE_GENERATE.kind, settings)
+    return notice, job
+
+
+async def generate_notice(*, scope: Scope, actor: Actor, campaign_id: int, station_id: int | None, village_id: int | None = None) -> PublicNotice:
+    """Generate to the end before returning (the CLI, scripts, benchmarks and tests)."""
+    notice, job = await start_notice(scope=scope, actor=actor, campaign_id=campaign_id, station_id=station_id, village_id=village_id)
+    job = await import_jobs.run_to_end(job.id, NOTICE_GENERATE.kind)
+    failed = import_jobs.failure(job)
+    if failed is not None:
+        raise ApiError(failed[1], code=failed[0], status=500, job_id=job.id)
+    return await PublicNotice.get(id=notice.id)
+
+
+async def _generate_job(batch: ImportBatch) -> None:
+    """The entries, the people count, the job's end and the audit entry in one transaction: the notice is
+    complete or still generating, never half listed. The entries are one statement (PostgreSQL) because
+    their order (seq: station, name, id) is a sort of everyone listed; done in chunks, each chunk would
+    sort what is left again. The transaction writes only the notice's own rows and reads the
+    confirmations without locking them; a job whose process died rolled back and is simply run again."""
+    notice = await PublicNotice.get(id=batch.subject_id)
+    actor = await import_jobs.job_actor(batch)
+    async with in_transaction() as conn:
+        await NoticeEntry.filter(notice_id=notice.id).delete()
         people = await _fill_entries(conn, notice)
         await PublicNotice.filter(id=notice.id).update(people=people)
-        notice.people = people
-        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=campaign.id, details={"notice_id": notice.id, "station_id": station_id, "village_id": village_id, "people": people})
-    return notice
+        await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=people, total_rows=people, updated_at=datetime.now(UTC))
+        await audit.record(actor=actor, action="notice.generated", entity_type="campaign", entity_id=notice.campaign_id, details={"notice_id": notice.id, "station_id": notice.station_id, "village_id": notice.village_id, "people": people, "job_id": batch.id})
+
+
+NOTICE_GENERATE = import_jobs.register_task(import_jobs.TaskKind(kind=ImportKind.NOTICE_GENERATE.value, run=_generate_job, failed_message="生成公告时出现系统错误，请重新生成公告"))
+
+
+async def generation_job(notice: PublicNotice, *, wait_seconds: float = 0) -> ImportBatch | None:
+    """The job that generates the notice (None for a notice generated before such jobs), after waiting
+    (without blocking the event loop) up to ``wait_seconds`` for it to end when it runs here."""
+    job = await ImportBatch.filter(kind=ImportKind.NOTICE_GENERATE, subject_id=notice.id).order_by("-id").first()
+    task = import_jobs.running_task(job.id, job.kind) if job is not None else None
+    if job is not None and task is not None and wait_seconds > 0:
+        await asyncio.wait([task], timeout=wait_seconds)
+        job = await ImportBatch.get(id=job.id)
+    return job
+
+
+async def wait_generated(notice: PublicNotice, *, wait_seconds: float) -> tuple[PublicNotice, ImportBatch | None]:
+    """The notice as it is after waiting up to ``wait_seconds`` for its generation, and that job."""
+    job = await generation_job(notice, wait_seconds=wait_seconds)
+    return await PublicNotice.get(id=notice.id), job
+
+
+async def generation_jobs(items: list[PublicNotice]) -> dict[int, ImportBatch]:
+    """Each notice's generation job (the latest), in one query, for a list."""
+    jobs: dict[int, ImportBatch] = {}
+    for job in await ImportBatch.filter(kind=ImportKind.NOTICE_GENERATE, subject_id__in=[n.id for n in items]).order_by("id"):
+        jobs[int(job.subject_id or 0)] = job
+    return jobs
+
+
+async def generation_of(*, scope: Scope, notice_id: int, job_id: int) -> tuple[PublicNotice, ImportBatch]:
+    """A notice's generation job, visible to whoever sees the notice."""
+    notice = await get_notice(scope=scope, notice_id=notice_id)
+    job = await ImportBatch.get_or_none(id=job_id, kind=ImportKind.NOTICE_GENERATE, subject_id=notice.id)
+    if job is None:
+        raise NotFound("任务不存在", code="job_not_found")
+    return notice, job
+
+
+def notice_state(job: ImportBatch | None) -> str:
+    """ready (its entries are all there), generating, or failed (generate another)."""
+    if job is None or job.status == "done":
+        return "ready"
+    return "failed" if job.status == "failed" else "generating"
+
+
+async def require_ready(notice: PublicNotice) -> None:
+    """A notice is published, printed or downloaded only once all its entries are there."""
+    state = notice_state(await generation_job(notice))
+    if state == "generating":
+        raise Conflict("公告正在生成，请稍后再试", code="notice_generating")
+    if state == "failed":
+        raise Conflict("公告生成失败，请重新生成", code="notice_generation_failed")
+
+
+def generation_json(job: ImportBatch) -> dict[str, Any]:
+    """The generation job as the API and console show it."""
+    failed = import_jobs.failure(job)
+    return {
+        "job_id": job.id,
+        "notice_id": job.subject_id,
+        "status": job.status,
+        "people": job.processed_rows if job.status == "done" else None,
+        "error": {"code": failed[0], "message": failed[1]} if failed else None,
+        "progress_url": f"/api/notices/{job.subject_id}/generation/{job.id}",
+        "notice_url": f"/api/notices/{job.subject_id}",
+    }
 
 
 def people_count(notice: PublicNotice) -> int:
@@ -239,6 +329,8 @@ async def publish_notice(*, scope: Scope, actor: Actor, notice_id: int, evidence
         raise Conflict("实施阶段结束后才能发布公告", code="not_notice_stage")
     if notice.published_on is not None:
         raise Conflict("公告已发布", code="notice_already_published")
+    # Generation only ends (generating -> ready or failed), so this check cannot go stale before the update.
+    await require_ready(notice)
     title, publisher = await notice_heading(notice, issuer=issuer)
     channels = sorted({e.channel for e in evidence})
     async with in_transaction():
@@ -335,8 +427,9 @@ async def get_evidence(*, scope: Scope, evidence_id: int) -> NoticeEvidence:
     return item
 
 
-def notice_json(notice: PublicNotice, *, entries: list[dict[str, Any]] | None = None, page: int = 1, page_size: int = 0) -> dict[str, Any]:
-    """The notice; with ``entries`` (one page of them, from entries_page) for the detail."""
+def notice_json(notice: PublicNotice, *, entries: list[dict[str, Any]] | None = None, page: int = 1, page_size: int = 0, generation: ImportBatch | None = None) -> dict[str, Any]:
+    """The notice; with ``entries`` (one page of them, from entries_page) for the detail. ``generation``
+    is its generation job (its state follows from it; a notice without one is ready)."""
     data: dict[str, Any] = {
         "id": notice.id,
         "campaign_id": notice.campaign_id,
@@ -348,6 +441,8 @@ def notice_json(notice: PublicNotice, *, entries: list[dict[str, Any]] | None = 
         "channels": notice.channels or [],
         "people": people_count(notice),
         "created_at": notice.created_at.isoformat(),
+        "state": notice_state(generation),
+        "generation": generation_json(generation) if generation is not None else None,
     }
     if entries is not None:
         data["entries"] = [{k: v for k, v in e.items() if k not in ("beneficiary_id", "station_id")} for e in entries]

@@ -177,6 +177,20 @@ class NoticeEntry(BaseModel):
     category: str
 
 
+class NoticeGeneration(BaseModel):
+    """The background job that lists the unconfirmed in a new notice. Generating a notice answers 201 with
+    the notice when the job finished within the inline wait, else 202 with the notice still generating and
+    this job's ``progress_url`` to poll (the progress endpoint answers this model)."""
+
+    job_id: int
+    notice_id: int
+    status: Literal["queued", "running", "done", "failed"]
+    people: int | None = Field(description="people listed, once done")
+    error: ImportJobError | None
+    progress_url: str = Field(examples=["/api/notices/7/generation/31"])
+    notice_url: str = Field(examples=["/api/notices/7"])
+
+
 class NoticeInfo(BaseModel):
     id: int
     campaign_id: int
@@ -188,6 +202,8 @@ class NoticeInfo(BaseModel):
     channels: list[str]
     people: int
     created_at: datetime
+    state: Literal["ready", "generating", "failed"] = Field(default="ready", description="generating: its entries are being listed (it cannot be published yet); failed: generate another")
+    generation: NoticeGeneration | None = Field(default=None, description="the job that generated it (none for notices generated before such jobs)")
 
 
 class NoticeMessages(BaseModel):

@@ -468,8 +468,12 @@ async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
 async def generate_notice(request: Request, campaign_id: int) -> HTTPResponse:
     _allow(request, Role.STATION, Role.CENTRE, Role.BUREAU)
     station_raw = _form(request, "station_id")
-    notice = await notices.generate_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=int(station_raw) if station_raw.isdigit() else None)
-    return _ok(f"/console/campaigns/{campaign_id}", f"已生成公告（{notices.people_count(notice)} 人），请打印张贴后登记发布日期")
+    settings = request.app.ctx.settings
+    notice, _ = await notices.start_notice(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, station_id=int(station_raw) if station_raw.isdigit() else None, settings=settings)
+    notice, job = await notices.wait_generated(notice, wait_seconds=settings.uploads.import_inline_wait_seconds)
+    if notices.notice_state(job) == "ready":
+        return _ok(f"/console/campaigns/{campaign_id}", f"已生成公告（{notices.people_count(notice)} 人），请打印张贴后登记发布日期")
+    return _ok(f"/console/campaigns/{campaign_id}", "正在后台生成公告（进度见公告列表，本页自动刷新），生成后请打印张贴并登记发布日期")
 
 
 @bp.post("/notices/<notice_id:int>/publish")

@@ -555,7 +555,8 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
     notice_rows = await notices.list_notices(scope=scope, campaign_id=campaign_id)
     notice_stations = await _names(OrgUnit, {n.station_id for n in notice_rows if n.station_id})
     proposal_list.apply(await work.with_people([{**suspensions.proposal_json(p, p.beneficiary), "station_id": p.beneficiary.station_id, "monthly_amount_value": float(p.beneficiary.monthly_amount or 0)} for p in proposals]))
-    notice_list.apply([{**notices.notice_json(n), "station": notice_stations.get(n.station_id, ""), "published_key": "yes" if n.published_on else "no"} for n in sorted(notice_rows, key=lambda n: -n.id)])
+    notice_jobs = await notices.generation_jobs(notice_rows)
+    notice_list.apply([{**notices.notice_json(n, generation=notice_jobs.get(n.id)), "station": notice_stations.get(n.station_id, ""), "published_key": "yes" if n.published_on else "no"} for n in sorted(notice_rows, key=lambda n: -n.id)])
     notice_by_id = {n.id: n for n in notice_rows}
     # A published notice's messages job (its progress while it runs).
     notice_messages = {i["id"]: notices.messages_json(await notices.messages_job(notice_by_id[i["id"]])) for i in notice_list.items if i["published_on"]}
@@ -587,6 +588,7 @@ async def campaign(request: Request, campaign_id: int) -> HTTPResponse:
         opening=campaigns.opening_json(job) if (job := await campaigns.latest_opening(campaign_id=campaign_id)) else None,
         may_open=item.status.value != "closed" and scope.can_write and scope.role in (Role.BUREAU, Role.ADMIN),
         notice_messages=notice_messages,
+        notices_generating=any(n["state"] == "generating" for n in notice_list.items),
         may_draw=scope.can_write and scope.role in (Role.CENTRE, Role.BUREAU, Role.ADMIN),
         may_import_deaths=scope.can_write and scope.role in (Role.BUREAU, Role.ADMIN),
     )
