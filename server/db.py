@@ -82,11 +82,23 @@ async def close_orm() -> None:
 
 
 async def reset_postgres_schema(database_url: str) -> None:
-    """Drop and recreate the public schema: for tests and benchmarks on a throwaway database only."""
+    """Drop and recreate the public schema: for tests and benchmarks on a throwaway database only.
+
+    A throwaway database that does not exist yet is created first (from the server's ``postgres``
+    maintenance database), so a benchmark on a fresh machine needs no manual ``CREATE DATABASE``."""
     import asyncpg
 
     dsn = database_url.replace("postgres://", "postgresql://", 1).split("?")[0]
-    conn = await asyncpg.connect(dsn)
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        base, _, name = dsn.rpartition("/")
+        admin = await asyncpg.connect(f"{base}/postgres")
+        try:
+            await admin.execute(f'CREATE DATABASE "{name.replace(chr(34), "")}"')
+        finally:
+            await admin.close()
+        conn = await asyncpg.connect(dsn)
     try:
         await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
     finally:
