@@ -152,6 +152,13 @@ async def spool_upload(request: Request, field: str, *, limit: int, directory: P
         if out is not None:
             out.close()
             out = None
+        # Read what follows the closing delimiter ("--\r\n", an epilogue) to the end of the body: a
+        # request left half-read makes Sanic close the connection after answering, and a client reusing
+        # it for its next request (a progress poll) then fails with a broken connection.
+        while state == "done" and (chunk := await stream.read()) is not None:
+            received += len(chunk)
+            if received > limit + FORM_OVERHEAD_BYTES:
+                raise PayloadTooLarge(limit_bytes=limit)
         if found is None:
             raise BadRequest(f"缺少上传文件字段 {field}", code="missing_file")
         if state != "done":

@@ -3,6 +3,7 @@ limit, beyond it a 413 with its code; the multipart reader copes with any chunki
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator
@@ -98,3 +99,36 @@ async def test_the_multipart_reader_finds_the_file_however_the_body_is_cut(tmp_p
         await spool_upload(_request(body[: len(body) // 2], request.headers["content-type"], size), "file", limit=len(payload), directory=tmp_path)
     assert cut.value.code in ("bad_multipart", "missing_file")
     assert sorted(p.name for p in tmp_path.iterdir()) == [upload.path.name]  # refused uploads leave no file
+
+
+async def _http_exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bytes]:
+    """Send one HTTP/1.1 request on an open connection and read its answer (Content-Length framed)."""
+    writer.write(request)
+    await writer.drain()
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+    lines = head.decode("latin-1").split("\r\n")
+    length = next((int(line.split(":", 1)[1]) for line in lines if line.lower().startswith("content-length:")), 0)
+    return int(lines[0].split()[1]), await asyncio.wait_for(reader.readexactly(length), 30)
+
+
+async def test_the_connection_stays_usable_after_a_streamed_upload(client: httpx.AsyncClient, app: Sanic, caplog: pytest.LogCaptureFixture) -> None:
+    # A clerk's page uploads the roster and then polls its progress on the same keep-alive connection.
+    # The upload is read to its end (the closing delimiter's "--\r\n" included): a half-read body is
+    # an error in Sanic's log on every upload.
+    county = await make_county()
+    headers = await staff_headers(client, role=Role.BUREAU, unit=county.district)
+    data = _roster(county.station_a.code, [(f"赵{n}", unique_id_number()) for n in range(3)])
+    built = client.build_request("POST", "/api/beneficiaries/import", headers=headers, files={"file": ("r.csv", data, "text/csv")})
+    body = built.read()
+    url = httpx.URL(app.ctx.test_base_url)
+    reader, writer = await asyncio.open_connection(url.host, url.port)
+    try:
+        fields = "".join(f"{k}: {v}\r\n" for k, v in built.headers.items() if k.lower() not in ("host", "content-length", "connection"))
+        upload = f"POST /api/beneficiaries/import HTTP/1.1\r\nHost: {url.host}\r\n{fields}Content-Length: {len(body)}\r\n\r\n".encode() + body
+        status, _ = await _http_exchange(reader, writer, upload)
+        assert status in (200, 202)
+        status, answer = await _http_exchange(reader, writer, f"GET /healthz HTTP/1.1\r\nHost: {url.host}\r\n\r\n".encode())
+        assert status == 200 and answer
+    finally:
+        writer.close()
+    assert not [r for r in caplog.records if "body not consumed" in r.getMessage()]
