@@ -155,15 +155,20 @@ async def start_and_wait(*, kind: ImportKind, scope: Scope, actor: Actor, filena
     Small files finish at once and the caller answers with the report; the job continues regardless.
     A file refused while reading raises its ``ApiError`` (with the job id), as an upload check would.
     """
-    batch = await start_import(kind=kind, scope=scope, actor=actor, filename=filename, data=data, settings=settings)
-    task = running_task(batch.id, kind.kind)
-    if task is not None and wait_seconds > 0:
-        await asyncio.wait([task], timeout=wait_seconds)
-    batch = await ImportBatch.get(id=batch.id)
+    batch = await wait_for(await start_import(kind=kind, scope=scope, actor=actor, filename=filename, data=data, settings=settings), wait_seconds)
     failed = failure(batch)
     if failed is not None:
         raise ApiError(failed[1], code=failed[0], status=422, job_id=batch.id)
     return batch
+
+
+async def wait_for(job: ImportBatch, seconds: float) -> ImportBatch:
+    """The job as it is after waiting (without blocking the event loop) up to ``seconds`` for it to end
+    when it runs in this process."""
+    task = running_task(job.id, job.kind)
+    if task is not None and seconds > 0:
+        await asyncio.wait([task], timeout=seconds)
+    return await ImportBatch.get(id=job.id)
 
 
 def _task_name(kind: str, batch_id: int) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
@@ -285,14 +284,6 @@ def opening_json(job: ImportBatch) -> dict[str, Any]:
         "error": {"code": failed[0], "message": failed[1]} if failed else None,
         "progress_url": f"/api/campaigns/{job.subject_id}/opening/{job.id}",
     }
-
-
-async def wait_for(job: ImportBatch, seconds: float) -> ImportBatch:
-    """Wait (without blocking the event loop) up to ``seconds`` for a job running here to end."""
-    task = import_jobs.running_task(job.id, job.kind)
-    if task is not None and seconds > 0:
-        await asyncio.wait([task], timeout=seconds)
-    return await ImportBatch.get(id=job.id)
 
 
 async def current_confirmation(*, beneficiary_id: int) -> Confirmation | None:

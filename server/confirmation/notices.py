@@ -7,7 +7,6 @@ channels used (县政府网站, 镇街公示栏, 村(社区)公开栏). The 60 d
 
 from __future__ import annotations
 
-import asyncio
 import html
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -175,15 +174,19 @@ async def _generate_job(batch: ImportBatch) -> None:
 NOTICE_GENERATE = import_jobs.register_task(import_jobs.TaskKind(kind=ImportKind.NOTICE_GENERATE.value, run=_generate_job, failed_message="生成公告时出现系统错误，请重新生成公告"))
 
 
+async def _latest_job(kind: ImportKind, notice: PublicNotice, wait_seconds: float) -> ImportBatch | None:
+    """The notice's newest job of ``kind`` (None for notices from before such jobs), waited for as
+    ``import_jobs.wait_for`` does when asked to."""
+    job = await ImportBatch.filter(kind=kind, subject_id=notice.id).order_by("-id").first()
+    if job is None or wait_seconds <= 0:
+        return job
+    return await import_jobs.wait_for(job, wait_seconds)
+
+
 async def generation_job(notice: PublicNotice, *, wait_seconds: float = 0) -> ImportBatch | None:
     """The job that generates the notice (None for a notice generated before such jobs), after waiting
     (without blocking the event loop) up to ``wait_seconds`` for it to end when it runs here."""
-    job = await ImportBatch.filter(kind=ImportKind.NOTICE_GENERATE, subject_id=notice.id).order_by("-id").first()
-    task = import_jobs.running_task(job.id, job.kind) if job is not None else None
-    if job is not None and task is not None and wait_seconds > 0:
-        await asyncio.wait([task], timeout=wait_seconds)
-        job = await ImportBatch.get(id=job.id)
-    return job
+    return await _latest_job(ImportKind.NOTICE_GENERATE, notice, wait_seconds)
 
 
 async def wait_generated(notice: PublicNotice, *, wait_seconds: float) -> tuple[PublicNotice, ImportBatch | None]:
@@ -377,12 +380,7 @@ NOTICE_MESSAGES = import_jobs.register_task(import_jobs.TaskKind(kind=ImportKind
 async def messages_job(notice: PublicNotice, *, wait_seconds: float = 0) -> ImportBatch | None:
     """The notice's messages job, after waiting (without blocking the event loop) up to ``wait_seconds``
     for it to end when it runs here: a small notice's messages are queued before the answer."""
-    job = await ImportBatch.filter(kind=ImportKind.NOTICE_PUBLISH, subject_id=notice.id).order_by("-id").first()
-    task = import_jobs.running_task(job.id, job.kind) if job is not None else None
-    if job is not None and task is not None and wait_seconds > 0:
-        await asyncio.wait([task], timeout=wait_seconds)
-        job = await ImportBatch.get(id=job.id)
-    return job
+    return await _latest_job(ImportKind.NOTICE_PUBLISH, notice, wait_seconds)
 
 
 def messages_json(job: ImportBatch | None) -> dict[str, Any] | None:

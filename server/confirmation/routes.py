@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse, file, json
 from models.confirmation import AgeBracket, ConfirmationStatus, ReviewStatus
 from models.registry import Category
 from models.staff import Role
-from server import media
+from server import import_jobs, media
 from server.auth.guard import staff_required
 from server.confirmation import campaigns, contact_attempts, quotas, records, review
 from server.confirmation import schemas as s
@@ -164,7 +164,7 @@ async def get_campaign(request: Request, campaign_id: int) -> HTTPResponse:
 async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
     settings = request.app.ctx.settings
     job = await campaigns.start_opening(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, settings=settings)
-    job = await campaigns.wait_for(job, settings.uploads.import_inline_wait_seconds)
+    job = await import_jobs.wait_for(job, settings.uploads.import_inline_wait_seconds)
     return json(campaigns.opening_json(job), status=200 if job.status == "done" else 202)
 
 

@@ -20,7 +20,7 @@ from models.org import OrgUnit
 from models.registry import Beneficiary
 from models.staff import Role
 from models.wechat import ProxyStatus, TransferStatus
-from server import labels, xlsx
+from server import import_jobs, labels, xlsx
 from server.cards import applications as card_applications
 from server.cards import booking, issuance
 from server.cards import eligibility as card_eligibility
@@ -456,7 +456,7 @@ async def open_campaign(request: Request, campaign_id: int) -> HTTPResponse:
     _allow(request, Role.BUREAU)
     settings = request.app.ctx.settings
     job = await campaigns.start_opening(scope=request.ctx.scope, actor=request.ctx.actor, campaign_id=campaign_id, settings=settings)
-    job = await campaigns.wait_for(job, settings.uploads.import_inline_wait_seconds)
+    job = await import_jobs.wait_for(job, settings.uploads.import_inline_wait_seconds)
     if job.status == "done":
         return _ok(f"/console/campaigns/{campaign_id}", f"已开启年度确认，已加入 {job.processed_rows} 人")
     return _ok(f"/console/campaigns/{campaign_id}", "已开启年度确认，正在后台加入人员（进度见本页）")
