@@ -123,6 +123,16 @@ async def _truncate_all() -> None:
         await conn.execute_script("PRAGMA foreign_keys = OFF;" + "".join(f'DELETE FROM "{t}";' for t in tables) + "PRAGMA foreign_keys = ON;")
 
 
+@pytest.fixture
+def background_only(app: Sanic) -> Iterator[None]:
+    """Answer at once (202) instead of waiting for a small job, so it is seen running."""
+    uploads = app.ctx.settings.uploads
+    saved = uploads.import_inline_wait_seconds
+    uploads.import_inline_wait_seconds = 0
+    yield
+    uploads.import_inline_wait_seconds = saved
+
+
 @pytest.fixture(autouse=True)
 async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     """Each test starts from empty tables and an empty key-value store."""

@@ -7,13 +7,11 @@ import asyncio
 import io
 import re
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from sanic import Sanic
 
 from models.audit import AuditEntry
@@ -33,16 +31,6 @@ from tests.factories import (
     unique_id_number,
 )
 from tests.registry.test_registry_api import _tiny_png
-
-
-@pytest.fixture
-def background_only(app: Sanic) -> Iterator[None]:
-    """Answer at once (202) instead of waiting for small files, so the job is seen running."""
-    uploads = app.ctx.settings.uploads
-    saved = uploads.import_inline_wait_seconds
-    uploads.import_inline_wait_seconds = 0
-    yield
-    uploads.import_inline_wait_seconds = saved
 
 
 async def _follow(client: httpx.AsyncClient, headers: dict[str, str], job: dict[str, Any]) -> dict[str, Any]:

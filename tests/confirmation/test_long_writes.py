@@ -7,7 +7,7 @@ resumable job queuing exactly the rows notify_beneficiary would, once per person
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -37,16 +37,6 @@ from tests.confirmation.helpers_admin import (
     set_state,
 )
 from tests.factories import make_beneficiary, staff_headers
-
-
-@pytest.fixture
-def background_only(app: Sanic) -> Iterator[None]:
-    """Answer at once (202) instead of waiting for a small job, so it is seen running."""
-    uploads = app.ctx.settings.uploads
-    saved = uploads.import_inline_wait_seconds
-    uploads.import_inline_wait_seconds = 0
-    yield
-    uploads.import_inline_wait_seconds = saved
 
 
 async def _follow(client: httpx.AsyncClient, headers: dict[str, str], url: str) -> dict[str, Any]:

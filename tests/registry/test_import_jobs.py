@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
-import pytest
 from sanic import Sanic
 
 from models.registry import Beneficiary, ImportBatch
@@ -25,15 +23,6 @@ def _roster(rows: int, station_code: str) -> bytes:
     for n in range(rows):
         writer.writerow([f"人员{n}", unique_id_number(), "参战退役人员", station_code])
     return buffer.getvalue().encode()
-
-
-@pytest.fixture
-def background_only(app: Sanic) -> Iterator[None]:
-    uploads = app.ctx.settings.uploads
-    saved = uploads.import_inline_wait_seconds
-    uploads.import_inline_wait_seconds = 0
-    yield
-    uploads.import_inline_wait_seconds = saved
 
 
 async def test_import_runs_in_the_background_while_health_answers(client: httpx.AsyncClient, background_only: None) -> None:
