@@ -14,6 +14,7 @@ from server.auth.guard import prefetch
 from server.background import background_loop
 from server.calendar import service as calendar_service
 from server.config import Settings
+from server.db import drop_leaked_transaction
 from server.errors import register_error_handlers
 from server.http.openapi import configure_offline_docs
 from server.http.openapi import install as install_contract
@@ -112,6 +113,7 @@ def _register_middleware(app: Sanic) -> None:
         request.ctx.request_id = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
         request.ctx.started = time.perf_counter()
         request_id_var.set(request.ctx.request_id)
+        drop_leaked_transaction()
 
     @app.on_request
     async def refresh_calendar(request: Request) -> None:

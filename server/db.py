@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,10 @@ def tortoise_config(database_url: str, *, pool_max_size: int = 10) -> dict[str, 
             url += ("&" if "?" in url else "?") + f"maxsize={pool_max_size}"
         connection = expand_db_url(url)
         connection["credentials"]["reset"] = _keep_session
+        connection["engine"] = "server.db_engines.postgres_asyncpg"  # transactions that always give back what they took
+    elif url.startswith("sqlite://"):
+        connection = expand_db_url(url)
+        connection["engine"] = "server.db_engines.sqlite"
     return {
         "connections": {"default": connection},
         "apps": {
@@ -146,6 +151,26 @@ def is_database_outage(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def drop_leaked_transaction(alias: str = "default") -> bool:
+    """Start a request outside any transaction, whatever an earlier request on its connection left.
+
+    Sanic runs every request of a keep-alive connection in one task, and tortoise keeps the open
+    transaction in that task's context: a transaction that was not closed (see server/db_engines)
+    would otherwise serve every later request on that connection. True when one was dropped.
+    """
+    from tortoise.backends.base.client import TransactionalDBClient
+
+    current = connections.get(alias)
+    if not isinstance(current, TransactionalDBClient):
+        return False
+    base: Any = current
+    while isinstance(base, TransactionalDBClient):
+        base = base._parent
+    connections.set(alias, base)
+    logging.getLogger(__name__).error("a transaction left open by an earlier request on this connection was dropped")
+    return True
 
 
 def is_postgres() -> bool:

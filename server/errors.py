@@ -188,7 +188,9 @@ def _outage_response(request: Request, exc: Exception) -> HTTPResponse | None:
         code, message = "database_unavailable", "数据库暂时无法访问，请稍后再试"
     else:
         return None
-    log.warning("dependency unavailable", extra={"request_id": getattr(request.ctx, "request_id", None), "code": code, "error": f"{type(exc).__name__}: {exc}"[:300]})
+    error = f"{type(exc).__name__}: {exc}"[:300]
+    # The code and the cause in the text itself: a plain log line must say which dependency failed how.
+    log.warning("dependency unavailable: %s (%s)", code, error, extra={"request_id": getattr(request.ctx, "request_id", None), "code": code, "error": error})
     response = error_response(503, code, message, request)
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
