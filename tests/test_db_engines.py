@@ -10,15 +10,21 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 from sanic import Sanic
 from tortoise import connections
 from tortoise.backends.base.client import TransactionalDBClient
+from tortoise.exceptions import DBConnectionError
 from tortoise.transactions import in_transaction
 
+from models.org import OrgUnit
+from models.staff import Role
 from server import db
 from server.db_engines.postgres_asyncpg import GuardedAsyncpgClient
 from server.db_engines.sqlite import GuardedSqliteClient
+from tests.factories import make_county, staff_headers
 
 
 async def _one() -> int:
@@ -103,3 +109,52 @@ async def test_a_request_never_starts_inside_a_transaction_an_earlier_one_left(a
     assert leaked_before and dropped
     assert after is base
     assert db.drop_leaked_transaction() is False  # nothing to drop: the usual case costs one lookup
+
+
+async def test_after_a_database_hiccup_the_next_request_on_the_same_connection_succeeds(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clerk's save meets the database going away (503, try again); the retry, on the same
+    keep-alive connection, saves. Before the fix every later request on that connection failed:
+    on PostgreSQL when giving the connection back failed (what the fault drill hit), on SQLite when
+    BEGIN failed (the transaction lock stayed held)."""
+    county = await make_county()
+    headers = await staff_headers(client, role=Role.STATION, unit=county.station_a)
+
+    if db.is_postgres():
+        pool = connections.get("default")._pool  # type: ignore[attr-defined]
+        real_release, wrapper_type = pool.release, type(_unopened_transaction_client())
+        real_commit = wrapper_type.commit
+        committed = False
+
+        async def commit(self: Any) -> None:
+            nonlocal committed
+            await real_commit(self)
+            committed = True
+
+        async def release_on_a_lost_connection(self: Any, connection: Any, *, timeout: float | None = None) -> None:
+            # Only the transaction's connection, after its commit: the statements before it (the
+            # session check) give theirs back as usual.
+            nonlocal committed
+            if not committed:
+                return await real_release(connection, timeout=timeout)  # type: ignore[no-any-return]
+            committed = False
+            connection.terminate()
+            await real_release(connection, timeout=timeout)
+            raise asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+
+        monkeypatch.setattr(wrapper_type, "commit", commit)
+        monkeypatch.setattr(type(pool), "release", release_on_a_lost_connection)
+    else:
+
+        async def begin_on_a_lost_connection(self: Any) -> None:
+            raise DBConnectionError("disk I/O error")
+
+        monkeypatch.setattr(type(_unopened_transaction_client()), "begin", begin_on_a_lost_connection)
+    failed = await client.patch(f"/api/org/units/{county.station_a.id}", headers=headers, json={"opening_hours": "周一至周五"})
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == "database_unavailable"
+    monkeypatch.undo()
+
+    for hours in ("周一至周五 8:30-17:30", "周一至周六 8:30-17:30"):  # more than one: nothing stays half-open
+        async with asyncio.timeout(20):
+            saved = await client.patch(f"/api/org/units/{county.station_a.id}", headers=headers, json={"opening_hours": hours})
+        assert saved.status_code == 200, saved.text
+        assert (await OrgUnit.get(id=county.station_a.id)).opening_hours == hours
