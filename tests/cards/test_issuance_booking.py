@@ -118,7 +118,7 @@ async def test_cutoff_short_code_reminders_and_no_shows(client: httpx.AsyncClien
     card = await ready_card(app, person, tracking="SF300")
     holder, headers = await mini_headers(app, "o-pickup-holder")
     await bind(holder, person)
-    soon = await _slot(county.station_a.id, capacity=5, day=date.today())
+    soon = await _slot(county.station_a.id, capacity=5, day=clock.china_today())  # 00:00 today in China: always inside the cutoff
     soon.start_time = "00:00"
     await soon.save()
     late = await client.post("/api/mp/cards/bookings", headers={**headers, "Idempotency-Key": "k0"}, json={"card_id": card.id, "slot_id": soon.id})
