@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tortoise import Tortoise, connections
+from tortoise.backends.base.client import TransactionalDBClient
 from tortoise.backends.base.config_generator import expand_db_url
 from tortoise.migrations.api import migrate as migrate_api
 
@@ -160,8 +161,6 @@ def drop_leaked_transaction(alias: str = "default") -> bool:
     transaction in that task's context: a transaction that was not closed (see server/db_engines)
     would otherwise serve every later request on that connection. True when one was dropped.
     """
-    from tortoise.backends.base.client import TransactionalDBClient
-
     current = connections.get(alias)
     if not isinstance(current, TransactionalDBClient):
         return False

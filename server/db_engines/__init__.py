@@ -14,3 +14,20 @@ released and the context variable is reset on every path. Selected by ``engine``
 :func:`server.db.tortoise_config`. The module names carry "asyncpg" and "sqlite": tortoise's
 migrations pick their schema editor by the client class's module name.
 """
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise.connection import ConnectionToken, get_connections
+
+
+async def begin_in_task(client: Any) -> ConnectionToken:
+    """Make ``client`` the task's connection and send BEGIN; if BEGIN fails the task's context is as before."""
+    token = get_connections().set(client.connection_name, client)
+    try:
+        await client.begin()
+    except BaseException:
+        get_connections().reset(token)
+        raise
+    return token

@@ -11,6 +11,8 @@ from tortoise.backends.base.client import TransactionalDBClient, TransactionCont
 from tortoise.connection import get_connections
 from tortoise.exceptions import TransactionManagementError
 
+from server.db_engines import begin_in_task
+
 log = logging.getLogger(__name__)
 
 
@@ -20,12 +22,7 @@ class PooledTransaction(TransactionContextPooled):
         pool = self.client._parent._pool
         self.client._connection = await pool.acquire()
         try:
-            self.token = get_connections().set(self.connection_name, self.client)
-            try:
-                await self.client.begin()
-            except BaseException:
-                get_connections().reset(self.token)
-                raise
+            self.token = await begin_in_task(self.client)
         except BaseException:
             await _release_after_failed_begin(pool, self.client._connection)
             raise

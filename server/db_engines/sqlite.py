@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tortoise.backends.base.client import TransactionalDBClient, TransactionContext
 from tortoise.backends.sqlite.client import SqliteClient, SqliteTransactionContext, SqliteTransactionWrapper
-from tortoise.connection import get_connections
+
+from server.db_engines import begin_in_task
 
 
 class SqliteTransaction(SqliteTransactionContext):
@@ -12,12 +13,7 @@ class SqliteTransaction(SqliteTransactionContext):
         await self._trxlock.acquire()
         try:
             await self.ensure_connection()
-            self.token = get_connections().set(self.connection_name, self.connection)
-            try:
-                await self.connection.begin()
-            except BaseException:
-                get_connections().reset(self.token)
-                raise
+            self.token = await begin_in_task(self.connection)
         except BaseException:
             self._trxlock.release()
             raise
