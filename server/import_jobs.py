@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from tortoise.transactions import in_transaction
 
 from models.org import OrgKind
 from models.registry import ImportBatch
@@ -276,8 +277,10 @@ async def _run(kind: ImportKind, batch: ImportBatch, settings: Settings) -> None
         if close is not None:
             await asyncio.to_thread(close)
     total = sum(counts.values())
-    await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=total, report=report, outcome_counts=counts, **_column_counts(kind, counts))
-    await audit.record(actor=actor, action=kind.audit_action, entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": total, **counts})
+    # One transaction: whoever sees the job done also finds its audit entry (CI once read "done" in between).
+    async with in_transaction():
+        await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=total, report=report, outcome_counts=counts, **_column_counts(kind, counts))
+        await audit.record(actor=actor, action=kind.audit_action, entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": total, **counts})
 
 
 async def resume_stalled_imports(*, settings: Settings, now: datetime | None = None) -> list[int]:

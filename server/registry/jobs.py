@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tortoise.transactions import in_transaction
+
 from models.org import OrgKind
 from models.registry import ImportBatch
 from models.staff import Role, Staff
@@ -182,8 +184,10 @@ async def _run(batch: ImportBatch) -> None:
         writing = asyncio.create_task(importer.import_chunk_postgres(actor=actor, batch_id=batch.id, candidates=candidates, on_commit=progress_after))
     if writing is not None:
         await writing
-    await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=sum(counts.values()), report=report, **counts)
-    await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": sum(counts.values()), **counts})
+    # One transaction, as the other jobs finish: whoever sees the import done also finds its audit entry.
+    async with in_transaction():
+        await ImportBatch.filter(id=batch.id).update(status="done", processed_rows=done, total_rows=sum(counts.values()), report=report, **counts)
+        await audit.record(actor=actor, action="registry.imported", entity_type="import_batch", entity_id=batch.id, details={"filename": batch.filename, "file_sha256": batch.file_sha256, "total": sum(counts.values()), **counts})
 
 
 async def resume_stalled_imports(*, now: datetime | None = None) -> list[int]:
